@@ -1,0 +1,56 @@
+/** Machine code for one arch (cubin) or the portable fallback the driver JIT-compiles (PTX). */
+export type ImageKind = 'cubin' | 'ptx';
+
+export type CompilerId = 'nvrtc' | 'nvcc';
+
+/** Everything that determines the machine code of one compilation. */
+export interface CompileRequest {
+  /** CUDA C++ source text. */
+  readonly source: string;
+  /** Program name used in diagnostics (file:line messages), e.g. "gemm.cu". Not part of the machine code. */
+  readonly programName?: string;
+  /** In-memory headers, name → contents, resolvable by `#include "name"`. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Kernel names or name expressions (e.g. `gemm<float, 64>`); each gets a lowered (mangled) name in the result,
+   * which is what the driver's cuModuleGetFunction needs. Plain `extern "C"` kernel names map to themselves.
+   */
+  readonly nameExpressions?: readonly string[];
+  /** Raw compiler flags, order kept (e.g. `-DBM=64`, `--use_fast_math`). */
+  readonly options?: readonly string[];
+  /** Target, `sm_90` style. */
+  readonly arch: string;
+  /** Wanted image kind; default cubin. A compiler that does not know `arch` may return PTX instead (see result). */
+  readonly imageKind?: ImageKind;
+}
+
+export interface CompilerInfo {
+  readonly id: CompilerId;
+  /** Toolkit version, e.g. "13.0" (NVRTC) or "13.0.88" (nvcc). */
+  readonly version: string;
+}
+
+export interface CompileResult {
+  /** The image: cubin (ELF) bytes, or PTX text including the trailing NUL the driver expects. */
+  readonly image: Buffer;
+  readonly imageKind: ImageKind;
+  /** What the image is for: `sm_90` for a cubin, `compute_90` for PTX. */
+  readonly target: string;
+  /** Compiler output (warnings); empty when silent. */
+  readonly log: string;
+  /** Name expression → lowered symbol name. */
+  readonly loweredNames: Readonly<Record<string, string>>;
+  /** Wall time of the compile itself. */
+  readonly compileMs: number;
+  readonly compiler: CompilerInfo;
+}
+
+/** Both backends (NVRTC in-process, nvcc subprocess) implement this and return the same shape. */
+export interface Compiler {
+  readonly id: CompilerId;
+  /** Compiler identity; part of every cache key. Throws when the backend is not usable on this host. */
+  info(): Promise<CompilerInfo>;
+  /** Archs this compiler can emit cubins for, as numbers (90 = sm_90). */
+  supportedArchs(): Promise<number[]>;
+  compile(request: CompileRequest): Promise<CompileResult>;
+}

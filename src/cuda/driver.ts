@@ -1,0 +1,445 @@
+// Bindings to the CUDA driver API (libcuda.so.1). Opened on first use, so importing cuop never needs a GPU.
+// Handles (CUcontext, CUmodule, CUfunction, CUstream, CUevent) are opaque bigints; device pointers are bigints.
+import koffi from 'koffi';
+import type * as Koffi from 'koffi';
+
+import { CudaError } from './errors.js';
+import { DRIVER_LIBRARY, openFirst } from './library-discovery.js';
+
+export type Handle = bigint;
+export type DevicePtr = bigint;
+
+/** CUdevice_attribute values cuop reads. */
+export const DeviceAttribute = {
+  MaxThreadsPerBlock: 1,
+  MaxSharedMemoryPerBlock: 8,
+  WarpSize: 10,
+  ClockRate: 13,
+  MultiprocessorCount: 16,
+  PciBusId: 33,
+  ComputeCapabilityMajor: 75,
+  ComputeCapabilityMinor: 76,
+  MaxSharedMemoryPerBlockOptin: 97,
+} as const;
+
+/** CUfunction_attribute values. */
+export const FunctionAttribute = {
+  MaxThreadsPerBlock: 0,
+  SharedSizeBytes: 1,
+  ConstSizeBytes: 2,
+  LocalSizeBytes: 3,
+  NumRegs: 4,
+  PtxVersion: 5,
+  BinaryVersion: 6,
+  MaxDynamicSharedSizeBytes: 8,
+} as const;
+
+const CUDA_ERROR_INVALID_VALUE = 1;
+
+// koffi's function type, loosely typed: each binding is checked by `check` below.
+type Fn = ReturnType<Koffi.LibraryHandle['func']>;
+
+interface RawDriver {
+  path: string;
+  cuInit: Fn;
+  cuDriverGetVersion: Fn;
+  cuGetErrorName: Fn;
+  cuGetErrorString: Fn;
+  cuDeviceGetCount: Fn;
+  cuDeviceGet: Fn;
+  cuDeviceGetName: Fn;
+  cuDeviceGetAttribute: Fn;
+  cuDeviceTotalMem: Fn;
+  cuDevicePrimaryCtxRetain: Fn;
+  cuDevicePrimaryCtxRelease: Fn;
+  cuCtxSetCurrent: Fn;
+  cuCtxGetCurrent: Fn;
+  cuCtxSynchronize: Fn;
+  cuModuleLoadData: Fn;
+  cuModuleUnload: Fn;
+  cuModuleGetFunction: Fn;
+  cuModuleGetGlobal: Fn;
+  cuFuncGetAttribute: Fn;
+  cuFuncSetAttribute: Fn;
+  cuFuncGetParamInfo: Fn | undefined;
+  cuMemAlloc: Fn;
+  cuMemFree: Fn;
+  cuMemGetInfo: Fn;
+  cuMemcpyHtoD: Fn;
+  cuMemcpyDtoH: Fn;
+  cuMemcpyDtoD: Fn;
+  cuMemcpyHtoDAsync: Fn;
+  cuMemcpyDtoHAsync: Fn;
+  cuMemsetD8: Fn;
+  cuMemsetD32: Fn;
+  cuStreamCreate: Fn;
+  cuStreamDestroy: Fn;
+  cuStreamSynchronize: Fn;
+  cuStreamQuery: Fn;
+  cuEventCreate: Fn;
+  cuEventDestroy: Fn;
+  cuEventRecord: Fn;
+  cuEventSynchronize: Fn;
+  cuEventElapsedTime: Fn;
+  /** cuLaunchKernel with kernelParams taken as one pre-packed `void*[]` block (see kernel-params.ts). */
+  cuLaunchKernel: Fn;
+}
+
+let raw: RawDriver | undefined;
+let initialized = false;
+
+function bind(): RawDriver {
+  if (raw) return raw;
+  const { handle: lib, path } = openFirst(DRIVER_LIBRARY, (p) => koffi.load(p));
+  const f = (proto: string): Fn => lib.func(proto);
+  const optional = (proto: string): Fn | undefined => {
+    try {
+      return lib.func(proto);
+    } catch {
+      return undefined; // older driver without this symbol
+    }
+  };
+  raw = {
+    path,
+    cuInit: f('int cuInit(uint32_t flags)'),
+    cuDriverGetVersion: f('int cuDriverGetVersion(_Out_ int *version)'),
+    cuGetErrorName: f('int cuGetErrorName(int error, _Out_ const char **str)'),
+    cuGetErrorString: f('int cuGetErrorString(int error, _Out_ const char **str)'),
+    cuDeviceGetCount: f('int cuDeviceGetCount(_Out_ int *count)'),
+    cuDeviceGet: f('int cuDeviceGet(_Out_ int *device, int ordinal)'),
+    cuDeviceGetName: f('int cuDeviceGetName(char *name, int len, int dev)'),
+    cuDeviceGetAttribute: f('int cuDeviceGetAttribute(_Out_ int *value, int attrib, int dev)'),
+    cuDeviceTotalMem: f('int cuDeviceTotalMem_v2(_Out_ size_t *bytes, int dev)'),
+    cuDevicePrimaryCtxRetain: f('int cuDevicePrimaryCtxRetain(_Out_ void **pctx, int dev)'),
+    cuDevicePrimaryCtxRelease: f('int cuDevicePrimaryCtxRelease_v2(int dev)'),
+    cuCtxSetCurrent: f('int cuCtxSetCurrent(void *ctx)'),
+    cuCtxGetCurrent: f('int cuCtxGetCurrent(_Out_ void **pctx)'),
+    cuCtxSynchronize: f('int cuCtxSynchronize()'),
+    cuModuleLoadData: f('int cuModuleLoadData(_Out_ void **module, const void *image)'),
+    cuModuleUnload: f('int cuModuleUnload(void *module)'),
+    cuModuleGetFunction: f('int cuModuleGetFunction(_Out_ void **func, void *module, const char *name)'),
+    cuModuleGetGlobal: f(
+      'int cuModuleGetGlobal_v2(_Out_ uint64_t *dptr, _Out_ size_t *bytes, void *module, const char *name)',
+    ),
+    cuFuncGetAttribute: f('int cuFuncGetAttribute(_Out_ int *value, int attrib, void *func)'),
+    cuFuncSetAttribute: f('int cuFuncSetAttribute(void *func, int attrib, int value)'),
+    cuFuncGetParamInfo: optional(
+      'int cuFuncGetParamInfo(void *func, size_t index, _Out_ size_t *offset, _Out_ size_t *size)',
+    ),
+    cuMemAlloc: f('int cuMemAlloc_v2(_Out_ uint64_t *dptr, size_t bytes)'),
+    cuMemFree: f('int cuMemFree_v2(uint64_t dptr)'),
+    cuMemGetInfo: f('int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)'),
+    cuMemcpyHtoD: f('int cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t bytes)'),
+    cuMemcpyDtoH: f('int cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes)'),
+    cuMemcpyDtoD: f('int cuMemcpyDtoD_v2(uint64_t dst, uint64_t src, size_t bytes)'),
+    cuMemcpyHtoDAsync: f('int cuMemcpyHtoDAsync_v2(uint64_t dst, const void *src, size_t bytes, void *stream)'),
+    cuMemcpyDtoHAsync: f('int cuMemcpyDtoHAsync_v2(void *dst, uint64_t src, size_t bytes, void *stream)'),
+    cuMemsetD8: f('int cuMemsetD8_v2(uint64_t dst, uint8_t value, size_t count)'),
+    cuMemsetD32: f('int cuMemsetD32_v2(uint64_t dst, uint32_t value, size_t count)'),
+    cuStreamCreate: f('int cuStreamCreate(_Out_ void **stream, uint32_t flags)'),
+    cuStreamDestroy: f('int cuStreamDestroy_v2(void *stream)'),
+    cuStreamSynchronize: f('int cuStreamSynchronize(void *stream)'),
+    cuStreamQuery: f('int cuStreamQuery(void *stream)'),
+    cuEventCreate: f('int cuEventCreate(_Out_ void **event, uint32_t flags)'),
+    cuEventDestroy: f('int cuEventDestroy_v2(void *event)'),
+    cuEventRecord: f('int cuEventRecord(void *event, void *stream)'),
+    cuEventSynchronize: f('int cuEventSynchronize(void *event)'),
+    cuEventElapsedTime: f('int cuEventElapsedTime(_Out_ float *ms, void *start, void *end)'),
+    cuLaunchKernel: f(
+      'int cuLaunchKernel(void *f, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t bx, uint32_t by, uint32_t bz, ' +
+        'uint32_t sharedMemBytes, void *stream, void *kernelParams, void *extra)',
+    ),
+  };
+  return raw;
+}
+
+function errorName(code: number): { symbol: string; description: string } {
+  const r = raw;
+  if (!r) return { symbol: `CUresult ${code}`, description: '' };
+  const name: (string | null)[] = [null];
+  const desc: (string | null)[] = [null];
+  const okName = r.cuGetErrorName(code, name) === 0;
+  const okDesc = r.cuGetErrorString(code, desc) === 0;
+  return {
+    symbol: okName && name[0] ? name[0] : `CUresult ${code}`,
+    description: okDesc && desc[0] ? desc[0] : '',
+  };
+}
+
+/** Throw a CudaError naming `call` unless `code` is CUDA_SUCCESS. */
+export function check(code: number, call: string): void {
+  if (code === 0) return;
+  const { symbol, description } = errorName(code);
+  throw new CudaError(code, symbol, call, description);
+}
+
+/** The bound driver, initialized (cuInit) once. Throws LibraryNotFoundError on hosts without a driver. */
+export function cuda(): RawDriver {
+  const r = bind();
+  if (!initialized) {
+    check(r.cuInit(0), 'cuInit');
+    initialized = true;
+  }
+  return r;
+}
+
+/** True when libcuda can be opened and cuInit succeeds; never throws. */
+export function driverAvailable(): boolean {
+  try {
+    cuda();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const out1 = <T>(init: T): [T] => [init];
+
+// ---- Checked wrappers: the rest of cuop calls these, never the raw bindings. ----
+
+export function driverVersion(): number {
+  const v = out1(0);
+  check(cuda().cuDriverGetVersion(v), 'cuDriverGetVersion');
+  return v[0];
+}
+
+export function deviceCount(): number {
+  const v = out1(0);
+  check(cuda().cuDeviceGetCount(v), 'cuDeviceGetCount');
+  return v[0];
+}
+
+export function deviceGet(ordinal: number): number {
+  const v = out1(0);
+  check(cuda().cuDeviceGet(v, ordinal), 'cuDeviceGet');
+  return v[0];
+}
+
+export function deviceName(dev: number): string {
+  const buf = Buffer.alloc(256);
+  check(cuda().cuDeviceGetName(buf, buf.length, dev), 'cuDeviceGetName');
+  const end = buf.indexOf(0);
+  return buf.toString('utf8', 0, end < 0 ? buf.length : end);
+}
+
+export function deviceAttribute(dev: number, attribute: number): number {
+  const v = out1(0);
+  check(cuda().cuDeviceGetAttribute(v, attribute, dev), 'cuDeviceGetAttribute');
+  return v[0];
+}
+
+export function deviceTotalMemory(dev: number): number {
+  const v = out1(0);
+  check(cuda().cuDeviceTotalMem(v, dev), 'cuDeviceTotalMem_v2');
+  return Number(v[0]);
+}
+
+export function primaryContextRetain(dev: number): Handle {
+  const v = out1<bigint | null>(null);
+  check(cuda().cuDevicePrimaryCtxRetain(v, dev), 'cuDevicePrimaryCtxRetain');
+  return asHandle(v[0]);
+}
+
+export function primaryContextRelease(dev: number): void {
+  check(cuda().cuDevicePrimaryCtxRelease(dev), 'cuDevicePrimaryCtxRelease_v2');
+}
+
+export function contextSetCurrent(ctx: Handle): void {
+  check(cuda().cuCtxSetCurrent(ctx), 'cuCtxSetCurrent');
+}
+
+export function contextGetCurrent(): Handle {
+  const v = out1<bigint | null>(null);
+  check(cuda().cuCtxGetCurrent(v), 'cuCtxGetCurrent');
+  return asHandle(v[0]);
+}
+
+export function contextSynchronize(): void {
+  check(cuda().cuCtxSynchronize(), 'cuCtxSynchronize');
+}
+
+export function memGetInfo(): { free: number; total: number } {
+  const free = out1(0);
+  const total = out1(0);
+  check(cuda().cuMemGetInfo(free, total), 'cuMemGetInfo_v2');
+  return { free: Number(free[0]), total: Number(total[0]) };
+}
+
+/** Load a cubin, PTX (NUL-terminated) or fatbin image into the current context. */
+export function moduleLoadData(image: Uint8Array): Handle {
+  const v = out1<bigint | null>(null);
+  check(cuda().cuModuleLoadData(v, image), 'cuModuleLoadData');
+  return asHandle(v[0]);
+}
+
+export function moduleUnload(mod: Handle): void {
+  check(cuda().cuModuleUnload(mod), 'cuModuleUnload');
+}
+
+export function moduleGetFunction(mod: Handle, name: string): Handle {
+  const v = out1<bigint | null>(null);
+  const code = cuda().cuModuleGetFunction(v, mod, name);
+  check(code, `cuModuleGetFunction("${name}")`);
+  return asHandle(v[0]);
+}
+
+export function moduleGetGlobal(mod: Handle, name: string): { ptr: DevicePtr; bytes: number } {
+  const p = out1(0);
+  const b = out1(0);
+  check(cuda().cuModuleGetGlobal(p, b, mod, name), `cuModuleGetGlobal_v2("${name}")`);
+  return { ptr: BigInt(p[0]), bytes: Number(b[0]) };
+}
+
+export function functionAttribute(fn: Handle, attribute: number): number {
+  const v = out1(0);
+  check(cuda().cuFuncGetAttribute(v, attribute, fn), 'cuFuncGetAttribute');
+  return v[0];
+}
+
+export function functionSetAttribute(fn: Handle, attribute: number, value: number): void {
+  check(cuda().cuFuncSetAttribute(fn, attribute, value), 'cuFuncSetAttribute');
+}
+
+/**
+ * Sizes of a kernel's parameters, in order, from cuFuncGetParamInfo (driver >= 12.4).
+ * Returns undefined when the driver lacks the call, so callers fall back to trusting the caller's types.
+ */
+export function functionParamSizes(fn: Handle): number[] | undefined {
+  const r = cuda();
+  if (!r.cuFuncGetParamInfo) return undefined;
+  const sizes: number[] = [];
+  for (let i = 0; ; i++) {
+    const off = out1(0);
+    const size = out1(0);
+    const code = r.cuFuncGetParamInfo(fn, i, off, size);
+    if (code !== 0) {
+      // Past the last parameter the driver answers CUDA_ERROR_INVALID_VALUE; anything else means "can't tell".
+      if (code === CUDA_ERROR_INVALID_VALUE) break;
+      return undefined;
+    }
+    sizes.push(Number(size[0]));
+  }
+  return sizes;
+}
+
+export function memAlloc(bytes: number): DevicePtr {
+  const v = out1(0);
+  check(cuda().cuMemAlloc(v, bytes), `cuMemAlloc_v2(${bytes} bytes)`);
+  return BigInt(v[0]);
+}
+
+export function memFree(ptr: DevicePtr): void {
+  check(cuda().cuMemFree(ptr), 'cuMemFree_v2');
+}
+
+export function memcpyHtoD(dst: DevicePtr, src: ArrayBufferView, bytes: number): void {
+  check(cuda().cuMemcpyHtoD(dst, src, bytes), 'cuMemcpyHtoD_v2');
+}
+
+export function memcpyDtoH(dst: ArrayBufferView, src: DevicePtr, bytes: number): void {
+  check(cuda().cuMemcpyDtoH(dst, src, bytes), 'cuMemcpyDtoH_v2');
+}
+
+export function memcpyDtoD(dst: DevicePtr, src: DevicePtr, bytes: number): void {
+  check(cuda().cuMemcpyDtoD(dst, src, bytes), 'cuMemcpyDtoD_v2');
+}
+
+export function memcpyHtoDAsync(dst: DevicePtr, src: ArrayBufferView, bytes: number, stream: Handle): void {
+  check(cuda().cuMemcpyHtoDAsync(dst, src, bytes, stream), 'cuMemcpyHtoDAsync_v2');
+}
+
+export function memcpyDtoHAsync(dst: ArrayBufferView, src: DevicePtr, bytes: number, stream: Handle): void {
+  check(cuda().cuMemcpyDtoHAsync(dst, src, bytes, stream), 'cuMemcpyDtoHAsync_v2');
+}
+
+export function memsetD8(dst: DevicePtr, value: number, count: number): void {
+  check(cuda().cuMemsetD8(dst, value, count), 'cuMemsetD8_v2');
+}
+
+export function memsetD32(dst: DevicePtr, value: number, count: number): void {
+  check(cuda().cuMemsetD32(dst, value >>> 0, count), 'cuMemsetD32_v2');
+}
+
+export function streamCreate(flags = 0): Handle {
+  const v = out1<bigint | null>(null);
+  check(cuda().cuStreamCreate(v, flags), 'cuStreamCreate');
+  return asHandle(v[0]);
+}
+
+export function streamDestroy(stream: Handle): void {
+  check(cuda().cuStreamDestroy(stream), 'cuStreamDestroy_v2');
+}
+
+export function streamSynchronize(stream: Handle): void {
+  check(cuda().cuStreamSynchronize(stream), 'cuStreamSynchronize');
+}
+
+/** True when all work on the stream has finished. */
+export function streamQuery(stream: Handle): boolean {
+  const code = cuda().cuStreamQuery(stream);
+  if (code === 600) return false; // CUDA_ERROR_NOT_READY
+  check(code, 'cuStreamQuery');
+  return true;
+}
+
+export function eventCreate(flags = 0): Handle {
+  const v = out1<bigint | null>(null);
+  check(cuda().cuEventCreate(v, flags), 'cuEventCreate');
+  return asHandle(v[0]);
+}
+
+export function eventDestroy(event: Handle): void {
+  check(cuda().cuEventDestroy(event), 'cuEventDestroy_v2');
+}
+
+export function eventRecord(event: Handle, stream: Handle): void {
+  check(cuda().cuEventRecord(event, stream), 'cuEventRecord');
+}
+
+export function eventSynchronize(event: Handle): void {
+  check(cuda().cuEventSynchronize(event), 'cuEventSynchronize');
+}
+
+export function eventElapsedMs(start: Handle, end: Handle): number {
+  const v = out1(0);
+  check(cuda().cuEventElapsedTime(v, start, end), 'cuEventElapsedTime');
+  return v[0];
+}
+
+/**
+ * Launch `fn`. `params` is the address of a packed `void*[]` (KernelParamBlock.pointerArray), so a launch makes
+ * exactly one FFI call and allocates nothing.
+ */
+export function launchKernel(
+  fn: Handle,
+  grid: readonly [number, number, number],
+  block: readonly [number, number, number],
+  sharedMemBytes: number,
+  stream: Handle,
+  params: Buffer,
+): void {
+  const code = cuda().cuLaunchKernel(
+    fn,
+    grid[0],
+    grid[1],
+    grid[2],
+    block[0],
+    block[1],
+    block[2],
+    sharedMemBytes,
+    stream,
+    params,
+    null,
+  );
+  if (code !== 0) check(code, 'cuLaunchKernel');
+}
+
+/** Path of the loaded libcuda, for diagnostics. */
+export function driverLibraryPath(): string {
+  return bind().path;
+}
+
+function asHandle(v: bigint | number | null | undefined): Handle {
+  if (v === null || v === undefined) return 0n;
+  return typeof v === 'bigint' ? v : BigInt(v);
+}

@@ -1,0 +1,13 @@
+// The only folder that touches FFI. Everything else imports from here.
+export * from './errors.js';
+export * as driver from './driver.js';
+export * as nvrtc from './nvrtc.js';
+export { KernelParamBlock, PARAM_SIZE, type ParamType, type ParamValue } from './kernel-params.js';
+export {
+  candidatePaths,
+  openFirst,
+  DRIVER_LIBRARY,
+  NVRTC_LIBRARY,
+  type LibrarySpec,
+  type Candidate,
+} from './library-discovery.js';

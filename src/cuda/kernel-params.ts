@@ -1,0 +1,89 @@
+// Packing of cuLaunchKernel's `void **kernelParams`. Each argument gets its own slot, sized and aligned exactly as the
+// kernel declares it (an int packed into 8 bytes is a silent wrong result, not an error), inside one Buffer; a second
+// Buffer holds the slots' addresses and is what the driver receives. Both are allocated once per kernel and rewritten
+// in place on later launches, so a launch allocates nothing (the driver copies the values at launch time).
+import koffi from 'koffi';
+
+/** C type of one kernel parameter. `ptr` is a device pointer (CUdeviceptr, 8 bytes). */
+export type ParamType = 'ptr' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64';
+
+export const PARAM_SIZE: Readonly<Record<ParamType, number>> = {
+  ptr: 8,
+  i32: 4,
+  u32: 4,
+  i64: 8,
+  u64: 8,
+  f32: 4,
+  f64: 8,
+};
+
+/** A value for one slot: numbers for 32-bit and float types, bigint or number for 64-bit ones. */
+export type ParamValue = number | bigint;
+
+export class KernelParamBlock {
+  /** The argument values, slot after slot, each at an offset aligned to its own size. */
+  readonly slots: Buffer;
+  /** `void*[]`: the address of each slot. Pass this Buffer as kernelParams. */
+  readonly pointerArray: Buffer;
+  readonly offsets: readonly number[];
+
+  constructor(readonly types: readonly ParamType[]) {
+    const offsets: number[] = [];
+    let end = 0;
+    for (const t of types) {
+      const size = PARAM_SIZE[t];
+      end = Math.ceil(end / size) * size;
+      offsets.push(end);
+      end += size;
+    }
+    this.offsets = offsets;
+    // Buffer.alloc (not allocUnsafe) gives a private, 8-byte aligned backing store whose address never moves.
+    this.slots = Buffer.alloc(Math.max(8, Math.ceil(end / 8) * 8));
+    this.pointerArray = Buffer.alloc(Math.max(8, types.length * 8));
+    const base = koffi.address(this.slots);
+    offsets.forEach((off, i) => this.pointerArray.writeBigUInt64LE(base + BigInt(off), i * 8));
+  }
+
+  /** Write one argument into its slot. Throws a RangeError naming the argument if it does not fit its type. */
+  set(index: number, value: ParamValue): void {
+    const type = this.types[index];
+    const off = this.offsets[index];
+    if (type === undefined || off === undefined) throw new RangeError(`kernel has no parameter #${index}`);
+    const b = this.slots;
+    switch (type) {
+      case 'f32':
+        b.writeFloatLE(Number(value), off);
+        return;
+      case 'f64':
+        b.writeDoubleLE(Number(value), off);
+        return;
+      case 'i32':
+        b.writeInt32LE(toInteger(value, index, type), off);
+        return;
+      case 'u32':
+        b.writeUInt32LE(toInteger(value, index, type), off);
+        return;
+      case 'i64':
+        b.writeBigInt64LE(toBigInt(value, index, type), off);
+        return;
+      case 'u64':
+      case 'ptr':
+        b.writeBigUInt64LE(toBigInt(value, index, type), off);
+        return;
+    }
+  }
+}
+
+function toInteger(value: ParamValue, index: number, type: ParamType): number {
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  if (!Number.isInteger(n)) throw new RangeError(`argument #${index} (${type}) must be an integer, got ${value}`);
+  return n;
+}
+
+function toBigInt(value: ParamValue, index: number, type: ParamType): bigint {
+  if (typeof value === 'bigint') return value;
+  if (!Number.isSafeInteger(value)) {
+    throw new RangeError(`argument #${index} (${type}) must be a safe integer or a bigint, got ${value}`);
+  }
+  return BigInt(value);
+}

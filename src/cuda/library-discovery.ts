@@ -1,0 +1,169 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+import { LibraryNotFoundError } from './errors.js';
+
+/** Which CUDA shared library to find. */
+export interface LibrarySpec {
+  /** Human name used in errors, e.g. "libnvrtc". */
+  readonly label: string;
+  /** Env var holding an explicit path; checked first. */
+  readonly envVar: string;
+  /** File names tried in each directory, best first (e.g. libnvrtc.so.13, libnvrtc.so). */
+  readonly fileNames: (dir: string) => string[];
+  /** Soname prefix looked up in `ldconfig -p`. */
+  readonly ldconfigPrefix: string;
+  /** Python wheel subfolder under site-packages/nvidia/ (e.g. "cuda_nvrtc"), if any. */
+  readonly wheelPackage?: string;
+}
+
+/** One place looked at, and what was there. */
+export interface Candidate {
+  readonly path: string;
+  readonly source: string;
+}
+
+const versionedFilesIn = (dir: string, stem: string): string[] => {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => n === stem || n.startsWith(`${stem}.`));
+  } catch {
+    return [];
+  }
+  // Highest version first: libnvrtc.so.13 before libnvrtc.so.12 before libnvrtc.so.
+  return names
+    .filter((n) => !n.includes('alt') && !n.includes('builtins'))
+    .sort((a, b) => b.localeCompare(a, undefined, { numeric: true }));
+};
+
+export const NVRTC_LIBRARY: LibrarySpec = {
+  label: 'libnvrtc',
+  envVar: 'CUOP_NVRTC_PATH',
+  fileNames: (dir) => versionedFilesIn(dir, 'libnvrtc.so'),
+  ldconfigPrefix: 'libnvrtc.so',
+  wheelPackage: 'cuda_nvrtc',
+};
+
+export const DRIVER_LIBRARY: LibrarySpec = {
+  label: 'libcuda',
+  envVar: 'CUOP_LIBCUDA_PATH',
+  fileNames: () => ['libcuda.so.1', 'libcuda.so'],
+  ldconfigPrefix: 'libcuda.so',
+};
+
+const libDirsOfToolkit = (root: string): string[] => [
+  join(root, 'lib64'),
+  join(root, 'lib'),
+  join(root, 'targets', 'x86_64-linux', 'lib'),
+  join(root, 'targets', 'sbsa-linux', 'lib'),
+];
+
+const ldconfigPaths = (prefix: string): string[] => {
+  try {
+    const out = execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return out
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line.startsWith(prefix))
+      .map((line) => line.split('=>')[1]?.trim() ?? '')
+      .filter((p) => p.length > 0);
+  } catch {
+    return [];
+  }
+};
+
+const wheelDirs = (pkg: string): string[] => {
+  const roots: string[] = [];
+  const pythonPath = process.env['PYTHONPATH'];
+  if (pythonPath) roots.push(...pythonPath.split(':').filter(Boolean));
+  for (const base of ['/usr/lib', '/usr/local/lib', join(homedir(), '.local', 'lib')]) {
+    try {
+      for (const py of readdirSync(base).filter((n) => n.startsWith('python3'))) {
+        roots.push(join(base, py, 'site-packages'), join(base, py, 'dist-packages'));
+      }
+    } catch {
+      // base does not exist
+    }
+  }
+  return roots.map((r) => join(r, 'nvidia', pkg, 'lib'));
+};
+
+/**
+ * Ordered list of places to look for a library. Pure apart from reading directories and `ldconfig -p`,
+ * so tests can check the order and the "where I looked" message.
+ */
+export function candidatePaths(spec: LibrarySpec, env: NodeJS.ProcessEnv = process.env): Candidate[] {
+  const out: Candidate[] = [];
+  const explicit = env[spec.envVar];
+  if (explicit) out.push({ path: explicit, source: spec.envVar });
+  for (const v of ['CUDA_PATH', 'CUDA_HOME'] as const) {
+    const root = env[v];
+    if (!root) continue;
+    for (const dir of libDirsOfToolkit(root)) {
+      for (const f of spec.fileNames(dir)) out.push({ path: join(dir, f), source: v });
+      if (spec.fileNames(dir).length === 0) out.push({ path: join(dir, spec.ldconfigPrefix), source: v });
+    }
+  }
+  let toolkits: string[] = [];
+  try {
+    toolkits = readdirSync('/usr/local')
+      .filter((n) => n === 'cuda' || n.startsWith('cuda-'))
+      .sort((a, b) => (a === 'cuda' ? -1 : b === 'cuda' ? 1 : b.localeCompare(a, undefined, { numeric: true })))
+      .map((n) => join('/usr/local', n));
+  } catch {
+    // no /usr/local
+  }
+  for (const root of toolkits) {
+    for (const dir of libDirsOfToolkit(root)) {
+      for (const f of spec.fileNames(dir)) out.push({ path: join(dir, f), source: 'toolkit' });
+    }
+  }
+  if (toolkits.length === 0) out.push({ path: '/usr/local/cuda*/', source: 'toolkit (none installed)' });
+  const fromLdconfig = ldconfigPaths(spec.ldconfigPrefix);
+  for (const p of fromLdconfig) out.push({ path: p, source: 'ldconfig -p' });
+  if (fromLdconfig.length === 0) out.push({ path: `${spec.ldconfigPrefix}*`, source: 'ldconfig -p (no entry)' });
+  if (spec.wheelPackage) {
+    for (const dir of wheelDirs(spec.wheelPackage)) {
+      const files = spec.fileNames(dir);
+      for (const f of files) out.push({ path: join(dir, f), source: 'python wheel' });
+    }
+  }
+  // Last resort: let the dynamic loader resolve the bare soname (LD_LIBRARY_PATH, rpath).
+  for (const f of spec.fileNames('')) out.push({ path: f, source: 'dynamic loader' });
+  return out;
+}
+
+/**
+ * Try each candidate with `open` until one loads. Returns what `open` returned and the path; throws a
+ * LibraryNotFoundError listing every place looked at otherwise.
+ */
+export function openFirst<T>(
+  spec: LibrarySpec,
+  open: (path: string) => T,
+  env: NodeJS.ProcessEnv = process.env,
+): { handle: T; path: string } {
+  const tried: string[] = [];
+  const seen = new Set<string>();
+  for (const c of candidatePaths(spec, env)) {
+    if (seen.has(c.path)) continue;
+    seen.add(c.path);
+    const isBareName = !c.path.includes('/');
+    if (!isBareName && !c.path.includes('*') && !existsSync(c.path)) {
+      tried.push(`${c.path} (${c.source}: not found)`);
+      continue;
+    }
+    if (c.path.includes('*')) {
+      tried.push(`${c.path} (${c.source})`);
+      continue;
+    }
+    try {
+      return { handle: open(c.path), path: c.path };
+    } catch (err) {
+      const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      tried.push(`${c.path} (${c.source}: ${why})`);
+    }
+  }
+  throw new LibraryNotFoundError(spec.label, tried, spec.envVar);
+}

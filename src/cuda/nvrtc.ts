@@ -1,0 +1,207 @@
+// Bindings to NVRTC (libnvrtc.so.*). Opened on first use. NVRTC has no CUDA context, so the compile call runs
+// through koffi's async worker and keeps the event loop free while a kernel compiles.
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import koffi from 'koffi';
+import type * as Koffi from 'koffi';
+
+import { NvrtcError } from './errors.js';
+import { NVRTC_LIBRARY, openFirst } from './library-discovery.js';
+
+type Fn = ReturnType<Koffi.LibraryHandle['func']>;
+type Handle = bigint;
+
+interface RawNvrtc {
+  path: string;
+  nvrtcVersion: Fn;
+  nvrtcGetErrorString: Fn;
+  nvrtcGetNumSupportedArchs: Fn;
+  nvrtcGetSupportedArchs: Fn;
+  nvrtcCreateProgram: Fn;
+  nvrtcDestroyProgram: Fn;
+  nvrtcAddNameExpression: Fn;
+  nvrtcCompileProgram: Fn;
+  nvrtcGetProgramLogSize: Fn;
+  nvrtcGetProgramLog: Fn;
+  nvrtcGetPTXSize: Fn;
+  nvrtcGetPTX: Fn;
+  nvrtcGetCUBINSize: Fn;
+  nvrtcGetCUBIN: Fn;
+  nvrtcGetLoweredName: Fn;
+}
+
+let raw: RawNvrtc | undefined;
+
+function bind(): RawNvrtc {
+  if (raw) return raw;
+  const { handle: lib, path } = openFirst(NVRTC_LIBRARY, (p) => koffi.load(p));
+  const f = (proto: string): Fn => lib.func(proto);
+  raw = {
+    path,
+    nvrtcVersion: f('int nvrtcVersion(_Out_ int *major, _Out_ int *minor)'),
+    nvrtcGetErrorString: f('const char *nvrtcGetErrorString(int result)'),
+    nvrtcGetNumSupportedArchs: f('int nvrtcGetNumSupportedArchs(_Out_ int *count)'),
+    nvrtcGetSupportedArchs: f('int nvrtcGetSupportedArchs(int *archs)'),
+    nvrtcCreateProgram: f(
+      'int nvrtcCreateProgram(_Out_ void **prog, const char *src, const char *name, int numHeaders, ' +
+        'const char **headers, const char **includeNames)',
+    ),
+    nvrtcDestroyProgram: f('int nvrtcDestroyProgram(_Inout_ void **prog)'),
+    nvrtcAddNameExpression: f('int nvrtcAddNameExpression(void *prog, const char *nameExpression)'),
+    nvrtcCompileProgram: f('int nvrtcCompileProgram(void *prog, int numOptions, const char **options)'),
+    nvrtcGetProgramLogSize: f('int nvrtcGetProgramLogSize(void *prog, _Out_ size_t *size)'),
+    nvrtcGetProgramLog: f('int nvrtcGetProgramLog(void *prog, char *log)'),
+    nvrtcGetPTXSize: f('int nvrtcGetPTXSize(void *prog, _Out_ size_t *size)'),
+    nvrtcGetPTX: f('int nvrtcGetPTX(void *prog, char *ptx)'),
+    nvrtcGetCUBINSize: f('int nvrtcGetCUBINSize(void *prog, _Out_ size_t *size)'),
+    nvrtcGetCUBIN: f('int nvrtcGetCUBIN(void *prog, char *cubin)'),
+    nvrtcGetLoweredName: f(
+      'int nvrtcGetLoweredName(void *prog, const char *nameExpression, _Out_ const char **loweredName)',
+    ),
+  };
+  return raw;
+}
+
+const NVRTC_ERROR_NAMES = [
+  'NVRTC_SUCCESS',
+  'NVRTC_ERROR_OUT_OF_MEMORY',
+  'NVRTC_ERROR_PROGRAM_CREATION_FAILURE',
+  'NVRTC_ERROR_INVALID_INPUT',
+  'NVRTC_ERROR_INVALID_PROGRAM',
+  'NVRTC_ERROR_INVALID_OPTION',
+  'NVRTC_ERROR_COMPILATION',
+  'NVRTC_ERROR_BUILTIN_OPERATION_FAILURE',
+  'NVRTC_ERROR_NO_NAME_EXPRESSIONS_AFTER_COMPILATION',
+  'NVRTC_ERROR_NO_LOWERED_NAMES_BEFORE_COMPILATION',
+  'NVRTC_ERROR_NAME_EXPRESSION_NOT_VALID',
+  'NVRTC_ERROR_INTERNAL_ERROR',
+  'NVRTC_ERROR_TIME_FILE_WRITE_FAILED',
+];
+export const NVRTC_ERROR_COMPILATION = 6;
+
+function check(code: number, call: string): void {
+  if (code === 0) return;
+  const symbol = NVRTC_ERROR_NAMES[code] ?? (bind().nvrtcGetErrorString(code) as string | null) ?? `nvrtcResult ${code}`;
+  throw new NvrtcError(code, symbol, call);
+}
+
+/** True when libnvrtc can be opened; never throws. */
+export function nvrtcAvailable(): boolean {
+  try {
+    bind();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function nvrtcLibraryPath(): string {
+  return bind().path;
+}
+
+export function nvrtcVersion(): { major: number; minor: number } {
+  const major = [0];
+  const minor = [0];
+  check(bind().nvrtcVersion(major, minor), 'nvrtcVersion');
+  return { major: major[0] ?? 0, minor: minor[0] ?? 0 };
+}
+
+/** Compute capabilities NVRTC can target, as numbers like 90 for sm_90. */
+export function nvrtcSupportedArchs(): number[] {
+  const count = [0];
+  check(bind().nvrtcGetNumSupportedArchs(count), 'nvrtcGetNumSupportedArchs');
+  const archs = new Int32Array(count[0] ?? 0);
+  check(bind().nvrtcGetSupportedArchs(archs), 'nvrtcGetSupportedArchs');
+  return [...archs];
+}
+
+/**
+ * The toolkit include directories that belong to this NVRTC (cuda_fp16.h, mma.h, cccl/), found from the library's
+ * own location: NVRTC searches no directory by default.
+ */
+export function nvrtcToolkitIncludeDirs(): string[] {
+  const libDir = dirname(bind().path);
+  const dirs: string[] = [];
+  // <root>/lib64, <root>/lib and <root>/targets/<triple>/lib all sit two or one levels below an include dir.
+  for (const include of [join(libDir, '..', 'include'), join(libDir, '..', '..', 'include')]) {
+    if (existsSync(join(include, 'cuda_fp16.h'))) {
+      dirs.push(include);
+      if (existsSync(join(include, 'cccl'))) dirs.push(join(include, 'cccl'));
+      break;
+    }
+  }
+  return dirs;
+}
+
+export interface NvrtcProgramInput {
+  source: string;
+  name: string;
+  headers: ReadonlyArray<readonly [name: string, contents: string]>;
+  nameExpressions: readonly string[];
+  options: readonly string[];
+  wantCubin: boolean;
+}
+
+export interface NvrtcProgramOutput {
+  ok: boolean;
+  log: string;
+  image?: Buffer;
+  loweredNames: Record<string, string>;
+}
+
+/** Create, compile (off the event loop) and read back one NVRTC program; always destroys it. */
+export async function nvrtcCompile(input: NvrtcProgramInput): Promise<NvrtcProgramOutput> {
+  const r = bind();
+  const prog: (Handle | null)[] = [null];
+  const headerSources = input.headers.map(([, c]) => c);
+  const headerNames = input.headers.map(([n]) => n);
+  check(
+    r.nvrtcCreateProgram(
+      prog,
+      input.source,
+      input.name,
+      input.headers.length,
+      headerSources.length ? headerSources : null,
+      headerNames.length ? headerNames : null,
+    ),
+    'nvrtcCreateProgram',
+  );
+  const p = prog[0] as Handle;
+  try {
+    for (const expr of input.nameExpressions) check(r.nvrtcAddNameExpression(p, expr), 'nvrtcAddNameExpression');
+    const options = [...input.options];
+    const code = await new Promise<number>((resolve, reject) => {
+      r.nvrtcCompileProgram.async(p, options.length, options.length ? options : null, (err: unknown, res: number) =>
+        err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res),
+      );
+    });
+    const logSize = [0];
+    check(r.nvrtcGetProgramLogSize(p, logSize), 'nvrtcGetProgramLogSize');
+    const logBuf = Buffer.alloc(Number(logSize[0]));
+    if (logBuf.length > 0) check(r.nvrtcGetProgramLog(p, logBuf), 'nvrtcGetProgramLog');
+    const log = logBuf.toString('utf8').replace(/\0+$/, '').trim();
+    if (code === NVRTC_ERROR_COMPILATION) return { ok: false, log, loweredNames: {} };
+    check(code, 'nvrtcCompileProgram');
+
+    const size = [0];
+    let image: Buffer;
+    if (input.wantCubin) {
+      check(r.nvrtcGetCUBINSize(p, size), 'nvrtcGetCUBINSize');
+      image = Buffer.alloc(Number(size[0]));
+      check(r.nvrtcGetCUBIN(p, image), 'nvrtcGetCUBIN');
+    } else {
+      check(r.nvrtcGetPTXSize(p, size), 'nvrtcGetPTXSize');
+      image = Buffer.alloc(Number(size[0])); // includes the trailing NUL the driver expects
+      check(r.nvrtcGetPTX(p, image), 'nvrtcGetPTX');
+    }
+    const loweredNames: Record<string, string> = {};
+    for (const expr of input.nameExpressions) {
+      const lowered: (string | null)[] = [null];
+      check(r.nvrtcGetLoweredName(p, expr, lowered), 'nvrtcGetLoweredName');
+      if (lowered[0]) loweredNames[expr] = lowered[0];
+    }
+    return { ok: true, log, image, loweredNames };
+  } finally {
+    r.nvrtcDestroyProgram([p]);
+  }
+}
