@@ -132,7 +132,9 @@ function bind(): RawDriver {
     cuMemcpyHtoD: f('int cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t bytes)'),
     cuMemcpyDtoH: f('int cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes)'),
     cuMemcpyDtoD: f('int cuMemcpyDtoD_v2(uint64_t dst, uint64_t src, size_t bytes)'),
-    cuMemcpyHtoDAsync: f('int cuMemcpyHtoDAsync_v2(uint64_t dst, const void *src, size_t bytes, void *stream)'),
+    cuMemcpyHtoDAsync: f(
+      'int cuMemcpyHtoDAsync_v2(uint64_t dst, const void *src, size_t bytes, void *stream)',
+    ),
     cuMemcpyDtoHAsync: f('int cuMemcpyDtoHAsync_v2(void *dst, uint64_t src, size_t bytes, void *stream)'),
     cuMemsetD8: f('int cuMemsetD8_v2(uint64_t dst, uint8_t value, size_t count)'),
     cuMemsetD32: f('int cuMemsetD32_v2(uint64_t dst, uint32_t value, size_t count)'),
@@ -412,20 +414,25 @@ export function eventElapsedMs(start: Handle, end: Handle): number {
  */
 export function launchKernel(
   fn: Handle,
-  grid: readonly [number, number, number],
-  block: readonly [number, number, number],
+  gridX: number,
+  gridY: number,
+  gridZ: number,
+  blockX: number,
+  blockY: number,
+  blockZ: number,
   sharedMemBytes: number,
   stream: Handle,
   params: Buffer,
 ): void {
-  const code = cuda().cuLaunchKernel(
+  const r = raw ?? cuda();
+  const code = r.cuLaunchKernel(
     fn,
-    grid[0],
-    grid[1],
-    grid[2],
-    block[0],
-    block[1],
-    block[2],
+    gridX,
+    gridY,
+    gridZ,
+    blockX,
+    blockY,
+    blockZ,
     sharedMemBytes,
     stream,
     params,

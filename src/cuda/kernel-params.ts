@@ -26,6 +26,13 @@ export class KernelParamBlock {
   /** `void*[]`: the address of each slot. Pass this Buffer as kernelParams. */
   readonly pointerArray: Buffer;
   readonly offsets: readonly number[];
+  // Typed views over `slots`: much cheaper per write than Buffer's write*LE methods on the launch path.
+  private readonly f32: Float32Array;
+  private readonly f64: Float64Array;
+  private readonly i32: Int32Array;
+  private readonly u32: Uint32Array;
+  private readonly i64: BigInt64Array;
+  private readonly u64: BigUint64Array;
 
   constructor(readonly types: readonly ParamType[]) {
     const offsets: number[] = [];
@@ -40,6 +47,15 @@ export class KernelParamBlock {
     // Buffer.alloc (not allocUnsafe) gives a private, 8-byte aligned backing store whose address never moves.
     this.slots = Buffer.alloc(Math.max(8, Math.ceil(end / 8) * 8));
     this.pointerArray = Buffer.alloc(Math.max(8, types.length * 8));
+    const ab = this.slots.buffer;
+    const at = this.slots.byteOffset;
+    const words = this.slots.length;
+    this.f32 = new Float32Array(ab, at, words / 4);
+    this.i32 = new Int32Array(ab, at, words / 4);
+    this.u32 = new Uint32Array(ab, at, words / 4);
+    this.f64 = new Float64Array(ab, at, words / 8);
+    this.i64 = new BigInt64Array(ab, at, words / 8);
+    this.u64 = new BigUint64Array(ab, at, words / 8);
     const base = koffi.address(this.slots);
     offsets.forEach((off, i) => this.pointerArray.writeBigUInt64LE(base + BigInt(off), i * 8));
   }
@@ -49,26 +65,26 @@ export class KernelParamBlock {
     const type = this.types[index];
     const off = this.offsets[index];
     if (type === undefined || off === undefined) throw new RangeError(`kernel has no parameter #${index}`);
-    const b = this.slots;
+    // Offsets are multiples of the slot size, so off / size indexes the matching typed view.
     switch (type) {
       case 'f32':
-        b.writeFloatLE(Number(value), off);
+        this.f32[off >> 2] = Number(value);
         return;
       case 'f64':
-        b.writeDoubleLE(Number(value), off);
+        this.f64[off >> 3] = Number(value);
         return;
       case 'i32':
-        b.writeInt32LE(toInteger(value, index, type), off);
+        this.i32[off >> 2] = toInteger(value, index, type);
         return;
       case 'u32':
-        b.writeUInt32LE(toInteger(value, index, type), off);
+        this.u32[off >> 2] = toInteger(value, index, type);
         return;
       case 'i64':
-        b.writeBigInt64LE(toBigInt(value, index, type), off);
+        this.i64[off >> 3] = toBigInt(value, index, type);
         return;
       case 'u64':
       case 'ptr':
-        b.writeBigUInt64LE(toBigInt(value, index, type), off);
+        this.u64[off >> 3] = toBigInt(value, index, type);
         return;
     }
   }
@@ -76,7 +92,9 @@ export class KernelParamBlock {
 
 function toInteger(value: ParamValue, index: number, type: ParamType): number {
   const n = typeof value === 'bigint' ? Number(value) : value;
-  if (!Number.isInteger(n)) throw new RangeError(`argument #${index} (${type}) must be an integer, got ${value}`);
+  const [lo, hi] = type === 'i32' ? [-(2 ** 31), 2 ** 31 - 1] : [0, 2 ** 32 - 1];
+  if (!Number.isInteger(n) || n < lo || n > hi)
+    throw new RangeError(`argument #${index} (${type}) must be an integer in [${lo}, ${hi}], got ${value}`);
   return n;
 }
 

@@ -26,7 +26,7 @@ export interface Candidate {
 }
 
 const versionedFilesIn = (dir: string, stem: string): string[] => {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(dir).filter((n) => n === stem || n.startsWith(`${stem}.`));
   } catch {
@@ -110,7 +110,9 @@ export function candidatePaths(spec: LibrarySpec, env: NodeJS.ProcessEnv = proce
   try {
     toolkits = readdirSync('/usr/local')
       .filter((n) => n === 'cuda' || n.startsWith('cuda-'))
-      .sort((a, b) => (a === 'cuda' ? -1 : b === 'cuda' ? 1 : b.localeCompare(a, undefined, { numeric: true })))
+      .sort((a, b) =>
+        a === 'cuda' ? -1 : b === 'cuda' ? 1 : b.localeCompare(a, undefined, { numeric: true }),
+      )
       .map((n) => join('/usr/local', n));
   } catch {
     // no /usr/local
@@ -123,7 +125,8 @@ export function candidatePaths(spec: LibrarySpec, env: NodeJS.ProcessEnv = proce
   if (toolkits.length === 0) out.push({ path: '/usr/local/cuda*/', source: 'toolkit (none installed)' });
   const fromLdconfig = ldconfigPaths(spec.ldconfigPrefix);
   for (const p of fromLdconfig) out.push({ path: p, source: 'ldconfig -p' });
-  if (fromLdconfig.length === 0) out.push({ path: `${spec.ldconfigPrefix}*`, source: 'ldconfig -p (no entry)' });
+  if (fromLdconfig.length === 0)
+    out.push({ path: `${spec.ldconfigPrefix}*`, source: 'ldconfig -p (no entry)' });
   if (spec.wheelPackage) {
     for (const dir of wheelDirs(spec.wheelPackage)) {
       const files = spec.fileNames(dir);

@@ -81,7 +81,8 @@ export const NVRTC_ERROR_COMPILATION = 6;
 
 function check(code: number, call: string): void {
   if (code === 0) return;
-  const symbol = NVRTC_ERROR_NAMES[code] ?? (bind().nvrtcGetErrorString(code) as string | null) ?? `nvrtcResult ${code}`;
+  const symbol =
+    NVRTC_ERROR_NAMES[code] ?? (bind().nvrtcGetErrorString(code) as string | null) ?? `nvrtcResult ${code}`;
   throw new NvrtcError(code, symbol, call);
 }
 
@@ -168,11 +169,16 @@ export async function nvrtcCompile(input: NvrtcProgramInput): Promise<NvrtcProgr
   );
   const p = prog[0] as Handle;
   try {
-    for (const expr of input.nameExpressions) check(r.nvrtcAddNameExpression(p, expr), 'nvrtcAddNameExpression');
+    for (const expr of input.nameExpressions)
+      check(r.nvrtcAddNameExpression(p, expr), 'nvrtcAddNameExpression');
     const options = [...input.options];
     const code = await new Promise<number>((resolve, reject) => {
-      r.nvrtcCompileProgram.async(p, options.length, options.length ? options : null, (err: unknown, res: number) =>
-        err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res),
+      r.nvrtcCompileProgram.async(
+        p,
+        options.length,
+        options.length ? options : null,
+        (err: unknown, res: number) =>
+          err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res),
       );
     });
     const logSize = [0];

@@ -1,0 +1,27 @@
+import type { ParamType, ParamValue } from '../cuda/index.js';
+
+/** An argument with an explicit C type, e.g. `i32(n)`: plain JS numbers are ambiguous (int? float?). */
+export interface TypedArg {
+  readonly type: ParamType;
+  readonly value: ParamValue;
+}
+
+/** Anything that lives in device memory and can be passed as a pointer (DeviceBuffer, Tensor). */
+export interface DevicePointerLike {
+  readonly devicePtr: bigint;
+}
+
+/**
+ * One kernel argument. Device buffers and tensors pass their pointer; typed wrappers pass their value;
+ * plain numbers/bigints take their type from the kernel's declared signature.
+ */
+export type KernelArg = DevicePointerLike | TypedArg | number | bigint;
+
+export const i32 = (value: number): TypedArg => ({ type: 'i32', value });
+export const u32 = (value: number): TypedArg => ({ type: 'u32', value });
+export const i64 = (value: number | bigint): TypedArg => ({ type: 'i64', value });
+export const u64 = (value: number | bigint): TypedArg => ({ type: 'u64', value });
+export const f32 = (value: number): TypedArg => ({ type: 'f32', value });
+export const f64 = (value: number): TypedArg => ({ type: 'f64', value });
+/** A raw device address (e.g. from cuModuleGetGlobal or an offset into a buffer). */
+export const ptr = (value: bigint): TypedArg => ({ type: 'ptr', value });

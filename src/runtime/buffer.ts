@@ -1,0 +1,115 @@
+import { driver } from '../cuda/index.js';
+import type { Device } from './device.js';
+import type { Stream } from './stream.js';
+
+// Safety net for buffers the program forgot to dispose: freed when the JS object is collected.
+const registry = new FinalizationRegistry<{ device: Device; ptr: bigint }>(({ device, ptr }) => {
+  try {
+    device.makeCurrent();
+    driver.memFree(ptr);
+  } catch {
+    // context already gone at exit
+  }
+});
+
+type TypedArrayCtor<T> = {
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
+  BYTES_PER_ELEMENT: number;
+};
+
+/** Device memory. Free it with dispose() (or `using`); a finalizer frees it if you forget. */
+export class DeviceBuffer {
+  private ptrValue: bigint;
+
+  private constructor(
+    readonly device: Device,
+    readonly byteLength: number,
+    ptr: bigint,
+  ) {
+    this.ptrValue = ptr;
+  }
+
+  /** @internal use device.alloc() */
+  static alloc(device: Device, bytes: number): DeviceBuffer {
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+      throw new RangeError(`buffer size must be a positive integer number of bytes, got ${bytes}`);
+    }
+    device.makeCurrent();
+    const b = new DeviceBuffer(device, bytes, driver.memAlloc(bytes));
+    registry.register(b, { device, ptr: b.ptrValue }, b);
+    return b;
+  }
+
+  /** The CUdeviceptr; what a kernel parameter of pointer type receives. */
+  get devicePtr(): bigint {
+    if (this.ptrValue === 0n) throw new Error('DeviceBuffer used after dispose()');
+    return this.ptrValue;
+  }
+
+  get disposed(): boolean {
+    return this.ptrValue === 0n;
+  }
+
+  /** Copy host data into the start of this buffer (synchronous unless a stream is given). */
+  upload(data: ArrayBufferView, stream?: Stream): this {
+    if (data.byteLength > this.byteLength) {
+      throw new RangeError(`upload of ${data.byteLength} bytes into a ${this.byteLength}-byte buffer`);
+    }
+    this.device.makeCurrent();
+    if (stream) driver.memcpyHtoDAsync(this.devicePtr, data, data.byteLength, stream.handle);
+    else driver.memcpyHtoD(this.devicePtr, data, data.byteLength);
+    return this;
+  }
+
+  /** Copy the buffer (or its first `into.byteLength` bytes) to the host. Synchronous. */
+  download(): Uint8Array;
+  download<T extends ArrayBufferView>(into: T): T;
+  download(into?: ArrayBufferView): ArrayBufferView {
+    const target = into ?? new Uint8Array(this.byteLength);
+    if (target.byteLength > this.byteLength) {
+      throw new RangeError(`download of ${target.byteLength} bytes from a ${this.byteLength}-byte buffer`);
+    }
+    this.device.makeCurrent();
+    driver.memcpyDtoH(target, this.devicePtr, target.byteLength);
+    return target;
+  }
+
+  /** Download into a new typed array of the given element type, sized to the whole buffer. */
+  downloadAs<T extends ArrayBufferView>(ctor: TypedArrayCtor<T>): T {
+    const n = Math.floor(this.byteLength / ctor.BYTES_PER_ELEMENT);
+    return this.download(new ctor(new ArrayBuffer(n * ctor.BYTES_PER_ELEMENT), 0, n));
+  }
+
+  /** Set every byte to `value` (0..255). */
+  fillBytes(value: number): this {
+    this.device.makeCurrent();
+    driver.memsetD8(this.devicePtr, value & 0xff, this.byteLength);
+    return this;
+  }
+
+  /** Set every 32-bit word to `word` (e.g. a NaN bit pattern to poison float outputs). */
+  fillWords(word: number): this {
+    this.device.makeCurrent();
+    driver.memsetD32(this.devicePtr, word, Math.floor(this.byteLength / 4));
+    return this;
+  }
+
+  copyFrom(src: DeviceBuffer, bytes = Math.min(src.byteLength, this.byteLength)): this {
+    this.device.makeCurrent();
+    driver.memcpyDtoD(this.devicePtr, src.devicePtr, bytes);
+    return this;
+  }
+
+  dispose(): void {
+    if (this.ptrValue === 0n) return;
+    const ptr = this.ptrValue;
+    this.ptrValue = 0n;
+    registry.unregister(this);
+    this.device.makeCurrent();
+    driver.memFree(ptr);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

@@ -1,0 +1,146 @@
+import { driver, type ParamType } from '../cuda/index.js';
+import { DeviceBuffer } from './buffer.js';
+import { Event } from './event.js';
+import { Module } from './module.js';
+import { Stream } from './stream.js';
+
+const { DeviceAttribute } = driver;
+
+/** Compute capability of a device. */
+export interface ComputeCapability {
+  readonly major: number;
+  readonly minor: number;
+}
+
+// The context the driver has current on this (the only JS) thread, tracked so repeated makeCurrent() calls are free.
+let currentContext: bigint | undefined;
+const devices = new Map<number, Device>();
+
+/**
+ * One GPU. Holds its primary context (retained on first use, like the CUDA runtime does), which every module, buffer,
+ * stream and event of this device lives in. Code for any number of GPUs: `Device.count()`, `Device.get(i)`.
+ */
+export class Device {
+  readonly name: string;
+  readonly computeCapability: ComputeCapability;
+  /** `sm_90` for compute capability 9.0: what a cubin for this device is built for. */
+  readonly arch: string;
+  readonly multiprocessorCount: number;
+  readonly totalMemory: number;
+  readonly maxThreadsPerBlock: number;
+  /** Dynamic shared memory one block may opt into (cuFuncSetAttribute), in bytes. */
+  readonly maxSharedMemoryPerBlockOptin: number;
+  private context: bigint | undefined;
+  private defaultStreamValue: Stream | undefined;
+
+  private constructor(
+    readonly ordinal: number,
+    private readonly handle: number,
+  ) {
+    this.name = driver.deviceName(handle);
+    const major = driver.deviceAttribute(handle, DeviceAttribute.ComputeCapabilityMajor);
+    const minor = driver.deviceAttribute(handle, DeviceAttribute.ComputeCapabilityMinor);
+    this.computeCapability = { major, minor };
+    this.arch = `sm_${major}${minor}`;
+    this.multiprocessorCount = driver.deviceAttribute(handle, DeviceAttribute.MultiprocessorCount);
+    this.maxThreadsPerBlock = driver.deviceAttribute(handle, DeviceAttribute.MaxThreadsPerBlock);
+    this.maxSharedMemoryPerBlockOptin = driver.deviceAttribute(
+      handle,
+      DeviceAttribute.MaxSharedMemoryPerBlockOptin,
+    );
+    this.totalMemory = driver.deviceTotalMemory(handle);
+  }
+
+  /** Number of CUDA devices; throws LibraryNotFoundError / CudaError where there is no driver. */
+  static count(): number {
+    return driver.deviceCount();
+  }
+
+  /** The device with this ordinal (0-based); the same object on every call. */
+  static get(ordinal = 0): Device {
+    let d = devices.get(ordinal);
+    if (!d) {
+      const n = Device.count();
+      if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal >= n) {
+        throw new RangeError(`no CUDA device ${ordinal}: this host has ${n} (ordinals 0..${n - 1})`);
+      }
+      d = new Device(ordinal, driver.deviceGet(ordinal));
+      devices.set(ordinal, d);
+    }
+    return d;
+  }
+
+  /** All devices of this host. */
+  static all(): Device[] {
+    return Array.from({ length: Device.count() }, (_, i) => Device.get(i));
+  }
+
+  /** Make this device's primary context current on the calling thread (retaining it on first use). */
+  makeCurrent(): void {
+    if (this.context === undefined) this.context = driver.primaryContextRetain(this.handle);
+    if (currentContext !== this.context) {
+      driver.contextSetCurrent(this.context);
+      currentContext = this.context;
+    }
+  }
+
+  /** An identifier of this device's context, stable for the process: what a loaded module belongs to. */
+  get contextId(): string {
+    return `dev${this.ordinal}`;
+  }
+
+  /** Block until all work queued on this device has finished. */
+  synchronize(): void {
+    this.makeCurrent();
+    driver.contextSynchronize();
+  }
+
+  /** Free and total device memory in bytes. */
+  memoryInfo(): { free: number; total: number } {
+    this.makeCurrent();
+    return driver.memGetInfo();
+  }
+
+  /** The legacy default (NULL) stream. */
+  get defaultStream(): Stream {
+    this.defaultStreamValue ??= Stream.defaultOf(this);
+    return this.defaultStreamValue;
+  }
+
+  createStream(options: { nonBlocking?: boolean } = {}): Stream {
+    return Stream.create(this, options);
+  }
+
+  createEvent(options: { timing?: boolean } = {}): Event {
+    return Event.create(this, options);
+  }
+
+  alloc(bytes: number): DeviceBuffer {
+    return DeviceBuffer.alloc(this, bytes);
+  }
+
+  /** Allocate a buffer holding a copy of `data`. */
+  upload(data: ArrayBufferView): DeviceBuffer {
+    const b = DeviceBuffer.alloc(this, data.byteLength);
+    b.upload(data);
+    return b;
+  }
+
+  /** Load a cubin, PTX (NUL-terminated) or fatbin image. `signatures` optionally types kernels' parameters. */
+  loadModule(image: Uint8Array, signatures?: Readonly<Record<string, readonly ParamType[]>>): Module {
+    return Module.load(this, image, signatures);
+  }
+
+  /**
+   * Release the primary context (after synchronizing). Everything allocated on it becomes invalid; for tests and
+   * clean shutdown only.
+   */
+  reset(): void {
+    if (this.context === undefined) return;
+    this.synchronize();
+    driver.primaryContextRelease(this.handle);
+    if (currentContext === this.context) currentContext = undefined;
+    this.context = undefined;
+    this.defaultStreamValue = undefined;
+  }
+}

@@ -1,0 +1,18 @@
+export { Device, type ComputeCapability } from './device.js';
+export { DeviceBuffer } from './buffer.js';
+export { Stream } from './stream.js';
+export { Event } from './event.js';
+export { Module } from './module.js';
+export { Kernel, LaunchArgumentError, type LaunchConfig, type Dim3 } from './kernel.js';
+export {
+  i32,
+  u32,
+  i64,
+  u64,
+  f32,
+  f64,
+  ptr,
+  type KernelArg,
+  type TypedArg,
+  type DevicePointerLike,
+} from './args.js';
