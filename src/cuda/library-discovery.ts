@@ -13,6 +13,8 @@ export interface LibrarySpec {
   readonly envVar: string;
   /** File names tried in each directory, best first (e.g. libnvrtc.so.13, libnvrtc.so). */
   readonly fileNames: (dir: string) => string[];
+  /** Sonames the dynamic loader may resolve by itself (LD_LIBRARY_PATH, rpath), tried last. */
+  readonly bareNames: readonly string[];
   /** Soname prefix looked up in `ldconfig -p`. */
   readonly ldconfigPrefix: string;
   /** Python wheel subfolder under site-packages/nvidia/ (e.g. "cuda_nvrtc"), if any. */
@@ -42,6 +44,7 @@ export const NVRTC_LIBRARY: LibrarySpec = {
   label: 'libnvrtc',
   envVar: 'CUOP_NVRTC_PATH',
   fileNames: (dir) => versionedFilesIn(dir, 'libnvrtc.so'),
+  bareNames: ['libnvrtc.so.13', 'libnvrtc.so.12', 'libnvrtc.so'],
   ldconfigPrefix: 'libnvrtc.so',
   wheelPackage: 'cuda_nvrtc',
 };
@@ -50,6 +53,7 @@ export const DRIVER_LIBRARY: LibrarySpec = {
   label: 'libcuda',
   envVar: 'CUOP_LIBCUDA_PATH',
   fileNames: () => ['libcuda.so.1', 'libcuda.so'],
+  bareNames: ['libcuda.so.1', 'libcuda.so'],
   ldconfigPrefix: 'libcuda.so',
 };
 
@@ -119,7 +123,11 @@ export function candidatePaths(spec: LibrarySpec, env: NodeJS.ProcessEnv = proce
   }
   for (const root of toolkits) {
     for (const dir of libDirsOfToolkit(root)) {
-      for (const f of spec.fileNames(dir)) out.push({ path: join(dir, f), source: 'toolkit' });
+      const files = spec.fileNames(dir);
+      for (const f of files) out.push({ path: join(dir, f), source: 'toolkit' });
+      // Name the directory even when it holds no match, so "where I looked" is complete.
+      if (files.length === 0 && existsSync(dir))
+        out.push({ path: join(dir, spec.ldconfigPrefix), source: 'toolkit' });
     }
   }
   if (toolkits.length === 0) out.push({ path: '/usr/local/cuda*/', source: 'toolkit (none installed)' });
@@ -134,7 +142,7 @@ export function candidatePaths(spec: LibrarySpec, env: NodeJS.ProcessEnv = proce
     }
   }
   // Last resort: let the dynamic loader resolve the bare soname (LD_LIBRARY_PATH, rpath).
-  for (const f of spec.fileNames('')) out.push({ path: f, source: 'dynamic loader' });
+  for (const f of spec.bareNames) out.push({ path: f, source: 'dynamic loader' });
   return out;
 }
 

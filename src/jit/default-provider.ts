@@ -1,6 +1,7 @@
+import { GlobalJitManager } from './global.js';
 import type { KernelProvider } from './types.js';
 
-/** The JIT used by operators called without a JitWrapper. (Being wired to GlobalJitManager.) */
+/** The JIT used by operators called without a JitWrapper: the process-wide one. */
 export function defaultKernelProvider(): KernelProvider {
-  throw new Error('cuop: the global JIT is not wired yet');
+  return GlobalJitManager.instance().jit();
 }

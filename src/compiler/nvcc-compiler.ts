@@ -1,0 +1,359 @@
+// nvcc as a subprocess: the backend for hosts without libnvrtc (CPU-only CI, containers with the toolkit only).
+// Every compile runs in a private temp dir holding the source and the in-memory headers as files, removed afterwards.
+import { execFile } from 'node:child_process';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+import { CompileError, CompilerUnavailableError } from './errors.js';
+import { resolveTarget } from './select.js';
+import type { CompileRequest, CompileResult, Compiler, CompilerInfo } from './types.js';
+
+export interface NvccCompilerOptions {
+  /** Path of the nvcc executable (or of the directory holding it). Taken as is: no search when given. */
+  readonly nvccPath?: string;
+  /** Environment for the search (CUOP_NVCC_PATH, CUDA_PATH, CUDA_HOME, PATH) and for nvcc itself. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where the per-compile temp dirs are created; default os.tmpdir(). */
+  readonly tempRoot?: string;
+}
+
+const NVCC_EXE = process.platform === 'win32' ? 'nvcc.exe' : 'nvcc';
+/** Prefix of the device variables that record each name expression's symbol. */
+const NAME_EXPR_VAR = '__cuop_name_expr_';
+const DEFAULT_PROGRAM_NAME = 'program.cu';
+
+/**
+ * Find nvcc: the `nvccPath` option (authoritative), then CUOP_NVCC_PATH, CUDA_PATH/bin, CUDA_HOME/bin, each PATH
+ * entry, /usr/local/cuda/bin. Synchronous and runs nothing. Throws a CompilerUnavailableError listing every place
+ * looked at.
+ */
+export function findNvcc(options: { nvccPath?: string | undefined; env?: NodeJS.ProcessEnv } = {}): string {
+  const env = options.env ?? process.env;
+  if (options.nvccPath) {
+    const why = whyNotExecutable(asExecutable(options.nvccPath));
+    if (why)
+      throw new CompilerUnavailableError(`nvcc not usable at ${options.nvccPath} (nvccPath option: ${why})`);
+    return asExecutable(options.nvccPath);
+  }
+  const candidates: { path: string; source: string }[] = [];
+  const explicit = env['CUOP_NVCC_PATH'];
+  if (explicit) candidates.push({ path: asExecutable(explicit), source: 'CUOP_NVCC_PATH' });
+  for (const v of ['CUDA_PATH', 'CUDA_HOME']) {
+    const root = env[v];
+    if (root) candidates.push({ path: join(root, 'bin', NVCC_EXE), source: v });
+  }
+  for (const dir of (env['PATH'] ?? '').split(delimiter)) {
+    if (dir) candidates.push({ path: join(dir, NVCC_EXE), source: 'PATH' });
+  }
+  candidates.push({ path: join('/usr/local/cuda/bin', NVCC_EXE), source: 'default toolkit' });
+
+  const tried: string[] = [];
+  const seen = new Set<string>();
+  for (const c of candidates) {
+    if (seen.has(c.path)) continue;
+    seen.add(c.path);
+    const why = whyNotExecutable(c.path);
+    if (!why) return c.path;
+    tried.push(`${c.path} (${c.source}: ${why})`);
+  }
+  throw new CompilerUnavailableError(
+    `could not find nvcc. Looked in:\n${tried.map((t) => `  - ${t}`).join('\n')}\n` +
+      `Set CUOP_NVCC_PATH to nvcc's full path, or CUDA_PATH to the toolkit root.`,
+  );
+}
+
+function asExecutable(p: string): string {
+  try {
+    if (statSync(p).isDirectory()) return join(p, NVCC_EXE);
+  } catch {
+    // not there: reported by whyNotExecutable
+  }
+  return p;
+}
+
+function whyNotExecutable(p: string): string | undefined {
+  try {
+    if (!statSync(p).isFile()) return 'not a file';
+    accessSync(p, constants.X_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'not found' : code === 'EACCES' ? 'not executable' : String(code ?? err);
+  }
+}
+
+interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Run a process without blocking the event loop; resolves with its exit status, rejects only if it cannot start. */
+function run(
+  file: string,
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv },
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      [...args],
+      { ...opts, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, windowsHide: true },
+      (err, stdout, stderr) => {
+        if (err) {
+          const code = (err as { code?: unknown }).code;
+          if (typeof code !== 'number') {
+            const signal = (err as { signal?: unknown }).signal;
+            if (typeof signal === 'string') {
+              resolve({ code: -1, stdout, stderr: `${stderr}\n${file} was killed by ${signal}`.trim() });
+            } else {
+              reject(err);
+            }
+            return;
+          }
+          resolve({ code, stdout, stderr });
+          return;
+        }
+        resolve({ code: 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** The highest-priority source file name that is safe to put on nvcc's command line and in messages. */
+function sourceFileName(programName: string, headerNames: ReadonlySet<string>): string {
+  if (/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}$/.test(programName) && !headerNames.has(programName))
+    return programName;
+  let name = 'cuop_program.cu';
+  for (let i = 1; headerNames.has(name); i++) name = `cuop_program_${i}.cu`;
+  return name;
+}
+
+/** `name` as a path inside `dir`; throws for names that would escape it. */
+function headerPath(dir: string, name: string): string {
+  const rel = normalize(name);
+  if (
+    !name ||
+    name.includes('\0') ||
+    isAbsolute(name) ||
+    rel === '.' ||
+    rel === '..' ||
+    rel.startsWith(`..${sep}`)
+  ) {
+    throw new TypeError(
+      `header name ${JSON.stringify(name)} must be a relative path such as "gemm/tile.cuh"`,
+    );
+  }
+  return join(dir, rel);
+}
+
+/**
+ * NVRTC lowers name expressions (`gemm<float, 64>`) to mangled symbols; nvcc has no such API. Emulate it: one device
+ * variable per expression, initialized with the expression's address. That instantiates the template, and the PTX
+ * initializer (`= _Z...;` for a kernel, `= generic(_Z...);` for a variable) names the symbol. `#line` makes an invalid
+ * expression's error point at `cuop-name-expression-<i>(1)` rather than a line past the end of the user's source.
+ */
+function nameExpressionSuffix(expressions: readonly string[]): string {
+  return expressions
+    .map((expr, i) => {
+      const operand = expr.trim().replace(/^&\s*/, '');
+      return `\n#line 1 "cuop-name-expression-${i}"\n__device__ void *${NAME_EXPR_VAR}${i} = (void *)&(${operand});`;
+    })
+    .join('')
+    .concat('\n');
+}
+
+function lowerNames(ptx: string, expressions: readonly string[]): Record<string, string> {
+  const lowered: Record<string, string> = {};
+  expressions.forEach((expr, i) => {
+    const m = new RegExp(`${NAME_EXPR_VAR}${i}\\s*=\\s*(?:generic\\(\\s*)?([A-Za-z_$%][\\w$]*)`).exec(ptx);
+    if (!m?.[1])
+      throw new Error(`nvcc: could not find the lowered name of name expression ${JSON.stringify(expr)}`);
+    lowered[expr] = m[1];
+  });
+  return lowered;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export class NvccCompiler implements Compiler {
+  readonly id = 'nvcc' as const;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly tempRoot: string;
+  private nvccPath: string | undefined;
+  private infoPromise: Promise<CompilerInfo> | undefined;
+  private archsPromise: Promise<number[]> | undefined;
+
+  constructor(private readonly options: NvccCompilerOptions = {}) {
+    this.env = options.env ?? process.env;
+    this.tempRoot = options.tempRoot ?? tmpdir();
+  }
+
+  /** The nvcc executable this compiler runs (searched once). Throws CompilerUnavailableError when there is none. */
+  get path(): string {
+    this.nvccPath ??= findNvcc({ nvccPath: this.options.nvccPath, env: this.env });
+    return this.nvccPath;
+  }
+
+  /** `nvcc --version` → `{ id: 'nvcc', version: '13.0.88' }`, asked once. */
+  info(): Promise<CompilerInfo> {
+    this.infoPromise ??= this.readInfo().catch((err: unknown) => {
+      this.infoPromise = undefined;
+      throw err;
+    });
+    return this.infoPromise;
+  }
+
+  /** Archs nvcc can emit cubins for (`nvcc --list-gpu-code`, else `--list-gpu-arch`), ascending, asked once. */
+  supportedArchs(): Promise<number[]> {
+    this.archsPromise ??= this.readArchs().catch((err: unknown) => {
+      this.archsPromise = undefined;
+      throw err;
+    });
+    return this.archsPromise.then((a) => [...a]);
+  }
+
+  private async readInfo(): Promise<CompilerInfo> {
+    const nvcc = this.path;
+    const r = await this.runNvcc(['--version']);
+    const text = `${r.stdout}\n${r.stderr}`;
+    const m = /release (\d+)\.(\d+)(?:, V(\d+(?:\.\d+)+))?/.exec(text);
+    if (r.code !== 0 || !m) {
+      throw new CompilerUnavailableError(`${nvcc} --version failed (exit ${r.code}): ${text.trim()}`);
+    }
+    return { id: 'nvcc', version: m[3] ?? `${m[1]}.${m[2]}` };
+  }
+
+  private async readArchs(): Promise<number[]> {
+    for (const [flag, prefix] of [
+      ['--list-gpu-code', 'sm'],
+      ['--list-gpu-arch', 'compute'],
+    ] as const) {
+      const r = await this.runNvcc([flag]);
+      if (r.code !== 0) continue;
+      const archs = new Set<number>();
+      for (const line of r.stdout.split('\n')) {
+        const m = new RegExp(`^\\s*${prefix}_(\\d+)[a-z]?\\s*$`).exec(line);
+        if (m) archs.add(Number(m[1]));
+      }
+      if (archs.size > 0) return [...archs].sort((a, b) => a - b);
+    }
+    throw new CompilerUnavailableError(
+      `${this.path} lists no GPU archs (tried --list-gpu-code and --list-gpu-arch)`,
+    );
+  }
+
+  private async runNvcc(
+    args: readonly string[],
+    cwd?: string,
+    extraEnv?: NodeJS.ProcessEnv,
+  ): Promise<RunResult> {
+    const nvcc = this.path;
+    try {
+      return await run(nvcc, args, { ...(cwd ? { cwd } : {}), env: { ...this.env, ...extraEnv } });
+    } catch (err) {
+      throw new CompilerUnavailableError(
+        `could not run ${nvcc}: ${err instanceof Error ? err.message : err}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  async compile(request: CompileRequest): Promise<CompileResult> {
+    const [compiler, archs] = await Promise.all([this.info(), this.supportedArchs()]);
+    const programName = request.programName ?? DEFAULT_PROGRAM_NAME;
+    const { imageKind, target } = resolveTarget(
+      request.arch,
+      request.imageKind ?? 'cubin',
+      archs,
+      `nvcc ${compiler.version}`,
+    );
+    const headers = Object.entries(request.headers ?? {});
+    const expressions = request.nameExpressions ?? [];
+    const userOptions = [...(request.options ?? [])];
+    const srcName = sourceFileName(programName, new Set(headers.map(([n]) => n)));
+    const source =
+      expressions.length > 0 ? request.source + nameExpressionSuffix(expressions) : request.source;
+    // With name expressions, a cubin build also keeps its intermediate PTX, whose initializers name the symbols.
+    const keepPtx = expressions.length > 0 && imageKind === 'cubin';
+    const reportedOptions = [imageKind === 'ptx' ? '-ptx' : '-cubin', `-arch=${target}`, ...userOptions];
+
+    const root = await mkdtemp(join(this.tempRoot, 'cuop-nvcc-'));
+    try {
+      const srcDir = join(root, 'src');
+      const workDir = join(root, 'work');
+      await mkdir(srcDir);
+      await mkdir(workDir);
+      for (const [name, contents] of headers) {
+        const file = headerPath(srcDir, name);
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(file, contents);
+      }
+      await writeFile(join(srcDir, srcName), source);
+      const out = join(workDir, imageKind === 'ptx' ? 'out.ptx' : 'out.cubin');
+      const args = ['-x', 'cu', ...reportedOptions.slice(0, 2), `-I${srcDir}`];
+      if (keepPtx) args.push('-keep', `--keep-dir=${workDir}`);
+      args.push(...userOptions, srcName, '-o', out);
+
+      const started = performance.now();
+      // nvcc's own intermediates go to TMPDIR: keep them in the private dir, removed with it.
+      const r = await this.runNvcc(args, srcDir, { TMPDIR: workDir, TMP: workDir, TEMP: workDir });
+      const compileMs = performance.now() - started;
+      const log = cleanLog(`${r.stderr}${r.stdout}`, root, srcName, programName);
+      if (r.code !== 0) throw new CompileError('nvcc', programName, log, reportedOptions);
+
+      let image = await readFile(out);
+      let ptxText = '';
+      if (imageKind === 'ptx') {
+        if (image.length === 0 || image[image.length - 1] !== 0)
+          image = Buffer.concat([image, Buffer.from([0])]);
+        if (expressions.length > 0) ptxText = image.toString('utf8');
+      } else if (keepPtx) {
+        for (const f of (await readdir(workDir)).filter((n) => n.endsWith('.ptx'))) {
+          const text = await readFile(join(workDir, f), 'utf8');
+          if (text.includes(`${NAME_EXPR_VAR}0`)) ptxText = text;
+        }
+      }
+      const loweredNames = expressions.length > 0 ? lowerNames(ptxText, expressions) : {};
+      return { image, imageKind, target, log, loweredNames, compileMs, compiler };
+    } finally {
+      await rm(root, { recursive: true, force: true, maxRetries: 3 });
+    }
+  }
+}
+
+/** nvcc's messages with the private temp dir taken out, so they read `gemm.cu(12): error: ...`. */
+function cleanLog(text: string, root: string, srcName: string, programName: string): string {
+  let out = text;
+  const roots = [root];
+  try {
+    const real = realpathSync(root);
+    if (real !== root) roots.push(real);
+  } catch {
+    // already gone
+  }
+  for (const r of roots) {
+    out = out
+      .split(join(r, 'src', srcName))
+      .join(programName)
+      .split(`${join(r, 'src')}${sep}`)
+      .join('')
+      .split(`${join(r, 'work')}${sep}`)
+      .join('')
+      .split(`${r}${sep}`)
+      .join('')
+      .split(r)
+      .join('.');
+  }
+  if (srcName !== programName) {
+    out = out.replace(new RegExp(`(^|[\\s"'])${escapeRegExp(srcName)}(?=[("':])`, 'gm'), `$1${programName}`);
+  }
+  return out.trim();
+}

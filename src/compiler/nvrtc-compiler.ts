@@ -1,0 +1,111 @@
+// NVRTC in-process: the default backend wherever libnvrtc opens. The compile itself runs off the event loop.
+import { performance } from 'node:perf_hooks';
+
+import { LibraryNotFoundError, NvrtcError } from '../cuda/errors.js';
+import { nvrtcCompile, nvrtcSupportedArchs, nvrtcToolkitIncludeDirs, nvrtcVersion } from '../cuda/nvrtc.js';
+import { CompileError, CompilerUnavailableError } from './errors.js';
+import { resolveTarget } from './select.js';
+import type { CompileRequest, CompileResult, Compiler, CompilerInfo } from './types.js';
+
+export interface NvrtcCompilerOptions {
+  /**
+   * Add `-I` for the toolkit's own include dirs (cuda_fp16.h, mma.h, cccl/), found next to libnvrtc; NVRTC searches
+   * none by default. Default true.
+   */
+  readonly toolkitIncludes?: boolean;
+}
+
+const DEFAULT_PROGRAM_NAME = 'program.cu';
+
+export class NvrtcCompiler implements Compiler {
+  readonly id = 'nvrtc' as const;
+  private readonly toolkitIncludes: boolean;
+  private cachedInfo: CompilerInfo | undefined;
+  private cachedArchs: number[] | undefined;
+  private cachedIncludes: string[] | undefined;
+
+  constructor(options: NvrtcCompilerOptions = {}) {
+    this.toolkitIncludes = options.toolkitIncludes ?? true;
+  }
+
+  /** `{ id: 'nvrtc', version: 'MAJOR.MINOR' }`. Throws CompilerUnavailableError when libnvrtc cannot be opened. */
+  async info(): Promise<CompilerInfo> {
+    if (!this.cachedInfo) {
+      const { major, minor } = unavailableIfMissing(() => nvrtcVersion());
+      this.cachedInfo = { id: 'nvrtc', version: `${major}.${minor}` };
+    }
+    return this.cachedInfo;
+  }
+
+  async supportedArchs(): Promise<number[]> {
+    this.cachedArchs ??= unavailableIfMissing(() => nvrtcSupportedArchs()).sort((a, b) => a - b);
+    return [...this.cachedArchs];
+  }
+
+  async compile(request: CompileRequest): Promise<CompileResult> {
+    const compiler = await this.info();
+    const archs = await this.supportedArchs();
+    const programName = request.programName ?? DEFAULT_PROGRAM_NAME;
+    const { imageKind, target } = resolveTarget(
+      request.arch,
+      request.imageKind ?? 'cubin',
+      archs,
+      `NVRTC ${compiler.version}`,
+    );
+    if (this.toolkitIncludes) this.cachedIncludes ??= nvrtcToolkitIncludeDirs();
+    const options = [
+      `--gpu-architecture=${target}`,
+      ...(this.toolkitIncludes ? (this.cachedIncludes ?? []).map((d) => `-I${d}`) : []),
+      ...(request.options ?? []),
+    ];
+    const nameExpressions = request.nameExpressions ?? [];
+
+    const started = performance.now();
+    let out;
+    try {
+      out = await nvrtcCompile({
+        source: request.source,
+        name: programName,
+        headers: Object.entries(request.headers ?? {}),
+        nameExpressions,
+        options,
+        wantCubin: imageKind === 'cubin',
+      });
+    } catch (err) {
+      // A bad flag is the request's fault, like a syntax error: report it the same way.
+      if (err instanceof NvrtcError && err.symbol === 'NVRTC_ERROR_INVALID_OPTION') {
+        throw new CompileError(
+          'nvrtc',
+          programName,
+          `${err.message}; options: ${options.join(' ')}`,
+          options,
+        );
+      }
+      throw err;
+    }
+    const compileMs = performance.now() - started;
+    if (!out.ok || !out.image) throw new CompileError('nvrtc', programName, out.log, options);
+
+    let image = out.image;
+    if (imageKind === 'ptx' && (image.length === 0 || image[image.length - 1] !== 0)) {
+      image = Buffer.concat([image, Buffer.from([0])]);
+    }
+    const loweredNames: Record<string, string> = {};
+    for (const expr of nameExpressions) {
+      const name = out.loweredNames[expr];
+      if (!name)
+        throw new Error(`NVRTC returned no lowered name for name expression ${JSON.stringify(expr)}`);
+      loweredNames[expr] = name;
+    }
+    return { image, imageKind, target, log: out.log, loweredNames, compileMs, compiler };
+  }
+}
+
+function unavailableIfMissing<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    if (err instanceof LibraryNotFoundError) throw new CompilerUnavailableError(err.message, { cause: err });
+    throw err;
+  }
+}

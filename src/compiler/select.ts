@@ -1,0 +1,142 @@
+// Which backend compiles, and the arch arithmetic both backends share.
+import { LibraryNotFoundError } from '../cuda/errors.js';
+import { nvrtcLibraryPath } from '../cuda/nvrtc.js';
+import { CompilerUnavailableError } from './errors.js';
+import { NvccCompiler, findNvcc } from './nvcc-compiler.js';
+import { NvrtcCompiler } from './nvrtc-compiler.js';
+import type { Compiler, ImageKind } from './types.js';
+
+export type CompilerPreference = 'nvrtc' | 'nvcc' | 'auto';
+
+const PREFERENCES: readonly CompilerPreference[] = ['nvrtc', 'nvcc', 'auto'];
+
+export interface SelectCompilerOptions {
+  /** Environment read for CUOP_COMPILER and the nvcc search; default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Explicit nvcc path, passed to NvccCompiler. */
+  readonly nvccPath?: string;
+  /** Passed to NvrtcCompiler: add the toolkit's include dirs (default true). */
+  readonly toolkitIncludes?: boolean;
+}
+
+/**
+ * Pick a compiler backend. `auto` (the default) takes NVRTC when libnvrtc opens, else nvcc when it is found, else
+ * throws a CompilerUnavailableError listing both failures. `CUOP_COMPILER=nvrtc|nvcc|auto` replaces `auto`; an
+ * explicit `nvrtc` or `nvcc` argument wins over it. Opening the library and finding nvcc are synchronous and run
+ * nothing; a named backend that is not usable throws here, with the places looked at.
+ */
+export function selectCompiler(
+  preference: CompilerPreference = 'auto',
+  options: SelectCompilerOptions = {},
+): Compiler {
+  const env = options.env ?? process.env;
+  let choice = checkPreference(preference, 'selectCompiler preference');
+  const fromEnv = env['CUOP_COMPILER']?.trim().toLowerCase();
+  if (choice === 'auto' && fromEnv) choice = checkPreference(fromEnv, 'CUOP_COMPILER');
+
+  const tryNvrtc = (): Compiler => {
+    try {
+      nvrtcLibraryPath();
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new CompilerUnavailableError(`NVRTC is not usable: ${why}`, { cause: err });
+    }
+    return new NvrtcCompiler(
+      options.toolkitIncludes === undefined ? {} : { toolkitIncludes: options.toolkitIncludes },
+    );
+  };
+  const tryNvcc = (): Compiler =>
+    new NvccCompiler({ nvccPath: findNvcc({ nvccPath: options.nvccPath, env }), env });
+
+  if (choice === 'nvrtc') return tryNvrtc();
+  if (choice === 'nvcc') return tryNvcc();
+  const failures: string[] = [];
+  for (const attempt of [tryNvrtc, tryNvcc]) {
+    try {
+      return attempt();
+    } catch (err) {
+      if (!(err instanceof CompilerUnavailableError || err instanceof LibraryNotFoundError)) throw err;
+      failures.push(err.message);
+    }
+  }
+  throw new CompilerUnavailableError(
+    `no CUDA compiler is usable on this host (set CUOP_COMPILER=nvrtc|nvcc to force one):\n` +
+      failures.map((f) => `* ${f.replace(/\n/g, '\n  ')}`).join('\n'),
+  );
+}
+
+function checkPreference(value: string, what: string): CompilerPreference {
+  if ((PREFERENCES as readonly string[]).includes(value)) return value as CompilerPreference;
+  throw new RangeError(`${what} must be one of ${PREFERENCES.join(', ')}; got "${value}"`);
+}
+
+const ARCH_RE = /^sm_(\d{2,3})([af]?)$/;
+
+/**
+ * `sm_90` → 90. Also accepts the arch-specific (`sm_90a`) and family (`sm_100f`) forms, returning their number.
+ * Throws a RangeError for anything else.
+ */
+export function parseArch(arch: string): number {
+  return splitArch(arch).number;
+}
+
+/** 90 → `sm_90`. Throws a RangeError for anything that is not a compute capability number (10–999). */
+export function archName(arch: number): string {
+  if (!Number.isInteger(arch) || arch < 10 || arch > 999) {
+    throw new RangeError(`invalid arch number ${arch}: expected a compute capability such as 90 (for sm_90)`);
+  }
+  return `sm_${arch}`;
+}
+
+function splitArch(arch: string): { number: number; suffix: string } {
+  const m = typeof arch === 'string' ? ARCH_RE.exec(arch) : null;
+  const n = m ? Number(m[1]) : NaN;
+  if (!m || n < 10) {
+    throw new RangeError(
+      `invalid arch ${JSON.stringify(arch)}: expected "sm_" followed by the compute capability, e.g. "sm_90"`,
+    );
+  }
+  return { number: n, suffix: m[2] ?? '' };
+}
+
+/** What a compiler is asked to emit for one request. */
+export interface ResolvedTarget {
+  readonly imageKind: ImageKind;
+  /** `sm_90` (cubin) or `compute_90` (PTX); also the value of the compiler's arch flag. */
+  readonly target: string;
+  /** True when the compiler did not know the arch and PTX for an older one was chosen instead. */
+  readonly fallback: boolean;
+}
+
+/**
+ * Decide the image for `arch`: a cubin (or the PTX asked for) when the compiler knows the arch; PTX for the highest
+ * `compute_XX` it knows below the arch when it does not (the driver JIT-compiles PTX for any newer device). Throws a
+ * RangeError for a malformed arch, and for one older than everything the compiler supports.
+ */
+export function resolveTarget(
+  arch: string,
+  wanted: ImageKind,
+  supported: readonly number[],
+  compilerName: string,
+): ResolvedTarget {
+  if (wanted !== 'cubin' && wanted !== 'ptx') {
+    throw new RangeError(`invalid imageKind ${JSON.stringify(wanted)}: expected "cubin" or "ptx"`);
+  }
+  const { number, suffix } = splitArch(arch);
+  if (supported.includes(number)) {
+    return wanted === 'cubin'
+      ? { imageKind: 'cubin', target: `sm_${number}${suffix}`, fallback: false }
+      : { imageKind: 'ptx', target: `compute_${number}${suffix}`, fallback: false };
+  }
+  const older = supported.filter((a) => a < number);
+  if (older.length === 0) {
+    const sorted = [...supported].sort((a, b) => a - b);
+    throw new RangeError(
+      sorted.length === 0
+        ? `${compilerName} reports no supported archs, so it cannot compile for ${arch}`
+        : `${compilerName} cannot compile for ${arch}: the oldest arch it supports is sm_${sorted[0]} ` +
+            `(it supports ${sorted.map((a) => `sm_${a}`).join(', ')})`,
+    );
+  }
+  return { imageKind: 'ptx', target: `compute_${Math.max(...older)}`, fallback: true };
+}

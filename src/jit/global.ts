@@ -1,0 +1,173 @@
+// The seed's process-wide managers: one JIT configuration and one persistent cache per process.
+import { resolve } from 'node:path';
+
+import {
+  KernelCache,
+  type CacheLogger,
+  type CacheStats,
+  type IntegrityReport,
+  type MaintenanceReport,
+} from '../cache/index.js';
+import type { CompilerPreference } from '../compiler/index.js';
+import { CachePolicy, type CachePolicyFields } from './cache-policy.js';
+import { JitCompiler } from './jit-compiler.js';
+
+export interface GlobalJitConfig {
+  /** false: never compile at run time; kernels come only from the cache (warm it ahead). Default true. */
+  enableJit: boolean;
+  /** false: memory tier only, nothing read from or written to disk. Default true. */
+  enableCaching: boolean;
+  /** Cache directory; undefined = CUOP_CACHE_DIR, else $XDG_CACHE_HOME/cuop, else ~/.cache/cuop. */
+  cacheDir: string | undefined;
+  /** Compiler backend (CUOP_COMPILER overrides 'auto'). */
+  compiler: CompilerPreference;
+  /** Log every cache decision to stderr (same as CUOP_DEBUG=1). */
+  debug: boolean;
+}
+
+const DEFAULT_CONFIG: GlobalJitConfig = {
+  enableJit: true,
+  enableCaching: true,
+  cacheDir: undefined,
+  compiler: 'auto',
+  debug: false,
+};
+
+/**
+ * Owns the process's persistent kernel cache and its maintenance calls. `initialize(dir, policy)` replaces the
+ * cache (closing the old one); everything else initializes lazily with the defaults.
+ */
+export class GlobalPersistentCacheManager {
+  private static singleton: GlobalPersistentCacheManager | undefined;
+  private cacheValue: KernelCache | undefined;
+  private dirValue: string | null | undefined;
+  private policyValue: CachePolicy = new CachePolicy();
+  private logger: CacheLogger | undefined;
+
+  static instance(): GlobalPersistentCacheManager {
+    this.singleton ??= new GlobalPersistentCacheManager();
+    return this.singleton;
+  }
+
+  /**
+   * Use `dir` (null: memory only; undefined: the default dir) with `policy` for this process's cache.
+   * Throws a CachePolicyError naming the field when the policy is invalid.
+   */
+  initialize(
+    dir?: string | null,
+    policy: CachePolicy | CachePolicyFields = new CachePolicy(),
+    logger?: CacheLogger,
+  ) {
+    const p = policy instanceof CachePolicy ? policy : new CachePolicy(policy);
+    const next = makeCache(dir, p, logger);
+    void this.cacheValue?.close();
+    this.cacheValue = next;
+    this.dirValue = dir;
+    this.policyValue = p;
+    this.logger = logger;
+    return this;
+  }
+
+  /** The cache (created with the defaults on first use). */
+  get cache(): KernelCache {
+    this.cacheValue ??= makeCache(this.dirValue, this.policyValue, this.logger);
+    return this.cacheValue;
+  }
+
+  get isInitialized(): boolean {
+    return this.cacheValue !== undefined;
+  }
+
+  getStats(): CacheStats {
+    return this.cache.getStats();
+  }
+  cleanupExpiredCache(): Promise<MaintenanceReport> {
+    return this.cache.cleanupExpiredCache();
+  }
+  validateCacheIntegrity(options: { repair?: boolean } = { repair: true }): Promise<IntegrityReport> {
+    return this.cache.validateCacheIntegrity(options);
+  }
+  /** Evict the least valuable entries until the disk tier holds at most `targetBytes`. */
+  cleanupBySize(targetBytes: number): Promise<MaintenanceReport> {
+    return this.cache.cleanupBySize(targetBytes);
+  }
+  pruneStale(): Promise<MaintenanceReport> {
+    return this.cache.pruneStale();
+  }
+  clear(): Promise<void> {
+    return this.cache.clear();
+  }
+  /** Flush stats and stop background maintenance (the timers never keep a process alive anyway). */
+  async shutdown(): Promise<void> {
+    await this.cacheValue?.close();
+    this.cacheValue = undefined;
+  }
+}
+
+function makeCache(dir: string | null | undefined, policy: CachePolicy, logger?: CacheLogger): KernelCache {
+  return new KernelCache({
+    ...(dir === undefined ? {} : { dir: dir === null ? null : resolve(dir) }),
+    policy: policy.toCachePolicyInput(),
+    ...(logger ? { logger } : {}),
+  });
+}
+
+/** Owns the process-wide JIT configuration and the JitCompiler operators use by default. */
+export class GlobalJitManager {
+  private static singleton: GlobalJitManager | undefined;
+  private config: GlobalJitConfig = { ...DEFAULT_CONFIG };
+  private jitValue: JitCompiler | undefined;
+  private initialized = false;
+
+  static instance(): GlobalJitManager {
+    this.singleton ??= new GlobalJitManager();
+    return this.singleton;
+  }
+
+  /** Apply the defaults (and CUOP_* environment). Idempotent; other calls initialize lazily too. */
+  initialize(): this {
+    this.initialized = true;
+    return this;
+  }
+
+  get isInitialized(): boolean {
+    return this.initialized;
+  }
+
+  /** Change part of the configuration; the JIT is rebuilt on next use (kernels already loaded stay valid). */
+  setGlobalConfig(config: Partial<GlobalJitConfig>): void {
+    const next = { ...this.config, ...config };
+    const cacheChanged =
+      next.enableCaching !== this.config.enableCaching ||
+      next.cacheDir !== this.config.cacheDir ||
+      next.debug !== this.config.debug;
+    this.config = next;
+    if (cacheChanged) {
+      const cm = GlobalPersistentCacheManager.instance();
+      const dir = next.enableCaching ? next.cacheDir : null;
+      cm.initialize(dir, new CachePolicy({ enableDebug: next.debug }));
+    }
+    this.jitValue = undefined;
+    this.initialized = true;
+  }
+
+  getGlobalConfig(): Readonly<GlobalJitConfig> {
+    return { ...this.config };
+  }
+
+  /** The process's JitCompiler, over GlobalPersistentCacheManager's cache. */
+  jit(): JitCompiler {
+    this.jitValue ??= new JitCompiler({
+      cache: GlobalPersistentCacheManager.instance().cache,
+      compiler: this.config.compiler,
+      allowCompile: this.config.enableJit,
+    });
+    return this.jitValue;
+  }
+
+  /** Forget configuration and JIT (tests). */
+  static async reset(): Promise<void> {
+    await GlobalPersistentCacheManager.instance().shutdown();
+    this.singleton = undefined;
+  }
+}

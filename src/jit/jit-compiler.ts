@@ -1,0 +1,217 @@
+// The façade: KernelSpec → launch-ready Kernel, through the loaded-kernel map, the cache tiers and (on a miss)
+// one compile per key. Picks NVRTC and falls back to nvcc; fills in the device's arch.
+import { KernelCache, memoizedCacheKey, type CacheLookup, type KeySpec } from '../cache/index.js';
+import type { CacheStats } from '../cache/index.js';
+import type { CompileRequest, Compiler, CompilerInfo, CompilerPreference } from '../compiler/index.js';
+import { selectCompiler } from '../compiler/index.js';
+import { driver } from '../cuda/index.js';
+import { Device, type Kernel, type Module } from '../runtime/index.js';
+import type { KernelProvider, KernelSpec } from './types.js';
+
+/** The JIT is configured not to compile (enableJit: false) and the kernel is in no cache tier. */
+export class JitDisabledError extends Error {
+  override readonly name = 'JitDisabledError';
+}
+
+export interface JitCompilerOptions {
+  /** The cache to use. Default: a KernelCache over the default cache dir (CUOP_CACHE_DIR / XDG / ~/.cache/cuop). */
+  readonly cache?: KernelCache;
+  /** A Compiler, or which backend to pick (default 'auto': NVRTC, else nvcc; CUOP_COMPILER overrides). */
+  readonly compiler?: Compiler | CompilerPreference;
+  /** false: serve kernels only from the cache, never compile (a miss throws JitDisabledError). Default true. */
+  readonly allowCompile?: boolean;
+}
+
+export interface WarmOptions {
+  /** Target arch when no device is given, e.g. 'sm_90' (lets a CPU-only build machine fill a cache). */
+  readonly arch?: string;
+  readonly device?: Device;
+  /** Compiles running at once (default: 4). */
+  readonly concurrency?: number;
+  readonly onProgress?: (p: {
+    done: number;
+    total: number;
+    spec: KernelSpec;
+    tier?: string;
+    error?: Error;
+  }) => void;
+}
+
+export interface WarmReport {
+  readonly total: number;
+  /** How many came from each tier ('compiled' = compiled now). */
+  readonly byTier: Readonly<Record<string, number>>;
+  readonly failed: ReadonlyArray<{ spec: KernelSpec; error: Error }>;
+}
+
+interface LoadedModule {
+  readonly module: Module;
+  dispose(): void;
+}
+
+interface Resident {
+  readonly kernel: Kernel;
+  readonly attached: Map<string, unknown>;
+  readonly contextId: string;
+}
+
+/** Turns kernel specs into ready kernels through the cache. */
+export class JitCompiler implements KernelProvider {
+  readonly cache: KernelCache;
+  readonly allowCompile: boolean;
+  private readonly compilerChoice: Compiler | CompilerPreference;
+  private compilerValue: Compiler | undefined;
+  private infoValue: Promise<CompilerInfo> | undefined;
+  // spec object → device ordinal → ready kernel (the "loaded kernels" level: no hashing, no I/O, no driver call).
+  private readonly resident = new WeakMap<KernelSpec, Map<number, Resident>>();
+  // spec object → arch → key spec (so the key, memoized on the key spec object, is hashed once).
+  private readonly keySpecs = new WeakMap<KernelSpec, Map<string, KeySpec>>();
+  private driverVersionValue: string | undefined;
+
+  constructor(options: JitCompilerOptions = {}) {
+    this.cache = options.cache ?? new KernelCache();
+    this.compilerChoice = options.compiler ?? 'auto';
+    this.allowCompile = options.allowCompile ?? true;
+  }
+
+  /** The compiler backend (selected on first use). */
+  get compiler(): Compiler {
+    if (!this.compilerValue) {
+      const c = this.compilerChoice;
+      this.compilerValue = typeof c === 'string' ? selectCompiler(c) : c;
+    }
+    return this.compilerValue;
+  }
+
+  compilerInfo(): Promise<CompilerInfo> {
+    this.infoValue ??= this.compiler.info();
+    return this.infoValue;
+  }
+
+  /** A launch-ready kernel on `device` (default: device 0). Repeat calls with the same spec object cost a map lookup. */
+  async kernel(spec: KernelSpec, device?: Device): Promise<Kernel> {
+    const dev = device ?? Device.get(0);
+    const r = this.resident.get(spec)?.get(dev.ordinal);
+    // The module stays loaded while the image is in the memory tier; eviction clears `attached`.
+    if (r && r.attached.has(r.contextId)) return r.kernel;
+    return this.kernelSlow(spec, dev);
+  }
+
+  /** The kernel if it is already resident for this spec object and device; never compiles, loads or awaits. */
+  peekKernel(spec: KernelSpec, device: Device): Kernel | undefined {
+    const r = this.resident.get(spec)?.get(device.ordinal);
+    return r && r.attached.has(r.contextId) ? r.kernel : undefined;
+  }
+
+  /** Compile (or fetch from the cache) without loading: for precompiling on hosts without a GPU. */
+  async compile(spec: KernelSpec, arch: string): Promise<CacheLookup> {
+    const info = await this.compilerInfo();
+    const keySpec = this.keySpecFor(spec, arch, info);
+    return this.cache.getOrCompile(keySpec, () => this.runCompile(spec, arch), this.extraFor(spec));
+  }
+
+  /**
+   * Precompile a list of kernels, `concurrency` at a time, through the same single-flight path as kernel():
+   * concurrent warmers (threads, processes) of one key still compile it once.
+   */
+  async warm(specs: readonly KernelSpec[], options: WarmOptions = {}): Promise<WarmReport> {
+    const arch = options.arch ?? (options.device ?? Device.get(0)).arch;
+    const limit = Math.max(1, options.concurrency ?? 4);
+    const byTier: Record<string, number> = {};
+    const failed: { spec: KernelSpec; error: Error }[] = [];
+    let next = 0;
+    let done = 0;
+    const worker = async (): Promise<void> => {
+      while (next < specs.length) {
+        const spec = specs[next++] as KernelSpec;
+        try {
+          const { tier } = await this.compile(spec, arch);
+          byTier[tier] = (byTier[tier] ?? 0) + 1;
+          options.onProgress?.({ done: ++done, total: specs.length, spec, tier });
+        } catch (e) {
+          const error = e instanceof Error ? e : new Error(String(e));
+          failed.push({ spec, error });
+          options.onProgress?.({ done: ++done, total: specs.length, spec, error });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, specs.length) }, worker));
+    return { total: specs.length, byTier, failed };
+  }
+
+  getStats(): CacheStats {
+    return this.cache.getStats();
+  }
+
+  private async kernelSlow(spec: KernelSpec, device: Device): Promise<Kernel> {
+    const lookup = await this.compile(spec, device.arch);
+    const ctx = device.contextId;
+    const { entry } = lookup;
+    let loaded = entry.attached.get(ctx) as LoadedModule | undefined;
+    if (!loaded) {
+      const module = device.loadModule(entry.image);
+      loaded = { module, dispose: () => module.unload() };
+      entry.attached.set(ctx, loaded);
+    }
+    const symbol = entry.meta.loweredNames[spec.name] ?? spec.name;
+    const kernel = loaded.module.getKernel(symbol, spec.signature);
+    let perDevice = this.resident.get(spec);
+    if (!perDevice) this.resident.set(spec, (perDevice = new Map()));
+    perDevice.set(device.ordinal, { kernel, attached: entry.attached, contextId: ctx });
+    return kernel;
+  }
+
+  private keySpecFor(spec: KernelSpec, arch: string, info: CompilerInfo): KeySpec {
+    let perArch = this.keySpecs.get(spec);
+    if (!perArch) this.keySpecs.set(spec, (perArch = new Map()));
+    let ks = perArch.get(arch);
+    if (!ks) {
+      ks = {
+        source: spec.source,
+        headers: spec.headers ?? {},
+        nameExpressions: [spec.name],
+        options: spec.options ?? [],
+        compiler: { id: info.id, version: info.version },
+        target: arch,
+        imageKind: 'cubin',
+      };
+      memoizedCacheKey(ks);
+      perArch.set(arch, ks);
+    }
+    return ks;
+  }
+
+  private extraFor(spec: KernelSpec): { kernelNames: string[]; driverVersion?: string } {
+    if (this.driverVersionValue === undefined) {
+      try {
+        this.driverVersionValue = String(driver.driverVersion());
+      } catch {
+        this.driverVersionValue = '';
+      }
+    }
+    return this.driverVersionValue
+      ? { kernelNames: [spec.name], driverVersion: this.driverVersionValue }
+      : { kernelNames: [spec.name] };
+  }
+
+  private runCompile(spec: KernelSpec, arch: string) {
+    if (!this.allowCompile) {
+      return Promise.reject(
+        new JitDisabledError(
+          `JIT compilation is disabled (enableJit: false) and ${spec.programName ?? spec.name} for ${arch} ` +
+            `is not in the cache. Precompile it with jit.warm() or enable the JIT.`,
+        ),
+      );
+    }
+    const req: CompileRequest = {
+      source: spec.source,
+      arch,
+      nameExpressions: [spec.name],
+      imageKind: 'cubin',
+      ...(spec.headers ? { headers: spec.headers } : {}),
+      ...(spec.options ? { options: spec.options } : {}),
+      ...(spec.programName ? { programName: spec.programName } : {}),
+    };
+    return this.compiler.compile(req);
+  }
+}

@@ -1,0 +1,62 @@
+// The seed's JitWrapper: wraps an operator so its kernels come from a (possibly private) persistent cache. Calls
+// through the wrapper and calls on the bare operator behave the same; only where the kernels are cached differs.
+import { resolve } from 'node:path';
+
+import { KernelCache } from '../cache/index.js';
+import type { ForwardOptions, Operator } from '../ops/operator.js';
+import type { Tensor } from '../ops/tensor.js';
+import { GlobalJitManager } from './global.js';
+import { JitCompiler } from './jit-compiler.js';
+
+// One JitCompiler (and so one memory tier) per cache dir in the process, shared by every wrapper using that dir.
+const byDir = new Map<string, JitCompiler>();
+let memoryOnly: JitCompiler | undefined;
+
+export class JitWrapper<Op extends Operator> {
+  private persistent = true;
+  private dir: string | undefined;
+
+  constructor(readonly op: Op) {}
+
+  /** On (default): kernels persist on disk. Off: the JIT still compiles, but keeps kernels in memory only. */
+  enablePersistentCache(on: boolean): this {
+    this.persistent = on;
+    return this;
+  }
+
+  /** Use this directory for the wrapper's persistent cache instead of the global one. */
+  setPersistentCacheDirectory(dir: string): this {
+    this.dir = resolve(dir);
+    return this;
+  }
+
+  get persistentCacheEnabled(): boolean {
+    return this.persistent;
+  }
+
+  /** The JIT this wrapper's operator gets its kernels from. */
+  get jit(): JitCompiler {
+    const global = GlobalJitManager.instance();
+    const { enableJit, compiler } = global.getGlobalConfig();
+    if (!this.persistent) {
+      memoryOnly ??= new JitCompiler({
+        cache: new KernelCache({ dir: null }),
+        compiler,
+        allowCompile: enableJit,
+      });
+      return memoryOnly;
+    }
+    if (this.dir === undefined) return global.jit();
+    let j = byDir.get(this.dir);
+    if (!j) {
+      j = new JitCompiler({ cache: new KernelCache({ dir: this.dir }), compiler, allowCompile: enableJit });
+      byDir.set(this.dir, j);
+    }
+    return j;
+  }
+
+  /** Run the operator with kernels from this wrapper's cache; same signature and results as op.forward. */
+  forward(inputs: readonly Tensor[], outputs: readonly Tensor[], options: Omit<ForwardOptions, 'jit'> = {}) {
+    return this.op.forward(inputs, outputs, { ...options, jit: this.jit });
+  }
+}

@@ -1,0 +1,127 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import {
+  CompilerUnavailableError,
+  NvccCompiler,
+  archName,
+  parseArch,
+  resolveTarget,
+  selectCompiler,
+} from '../../src/compiler/index.js';
+import { nvrtcAvailable } from '../../src/cuda/nvrtc.js';
+
+const hasNvrtc = nvrtcAvailable();
+const noNvrtcHere = hasNvrtc ? 'libnvrtc opens on this host' : false;
+
+describe('selectCompiler', () => {
+  test('auto picks NVRTC when libnvrtc opens, else nvcc', () => {
+    const c = selectCompiler('auto', { env: {} });
+    assert.equal(c.id, hasNvrtc ? 'nvrtc' : 'nvcc');
+    assert.equal(selectCompiler(undefined, { env: {} }).id, c.id);
+  });
+
+  test(
+    'on a host without libnvrtc, auto gives an NvccCompiler that works',
+    { skip: noNvrtcHere },
+    async () => {
+      const c = selectCompiler();
+      assert.ok(c instanceof NvccCompiler);
+      assert.match((await c.info()).version, /^\d+\.\d+/);
+    },
+  );
+
+  test('CUOP_COMPILER=nvrtc without libnvrtc says where it looked', { skip: noNvrtcHere }, () => {
+    assert.throws(
+      () => selectCompiler('auto', { env: { CUOP_COMPILER: 'nvrtc' } }),
+      (err: unknown) => {
+        assert.ok(err instanceof CompilerUnavailableError);
+        assert.match(err.message, /NVRTC is not usable: could not load libnvrtc\. Looked in:\n {2}- /);
+        assert.match(err.message, /ldconfig -p/);
+        assert.match(err.message, /Set CUOP_NVRTC_PATH/);
+        return true;
+      },
+    );
+    assert.throws(() => selectCompiler('nvrtc', { env: {} }), CompilerUnavailableError);
+  });
+
+  test('CUOP_COMPILER=nvcc picks nvcc; an explicit argument wins over it; junk is refused', () => {
+    assert.equal(selectCompiler('auto', { env: { CUOP_COMPILER: ' NVCC ' } }).id, 'nvcc');
+    assert.equal(selectCompiler('nvcc', { env: { CUOP_COMPILER: 'nvrtc' } }).id, 'nvcc');
+    assert.throws(
+      () => selectCompiler('auto', { env: { CUOP_COMPILER: 'clang' } }),
+      /CUOP_COMPILER must be one of/,
+    );
+    assert.throws(() => selectCompiler('gcc' as 'auto', { env: {} }), RangeError);
+  });
+
+  test('with neither backend usable, auto lists both failures', { skip: noNvrtcHere }, () => {
+    assert.throws(
+      () => selectCompiler('auto', { env: {}, nvccPath: '/nonexistent/cuda/bin/nvcc' }),
+      (err: unknown) => {
+        assert.ok(err instanceof CompilerUnavailableError);
+        assert.match(err.message, /no CUDA compiler is usable/);
+        assert.match(err.message, /could not load libnvrtc/);
+        assert.match(err.message, /nvcc not usable at \/nonexistent\/cuda\/bin\/nvcc/);
+        return true;
+      },
+    );
+  });
+});
+
+describe('arch helpers', () => {
+  test('parseArch and archName', () => {
+    assert.equal(parseArch('sm_90'), 90);
+    assert.equal(parseArch('sm_80'), 80);
+    assert.equal(parseArch('sm_120'), 120);
+    assert.equal(parseArch('sm_90a'), 90);
+    assert.equal(parseArch('sm_100f'), 100);
+    for (const bad of [
+      '',
+      'sm_',
+      'sm_9',
+      'sm_1000',
+      'sm_09',
+      'compute_90',
+      'SM_90',
+      'sm-90',
+      'sm_90x',
+      ' sm_90',
+      '90',
+    ]) {
+      assert.throws(() => parseArch(bad), RangeError, bad);
+    }
+    assert.equal(archName(90), 'sm_90');
+    assert.equal(archName(121), 'sm_121');
+    for (const bad of [9, 1000, 90.5, NaN, -90]) assert.throws(() => archName(bad), RangeError, String(bad));
+    for (const n of [75, 80, 86, 90, 100, 120]) assert.equal(parseArch(archName(n)), n);
+  });
+
+  test('resolveTarget: cubin when known, PTX for the best older arch when not, errors otherwise', () => {
+    const known = [75, 80, 86, 90, 100, 120];
+    assert.deepEqual(resolveTarget('sm_90', 'cubin', known, 'x'), {
+      imageKind: 'cubin',
+      target: 'sm_90',
+      fallback: false,
+    });
+    assert.deepEqual(resolveTarget('sm_90a', 'cubin', known, 'x').target, 'sm_90a');
+    assert.deepEqual(resolveTarget('sm_90', 'ptx', known, 'x'), {
+      imageKind: 'ptx',
+      target: 'compute_90',
+      fallback: false,
+    });
+    assert.deepEqual(resolveTarget('sm_999', 'cubin', known, 'x'), {
+      imageKind: 'ptx',
+      target: 'compute_120',
+      fallback: true,
+    });
+    assert.equal(resolveTarget('sm_121', 'cubin', known, 'x').target, 'compute_120');
+    assert.equal(resolveTarget('sm_95', 'cubin', known, 'x').target, 'compute_90');
+    assert.throws(() => resolveTarget('sm_70', 'cubin', known, 'nvcc 13.0.88'), {
+      name: 'RangeError',
+      message: /nvcc 13\.0\.88 cannot compile for sm_70: the oldest arch it supports is sm_75/,
+    });
+    assert.throws(() => resolveTarget('sm_90', 'fatbin' as 'ptx', known, 'x'), /invalid imageKind/);
+    assert.throws(() => resolveTarget('sm_90', 'cubin', [], 'x'), /reports no supported archs/);
+  });
+});
