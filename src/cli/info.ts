@@ -1,0 +1,36 @@
+import { resolveCacheDir } from '../cache/index.js';
+import { NvccCompiler, NvrtcCompiler } from '../compiler/index.js';
+import { driver } from '../cuda/index.js';
+import { Device } from '../runtime/index.js';
+
+// The whole message, indented: "where I looked" lists are the useful part.
+const indentedMessage = (e: unknown): string =>
+  (e instanceof Error ? e.message : String(e)).replace(/\n/g, '\n            ');
+
+/** What this host offers: driver and devices, the two compilers, the cache dir. */
+export async function printInfo(): Promise<void> {
+  try {
+    const v = driver.driverVersion();
+    console.log(
+      `driver      CUDA ${Math.floor(v / 1000)}.${(v % 1000) / 10} (${driver.driverLibraryPath()})`,
+    );
+    for (const d of Device.all()) {
+      console.log(
+        `device ${d.ordinal}    ${d.name}, ${d.arch}, ${d.multiprocessorCount} SMs, ` +
+          `${(d.totalMemory / 2 ** 30).toFixed(1)} GiB`,
+      );
+    }
+  } catch (e) {
+    console.log(`driver      none: ${indentedMessage(e)}`);
+  }
+  for (const c of [new NvrtcCompiler(), new NvccCompiler()]) {
+    try {
+      const info = await c.info();
+      const archs = await c.supportedArchs();
+      console.log(`${c.id.padEnd(11)} ${info.version} (sm_${archs[0]} … sm_${archs.at(-1)})`);
+    } catch (e) {
+      console.log(`${c.id.padEnd(11)} unavailable: ${indentedMessage(e)}`);
+    }
+  }
+  console.log(`cache dir   ${resolveCacheDir() ?? '(disabled: CUOP_CACHE_DISABLE=1)'}`);
+}
