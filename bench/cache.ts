@@ -1,0 +1,309 @@
+// npm run bench:cache — cost of the cache layer alone (no driver): memory hit, disk hit (read + verify +
+// decompress), codec decompression, and the compile count of 16 processes racing cold.
+// Images are real nvcc-built cubins (nvcc -cubin -arch=sm_90; no GPU needed), kept under the OS temp dir.
+import { execFileSync, fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CODECS, compress, decompress, zstdAvailable, type Codec } from '../src/cache/codec.js';
+import { cacheKey, type KeySpec } from '../src/cache/key.js';
+import { KernelCache } from '../src/cache/kernel-cache.js';
+import type { CompileResult } from '../src/compiler/types.js';
+
+const NVCC = process.env.NVCC ?? '/usr/local/bin/nvcc';
+const quiet = { debug: () => {}, warn: () => {} };
+
+const GEMM = `template <int BM, int BN, int BK, int TM>
+__global__ void sgemm(const float* __restrict__ A, const float* __restrict__ B, float* __restrict__ C, int M, int N, int K) {
+  __shared__ float As[BK][BM];
+  __shared__ float Bs[BK][BN];
+  const int tx = threadIdx.x % (BN), ty = threadIdx.x / (BN);
+  const int row0 = blockIdx.y * BM, col = blockIdx.x * BN + tx;
+  float acc[TM] = {0.f};
+  for (int k0 = 0; k0 < K; k0 += BK) {
+    for (int i = threadIdx.x; i < BM * BK; i += blockDim.x) {
+      int r = i / BK, c = i % BK;
+      As[c][r] = (row0 + r < M && k0 + c < K) ? A[(row0 + r) * K + k0 + c] : 0.f;
+    }
+    for (int i = threadIdx.x; i < BK * BN; i += blockDim.x) {
+      int r = i / BN, c = i % BN;
+      Bs[r][c] = (k0 + r < K && blockIdx.x * BN + c < N) ? B[(k0 + r) * N + blockIdx.x * BN + c] : 0.f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < BK; ++kk) {
+      float b = Bs[kk][tx];
+#pragma unroll
+      for (int m = 0; m < TM; ++m) acc[m] += As[kk][ty * TM + m] * b;
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int m = 0; m < TM; ++m) {
+    int r = row0 + ty * TM + m;
+    if (r < M && col < N) C[r * N + col] = acc[m];
+  }
+}
+template __global__ void sgemm<64, 64, 8, 8>(const float* __restrict__, const float* __restrict__, float* __restrict__, int, int, int);
+template __global__ void sgemm<32, 32, 8, 4>(const float* __restrict__, const float* __restrict__, float* __restrict__, int, int, int);
+`;
+
+/** ~1 MB: 36 instantiations of an unrolled kernel (a real single cubin, not a concatenation). */
+const BIG =
+  `template <int N>
+__global__ void big(float* __restrict__ a, const float* __restrict__ b, int n) {
+  float acc = 0.f;
+#pragma unroll
+  for (int i = 0; i < 64; ++i) acc += a[(threadIdx.x + i * N) % n] * b[(i * 7 + N) % n] + __sinf(acc * N);
+  a[threadIdx.x] = acc;
+}
+` +
+  Array.from(
+    { length: 36 },
+    (_, i) =>
+      `template __global__ void big<${i + 1}>(float* __restrict__, const float* __restrict__, int);\n`,
+  ).join('');
+
+const SMALL_KERNEL = (i: number) =>
+  `extern "C" __global__ void k${i}(float* a) { a[threadIdx.x] *= ${i + 2}.0f; }\n`;
+
+function nvcc(source: string): Buffer {
+  const dir = join(tmpdir(), 'cuop-bench-cubins');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `${createHash('sha256').update(source).digest('hex').slice(0, 16)}.cubin`);
+  if (!existsSync(out)) {
+    const work = mkdtempSync(join(tmpdir(), 'cuop-bench-nvcc-'));
+    writeFileSync(join(work, 'k.cu'), source);
+    execFileSync(NVCC, ['-cubin', '-arch=sm_90', '-o', out, join(work, 'k.cu')], { stdio: 'inherit' });
+    rmSync(work, { recursive: true, force: true });
+  }
+  return readFileSync(out);
+}
+
+function spec(source: string, i: number): KeySpec {
+  return {
+    source,
+    nameExpressions: ['k'],
+    options: ['-O3', `-DVARIANT=${i}`],
+    compiler: { id: 'nvcc', version: '13.0.88' },
+    target: 'sm_90',
+    imageKind: 'cubin',
+  };
+}
+
+function result(image: Buffer, compileMs = 400): CompileResult {
+  return {
+    image,
+    imageKind: 'cubin',
+    target: 'sm_90',
+    log: '',
+    loweredNames: { k: 'k' },
+    compileMs,
+    compiler: { id: 'nvcc', version: '13.0.88' },
+  };
+}
+
+/** Median of `reps` timings of `n` iterations each, in µs per iteration. */
+async function timeUs(n: number, reps: number, fn: (i: number) => unknown): Promise<number> {
+  const per: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      const v = fn(i);
+      if (v instanceof Promise) await v;
+    }
+    per.push(Number(process.hrtime.bigint() - t0) / 1e3 / n);
+  }
+  per.sort((a, b) => a - b);
+  return per[Math.floor(per.length / 2)]!;
+}
+
+/**
+ * Fills a directory with `count` entries. The measured entries go through getOrCompile (the real publish path);
+ * the filler entries are copies of a published entry's files under new keys (metadata rewritten with the new key),
+ * written directly without fsync so that 10 000 entries take seconds, not minutes. Same format as a real publish.
+ */
+async function populate(
+  dir: string,
+  image: Buffer,
+  measured: KeySpec[],
+  count: number,
+  filler: Buffer,
+): Promise<void> {
+  const c = new KernelCache({ dir, env: {}, logger: quiet, policy: { maintenanceIntervalMs: 0 } });
+  for (const s of measured) await c.getOrCompile(s, async () => result(image));
+  const tmpl = spec('filler', -1);
+  const tk = (await c.getOrCompile(tmpl, async () => result(filler))).key;
+  await c.close();
+  const meta = JSON.parse(readFileSync(join(dir, 'metadata', tk.slice(0, 2), `${tk}.json`), 'utf8')) as {
+    key: string;
+  };
+  for (let i = measured.length + 1; i < count; i++) {
+    const key = cacheKey(spec('filler', i));
+    mkdirSync(join(dir, 'kernels', key.slice(0, 2)), { recursive: true, mode: 0o700 });
+    mkdirSync(join(dir, 'metadata', key.slice(0, 2)), { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, 'kernels', key.slice(0, 2), `${key}.cubin`), filler);
+    writeFileSync(join(dir, 'metadata', key.slice(0, 2), `${key}.json`), JSON.stringify({ ...meta, key }));
+  }
+}
+
+interface Row {
+  image: string;
+  entries: number;
+  memoryUs: number;
+  peekUs: number;
+  diskUs: number;
+}
+
+async function measure(label: string, image: Buffer, entries: number, filler: Buffer): Promise<Row> {
+  const source = `// ${label}\n`;
+  const nMeasured = Math.min(10, entries);
+  const specs = Array.from({ length: nMeasured }, (_, i) => spec(source, i));
+  // memory: `entries` resident entries (they may share one image buffer: only the index size matters here)
+  const mem = new KernelCache({
+    dir: null,
+    env: {},
+    logger: quiet,
+    policy: { memoryMaxEntries: entries + 10, memoryMaxBytes: Number.MAX_SAFE_INTEGER },
+  });
+  for (let i = 0; i < entries; i++) {
+    const s = i < nMeasured ? specs[i]! : spec(source, 1_000_000 + i);
+    await mem.getOrCompile(s, async () => result(image));
+  }
+  const keys = specs.map((s) => cacheKey(s));
+  const memoryUs = await timeUs(100_000, 5, (i) =>
+    mem.getOrCompile(specs[i % nMeasured]!, async () => result(image)),
+  );
+  const peekUs = await timeUs(200_000, 5, (i) => mem.peek(keys[i % nMeasured]!));
+  await mem.close();
+  // disk: a cache whose memory tier keeps nothing, so every lookup is a verified disk read
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-bench-disk-'));
+  await populate(dir, image, specs, entries, filler);
+  const disk = new KernelCache({
+    dir,
+    env: {},
+    logger: quiet,
+    policy: { memoryMaxBytes: 1, maintenanceIntervalMs: 0 },
+  });
+  const iters = image.length > 100_000 ? 300 : 5_000;
+  const diskUs = await timeUs(iters, 5, (i) =>
+    disk.getOrCompile(specs[i % nMeasured]!, async () => {
+      throw new Error('unexpected miss');
+    }),
+  );
+  await disk.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { image: label, entries, memoryUs, peekUs, diskUs };
+}
+
+async function codecTable(images: [string, Buffer][], diskUs: Map<string, number>): Promise<void> {
+  console.log('\nCodec cost (decompress, median µs) vs the uncompressed disk hit of the same image');
+  console.log('| image | codec | stored bytes | ratio | decompress µs | % of disk hit |');
+  console.log('|---|---|---|---|---|---|');
+  for (const [label, img] of images) {
+    for (const codec of CODECS as Codec[]) {
+      if (codec === 'none') continue;
+      if (codec === 'zstd' && !zstdAvailable()) {
+        console.log(`| ${label} | zstd | — | — | (not in Node ${process.versions.node}) | — |`);
+        continue;
+      }
+      const stored = compress(codec, img);
+      const n = img.length > 100_000 ? 200 : 3000;
+      const us = await timeUs(n, 5, () => decompress(codec, stored, img.length));
+      const pct = (100 * us) / diskUs.get(label)!;
+      console.log(
+        `| ${label} | ${codec} | ${stored.length} | ${(img.length / stored.length).toFixed(2)}× | ${us.toFixed(1)} | ${pct.toFixed(0)} % |`,
+      );
+    }
+  }
+}
+
+// ---------------------------------------------------------------- 16-process race
+
+const SELF = fileURLToPath(import.meta.url);
+
+async function raceWorker(dir: string, kernels: number): Promise<void> {
+  const c = new KernelCache({ dir, env: {}, logger: quiet, policy: { maintenanceIntervalMs: 0 } });
+  const images = Array.from({ length: kernels }, (_, i) => nvcc(SMALL_KERNEL(i)));
+  process.send!('ready');
+  await new Promise<void>((res) => process.once('message', () => res()));
+  let compiles = 0;
+  await Promise.all(
+    images.map((img, i) =>
+      c.getOrCompile(spec(SMALL_KERNEL(i), i), async () => {
+        compiles++;
+        // the compile: a real nvcc-built image returned after the measured nvcc time (0.4 s)
+        await new Promise((r) => setTimeout(r, 400));
+        return result(img);
+      }),
+    ),
+  );
+  await c.close();
+  process.send!({ compiles }, () => process.exit(0));
+}
+
+async function race(procs: number, kernels: number): Promise<{ compiles: number; ms: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-bench-race-'));
+  for (let i = 0; i < kernels; i++) nvcc(SMALL_KERNEL(i));
+  const kids = Array.from({ length: procs }, () =>
+    fork(SELF, ['--race-worker', dir, String(kernels)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
+  await Promise.all(kids.map((k) => new Promise((res) => k.once('message', res))));
+  const t0 = performance.now();
+  const done = kids.map(
+    (k) => new Promise<number>((res) => k.once('message', (m) => res((m as { compiles: number }).compiles))),
+  );
+  for (const k of kids) k.send('go');
+  const counts = await Promise.all(done);
+  const ms = performance.now() - t0;
+  rmSync(dir, { recursive: true, force: true });
+  return { compiles: counts.reduce((a, b) => a + b, 0), ms };
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--race-worker') return raceWorker(process.argv[3]!, Number(process.argv[4]));
+  const small = nvcc(GEMM);
+  const big = nvcc(BIG);
+  const smallLabel = `${(small.length / 1024).toFixed(1)} KB`;
+  const bigLabel = `${(big.length / 2 ** 20).toFixed(2)} MB`;
+  console.log(
+    `Node ${process.versions.node}; images: sgemm cubin ${small.length} B, big cubin ${big.length} B (nvcc sm_90)`,
+  );
+  console.log(
+    'Cache layer alone (no driver), warm page cache, median of 5 runs; checksum (SHA-256) on, codec none\n',
+  );
+  const rows: Row[] = [];
+  for (const [label, img] of [
+    [smallLabel, small],
+    [bigLabel, big],
+  ] as [string, Buffer][]) {
+    for (const n of [10, 10_000]) rows.push(await measure(label, img, n, small));
+  }
+  console.log('| image | entries | memory hit getOrCompile µs | peek µs | disk hit µs (read+verify) |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(
+      `| ${r.image} | ${r.entries} | ${r.memoryUs.toFixed(2)} | ${r.peekUs.toFixed(3)} | ${r.diskUs.toFixed(1)} |`,
+    );
+  }
+  if (rows.some((r) => r.image === bigLabel && r.entries === 10_000)) {
+    console.log(`(1 MB with 10 000 entries: 10 entries of the 1 MB image among 9 990 ${smallLabel} fillers)`);
+  }
+  const disk10 = new Map(rows.filter((r) => r.entries === 10).map((r) => [r.image, r.diskUs]));
+  await codecTable(
+    [
+      [smallLabel, small],
+      [bigLabel, big],
+    ],
+    disk10,
+  );
+  const r = await race(16, 4);
+  console.log(
+    `\n16 processes start cold at once, 4 kernels each (compile = real nvcc-built image after a 400 ms delay):` +
+      ` ${r.compiles} compiles for 64 look-ups, ${r.ms.toFixed(0)} ms`,
+  );
+}
+
+await main();

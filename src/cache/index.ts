@@ -1,0 +1,40 @@
+export { CACHE_FORMAT_VERSION, cacheKey, memoizedCacheKey, isCacheKey, type KeySpec } from './key.js';
+export {
+  KernelCache,
+  type CacheLookup,
+  type KernelCacheOptions,
+  type LookupTier,
+  type MaintenanceReport,
+  type IntegrityReport,
+  type IntegrityProblem,
+} from './kernel-cache.js';
+export { MemoryTier, type CacheEntry } from './memory-tier.js';
+export {
+  DiskTier,
+  unsafeDirReason,
+  type DiskEntryInfo,
+  type DiskScan,
+  type DiskTierOptions,
+} from './disk-tier.js';
+export {
+  noHooks,
+  type CacheTier,
+  type TierRecord,
+  type TierHooks,
+  type ExpectedIdentity,
+  type EvictionReason,
+} from './tier.js';
+export {
+  CachePolicySchema,
+  CachePolicyError,
+  DEFAULT_CODEC,
+  parseByteSize,
+  resolveCacheDir,
+  resolvePolicy,
+  type CachePolicy,
+  type CachePolicyInput,
+} from './policy.js';
+export { parseEntryMetadata, type EntryMetadata, type MetadataParse } from './metadata.js';
+export { CacheLog, stderrLogger, type CacheLogger } from './logger.js';
+export { emptyCounters, type CacheCounters, type CacheStats, type CacheStatsSnapshot } from './stats.js';
+export { CODECS, zstdAvailable, CodecUnavailableError, type Codec } from './codec.js';

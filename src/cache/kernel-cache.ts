@@ -1,0 +1,766 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CompileResult } from '../compiler/types.js';
+import { DiskTier, type DiskEntryInfo, type DiskScan } from './disk-tier.js';
+import { CACHE_FORMAT_VERSION, memoizedCacheKey, type KeySpec } from './key.js';
+import { breakStaleLock, HOST, lockIsStale, readLock, releaseLock, tryCreateLock } from './lock.js';
+import { CacheLog, errorCode, errorText, stderrLogger, type CacheLogger } from './logger.js';
+import { MemoryTier, type CacheEntry } from './memory-tier.js';
+import { parseEntryMetadata, type EntryMetadata } from './metadata.js';
+import { resolveCacheDir, resolvePolicy, type CachePolicy, type CachePolicyInput } from './policy.js';
+import { registerForExitFlush, snapshot, StatsStore, unregisterExitFlush, type CacheStats } from './stats.js';
+import type { CacheTier, EvictionReason, ExpectedIdentity, TierHooks, TierRecord } from './tier.js';
+
+export type LookupTier = 'memory' | 'disk' | 'compiled' | 'shared' | (string & {});
+
+export interface CacheLookup {
+  key: string;
+  entry: CacheEntry;
+  /** Where the entry came from; `shared`: published by another process while this one waited on its lock. */
+  tier: LookupTier;
+}
+
+export interface KernelCacheOptions {
+  /** null = memory only; undefined = resolveCacheDir(env). */
+  dir?: string | null;
+  policy?: Partial<CachePolicyInput>;
+  logger?: CacheLogger;
+  /** Milliseconds; drives created/last-use times, expiry and touches (injectable for tests). */
+  clock?: () => number;
+  /** Environment to read CUOP_* from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Further tiers below the disk, in order (e.g. a remote tier shared by many machines). */
+  tiers?: CacheTier[];
+}
+
+export interface MaintenanceReport {
+  /** False when there is no disk tier, or (background runs) another process held the maintenance lock. */
+  ran: boolean;
+  removed: number;
+  freedBytes: number;
+  byReason: Partial<Record<EvictionReason, number>>;
+  /** Entries and bytes left on disk afterwards. */
+  entries: number;
+  bytes: number;
+}
+
+export interface IntegrityProblem {
+  key?: string;
+  path: string;
+  problem: string;
+}
+
+export interface IntegrityReport {
+  ran: boolean;
+  checked: number;
+  ok: number;
+  problems: IntegrityProblem[];
+  repaired: number;
+}
+
+let warmedUp = false;
+/**
+ * Run the disk hit's pure-JS steps once (JSON parse, metadata check, SHA-256) on a dummy record, while the process
+ * starts rather than inside its first lookup: cold, they cost ~0.5 ms of interpreter time; warm, ~20 µs.
+ */
+function warmUpReadPath(): void {
+  if (warmedUp) return;
+  warmedUp = true;
+  const h = createHash('sha256').update(Buffer.alloc(64)).digest('hex');
+  const sample: EntryMetadata = {
+    formatVersion: CACHE_FORMAT_VERSION,
+    key: h,
+    kernelNames: ['k'],
+    loweredNames: { k: 'k' },
+    sourceSha256: h,
+    headers: { 'h.cuh': h },
+    options: ['-O3'],
+    compiler: { id: 'nvrtc', version: '0' },
+    target: 'sm_90',
+    requestedImageKind: 'cubin',
+    imageKind: 'cubin',
+    imageTarget: 'sm_90',
+    codec: 'none',
+    rawBytes: 64,
+    storedBytes: 64,
+    checksum: { algorithm: 'sha256', value: h },
+    createdAt: 0,
+    compileMs: 0,
+    driverVersion: null,
+    host: 'h',
+    log: '',
+  };
+  if (!parseEntryMetadata(JSON.parse(JSON.stringify(sample))).success)
+    throw new Error('metadata check is broken');
+}
+
+const EMPTY_REPORT: MaintenanceReport = {
+  ran: false,
+  removed: 0,
+  freedBytes: 0,
+  byReason: {},
+  entries: 0,
+  bytes: 0,
+};
+const MAINT_STAMP = 'maintenance.stamp';
+
+/**
+ * The kernel cache: memory → disk → further tiers → one compile per key (in-process promise, cross-process lock
+ * file) → publish to every tier. Never fails the caller because of the cache.
+ */
+export class KernelCache {
+  readonly dir: string | null;
+  readonly policy: CachePolicy;
+  private readonly log: CacheLog;
+  private readonly clock: () => number;
+  private readonly memory: MemoryTier;
+  private readonly disk: DiskTier | undefined;
+  /** Tiers below memory, in lookup order. */
+  private readonly lower: CacheTier[];
+  private readonly stats: StatsStore;
+  private readonly inflight = new Map<string, Promise<CacheLookup>>();
+  private readonly lastTouch = new Map<string, number>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private maintenanceRunning: Promise<unknown> | undefined;
+  private closed = false;
+
+  constructor(opts: KernelCacheOptions = {}) {
+    const env = opts.env ?? process.env;
+    this.policy = resolvePolicy(opts.policy, env);
+    this.log = new CacheLog(opts.logger ?? stderrLogger, this.policy.debug);
+    this.clock = opts.clock ?? Date.now;
+    const disabled = env.CUOP_CACHE_DISABLE === '1' || env.CUOP_CACHE_DISABLE === 'true';
+    const wanted = disabled ? null : opts.dir === undefined ? resolveCacheDir(env) : opts.dir;
+    const hooks = this.hooks();
+    this.memory = new MemoryTier({
+      maxBytes: this.policy.memoryMaxBytes,
+      maxEntries: this.policy.memoryMaxEntries,
+      hooks,
+    });
+    this.disk = wanted
+      ? DiskTier.open(wanted, {
+          codec: this.policy.compression,
+          checksum: this.policy.checksum,
+          now: this.clock,
+          hooks,
+          log: this.log,
+        })
+      : undefined;
+    this.dir = this.disk ? this.disk.root : null;
+    this.lower = [...(this.disk ? [this.disk] : []), ...(opts.tiers ?? [])];
+    this.stats = new StatsStore(this.disk?.statsDir);
+    if (this.disk) {
+      registerForExitFlush(this.stats);
+      const flush = setInterval(() => this.flushStats(), Math.max(100, this.policy.statsFlushMs));
+      flush.unref();
+      this.timers.push(flush);
+      const every = this.policy.maintenanceIntervalMs;
+      if (every > 0) {
+        const first = setTimeout(() => void this.backgroundMaintenance(), Math.min(every, 10_000));
+        first.unref();
+        const periodic = setInterval(() => void this.backgroundMaintenance(), every);
+        periodic.unref();
+        this.timers.push(first, periodic);
+      }
+    }
+    this.log.debug(`cache dir ${this.dir ?? '(memory only)'} policy ${JSON.stringify(this.policy)}`);
+    if (this.disk) warmUpReadPath();
+  }
+
+  private hooks(): TierHooks {
+    return {
+      corrupt: (tier, key, reason, repaired) => {
+        this.stats.counters.corruptFound++;
+        if (repaired) this.stats.counters.corruptRepaired++;
+        this.stats.markDirty();
+        this.log.warnOnce(
+          'corrupt',
+          `corrupt ${tier} cache entry ${key} (${reason}); ${repaired ? 'removed' : 'could not remove it'}, recompiling.`,
+        );
+        this.log.debug(`repair ${key} ${tier}: ${reason}`);
+      },
+      bytesRead: (n) => {
+        this.stats.counters.bytesRead += n;
+      },
+      bytesWritten: (n) => {
+        this.stats.counters.bytesWritten += n;
+      },
+      eviction: (reason, key) => {
+        this.stats.counters.evictions[reason]++;
+        this.stats.markDirty();
+        this.log.debug(`evict ${key} (${reason})`);
+      },
+    };
+  }
+
+  /** Memory tier only, synchronous, no I/O, no hashing. */
+  peek(key: string): CacheEntry | undefined {
+    return this.memory.peek(key);
+  }
+
+  /**
+   * The one entry point: memory → disk → (single-flight) compile → publish. Never throws because of the cache; a
+   * compile's own error (e.g. CompileError) is rethrown and never cached.
+   */
+  getOrCompile(
+    spec: KeySpec,
+    compile: () => Promise<CompileResult>,
+    extra?: { kernelNames?: string[]; driverVersion?: string },
+  ): Promise<CacheLookup> {
+    const key = memoizedCacheKey(spec);
+    const entry = this.memory.peek(key);
+    if (entry !== undefined) {
+      const c = this.stats.counters;
+      c.hits.memory++;
+      c.savedCompileMs += entry.meta.compileMs;
+      this.stats.use(key, this.clock());
+      if (this.log.debugEnabled) this.log.debug(`hit memory ${key}`);
+      return Promise.resolve({ key, entry, tier: 'memory' });
+    }
+    const pending = this.inflight.get(key);
+    if (pending !== undefined) {
+      this.stats.counters.coalesced++;
+      return pending;
+    }
+    const p = this.lookupSlow(key, spec, compile, extra).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  private expectOf(spec: KeySpec): ExpectedIdentity {
+    return { target: spec.target, compiler: spec.compiler, imageKind: spec.imageKind };
+  }
+
+  private hit(tier: string, rec: TierRecord): CacheEntry {
+    const c = this.stats.counters;
+    c.hits[tier] = (c.hits[tier] ?? 0) + 1;
+    c.savedCompileMs += rec.meta.compileMs;
+    this.stats.use(rec.key, this.clock());
+    this.log.debug(`hit ${tier} ${rec.key}`);
+    return this.memory.insert(rec);
+  }
+
+  private async tierGet(
+    tier: CacheTier,
+    key: string,
+    expect: ExpectedIdentity,
+  ): Promise<TierRecord | undefined> {
+    try {
+      return await tier.get(key, expect);
+    } catch (e) {
+      this.log.warnOnce(
+        `read-${tier.name}`,
+        `reading the ${tier.name} cache tier failed (${errorText(e)}); treated as a miss.`,
+      );
+      return undefined;
+    }
+  }
+
+  private async publish(tiers: CacheTier[], rec: TierRecord): Promise<void> {
+    for (const t of tiers) {
+      try {
+        await t.put(rec);
+        this.log.debug(`publish ${rec.key} to ${t.name}`);
+      } catch (e) {
+        this.stats.counters.writeFailures++;
+        this.stats.markDirty();
+        this.log.warnOnce(
+          `write-${t.name}`,
+          `cannot write to the ${t.name} cache${t === this.disk ? ` at ${this.dir}` : ''} ` +
+            `(${errorCode(e)}: ${errorText(e)}); kernels stay cached in memory and are recompiled in new processes.`,
+        );
+      }
+    }
+  }
+
+  private touchDisk(key: string, meta: EntryMetadata, now = this.clock()): void {
+    if (!this.disk) return;
+    const last = this.lastTouch.get(key);
+    if (last !== undefined && now - last < this.policy.touchIntervalMs) return;
+    this.lastTouch.set(key, now);
+    this.disk.touch(key, meta, now);
+  }
+
+  private async lookupSlow(
+    key: string,
+    spec: KeySpec,
+    compile: () => Promise<CompileResult>,
+    extra: { kernelNames?: string[]; driverVersion?: string } | undefined,
+  ): Promise<CacheLookup> {
+    const expect = this.expectOf(spec);
+    for (let i = 0; i < this.lower.length; i++) {
+      const tier = this.lower[i]!;
+      const rec = await this.tierGet(tier, key, expect);
+      if (rec) {
+        const entry = this.hit(tier.name, rec);
+        // LRU bookkeeping after the caller has its entry: the first async fs call of a process costs ~0.2 ms.
+        if (tier === this.disk) setImmediate(() => this.touchDisk(key, rec.meta));
+        if (i > 0) await this.publish(this.lower.slice(0, i), rec);
+        return { key, entry, tier: tier.name };
+      }
+    }
+    this.log.debug(`miss ${key}`);
+    let lockPath: string | undefined;
+    if (this.disk) {
+      const r = await this.acquireOrWait(key, expect);
+      if (r.record) {
+        const entry = this.hit('shared', r.record);
+        return { key, entry, tier: 'shared' };
+      }
+      lockPath = r.lockPath;
+    }
+    try {
+      this.stats.counters.misses++;
+      this.stats.markDirty();
+      this.log.debug(`compile ${key}`);
+      let result: CompileResult;
+      try {
+        result = await compile();
+      } catch (e) {
+        this.stats.counters.compileErrors++;
+        this.log.debug(`compile failed ${key}: ${e instanceof Error ? e.name : 'error'} (not cached)`);
+        throw e;
+      }
+      this.stats.counters.compiles++;
+      this.stats.counters.compileMs += result.compileMs;
+      const rec: TierRecord = { key, image: result.image, meta: this.buildMeta(key, spec, result, extra) };
+      const entry = this.memory.insert(rec);
+      this.lastTouch.set(key, rec.meta.createdAt);
+      this.stats.use(key, rec.meta.createdAt);
+      await this.publish(this.lower, rec);
+      return { key, entry, tier: 'compiled' };
+    } finally {
+      if (lockPath) releaseLock(lockPath);
+    }
+  }
+
+  private buildMeta(
+    key: string,
+    spec: KeySpec,
+    r: CompileResult,
+    extra: { kernelNames?: string[]; driverVersion?: string } | undefined,
+  ): EntryMetadata {
+    const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+    const headers: Record<string, string> = {};
+    for (const [n, c] of Object.entries(spec.headers ?? {})) headers[n] = sha(c);
+    return {
+      formatVersion: CACHE_FORMAT_VERSION,
+      key,
+      kernelNames: [...new Set([...spec.nameExpressions, ...(extra?.kernelNames ?? [])])],
+      loweredNames: { ...r.loweredNames },
+      sourceSha256: sha(spec.source),
+      ...(this.policy.saveSource ? { source: spec.source } : {}),
+      headers,
+      options: [...spec.options],
+      compiler: { id: spec.compiler.id, version: spec.compiler.version },
+      target: spec.target,
+      requestedImageKind: spec.imageKind,
+      imageKind: r.imageKind,
+      imageTarget: r.target,
+      codec: 'none',
+      rawBytes: r.image.length,
+      storedBytes: r.image.length,
+      checksum: { algorithm: 'sha256', value: sha(r.image) },
+      createdAt: this.clock(),
+      compileMs: r.compileMs,
+      driverVersion: extra?.driverVersion ?? null,
+      host: HOST,
+      log: r.log,
+    };
+  }
+
+  /**
+   * Cross-process single flight. Returns the lock (this process compiles), or the record another process published
+   * while we waited, or neither (locking impossible, or the bounded wait ran out: compile anyway).
+   */
+  private async acquireOrWait(
+    key: string,
+    expect: ExpectedIdentity,
+  ): Promise<{ lockPath?: string; record?: TierRecord }> {
+    const disk = this.disk!;
+    const path = disk.lockPath(key);
+    const deadline = Date.now() + this.policy.lockWaitMs;
+    let delay = 2;
+    let waited = false;
+    for (;;) {
+      let mine: boolean;
+      try {
+        mine = tryCreateLock(path, Date.now());
+      } catch (e) {
+        this.log.debug(`no lock for ${key} (${errorCode(e)}); compiling without one`);
+        return {};
+      }
+      if (mine) {
+        // Someone may have published between our miss and our lock.
+        const rec = disk.committed(key) ? disk.getSync(key, expect) : undefined;
+        if (rec) {
+          releaseLock(path);
+          return { record: rec };
+        }
+        return { lockPath: path };
+      }
+      if (disk.committed(key)) {
+        const rec = disk.getSync(key, expect);
+        if (rec) return { record: rec };
+      }
+      const info = readLock(path);
+      let mtime: number | undefined;
+      try {
+        mtime = fs.statSync(path).mtimeMs;
+      } catch {
+        continue; // released just now: try again at once
+      }
+      if (lockIsStale(info, Date.now(), this.policy.lockWaitMs, mtime)) {
+        this.stats.counters.lockTakeovers++;
+        this.log.debug(
+          `stale lock ${key} (owner ${info ? `${info.host}:${info.pid}` : 'unknown'}) taken over`,
+        );
+        breakStaleLock(path, info);
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        this.log.warnOnce(
+          'lock-timeout',
+          `waited ${this.policy.lockWaitMs} ms for another process compiling ${key}; compiling here too.`,
+        );
+        return {};
+      }
+      if (!waited) {
+        waited = true;
+        this.stats.counters.lockWaits++;
+        this.log.debug(`wait ${key} (compiling in ${info ? `${info.host}:${info.pid}` : 'another process'})`);
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 1.5, 50);
+    }
+  }
+
+  /** Counters of this object and the persisted totals of every process using the directory. */
+  getStats(): CacheStats {
+    const all = this.stats.readAll();
+    return { process: snapshot(this.stats.counters), all: snapshot(all.counters), processFiles: all.files };
+  }
+
+  /** Persists the stats and the LRU touches of keys hit in memory since the last flush. */
+  private flushStats(): void {
+    if (this.disk && this.stats.usedSinceFlush.size > 0) {
+      for (const [key, at] of this.stats.usedSinceFlush) {
+        const e = this.memory.peek(key);
+        if (e) this.touchDisk(key, e.meta, at);
+      }
+      this.stats.usedSinceFlush.clear();
+    }
+    this.stats.flush();
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  private async withMaintenanceLock<T>(
+    wait: boolean,
+    fn: (disk: DiskTier) => Promise<T>,
+  ): Promise<T | undefined> {
+    const disk = this.disk;
+    if (!disk) return undefined;
+    const path = join(disk.locksDir, 'maintenance.lock');
+    const deadline = Date.now() + this.policy.lockWaitMs;
+    for (;;) {
+      let mine: boolean;
+      try {
+        mine = tryCreateLock(path, Date.now());
+      } catch {
+        return undefined;
+      }
+      if (mine) break;
+      const info = readLock(path);
+      let mtime: number | undefined;
+      try {
+        mtime = fs.statSync(path).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (lockIsStale(info, Date.now(), 3_600_000, mtime)) {
+        breakStaleLock(path, info);
+        continue;
+      }
+      if (!wait || Date.now() >= deadline) return undefined;
+      await sleep(20);
+    }
+    try {
+      this.flushStats();
+      return await fn(disk);
+    } finally {
+      releaseLock(path);
+    }
+  }
+
+  private async removeEntry(
+    disk: DiskTier,
+    e: DiskEntryInfo,
+    reason: EvictionReason,
+    rep: MaintenanceReport,
+  ): Promise<void> {
+    const paths = [e.metaPath, ...e.kernelPaths];
+    for (const p of paths) await fs.promises.unlink(p).catch(() => {});
+    rep.removed++;
+    rep.freedBytes += e.bytes;
+    rep.byReason[reason] = (rep.byReason[reason] ?? 0) + 1;
+    this.stats.counters.evictions[reason]++;
+    this.stats.markDirty();
+    this.log.debug(`evict ${e.key} from disk (${reason})`);
+    void disk;
+  }
+
+  private finish(rep: MaintenanceReport, scan: DiskScan): MaintenanceReport {
+    let bytes = 0;
+    for (const e of scan.entries.values()) bytes += e.bytes;
+    return { ...rep, ran: true, entries: scan.entries.size, bytes };
+  }
+
+  private async expireIn(disk: DiskTier, scan: DiskScan, rep: MaintenanceReport): Promise<void> {
+    const now = this.clock();
+    for (const e of [...scan.entries.values()]) {
+      if (now - e.lastUseMs > this.policy.maxAgeMs) {
+        await this.removeEntry(disk, e, 'expired', rep);
+        scan.entries.delete(e.key);
+      }
+    }
+  }
+
+  /** Eviction score (lowest goes first): lastUseMs + frequencyWeightMs · log2(1 + uses). */
+  private score(e: DiskEntryInfo, uses: ReadonlyMap<string, number>): number {
+    return e.lastUseMs + this.policy.frequencyWeightMs * Math.log2(1 + (uses.get(e.key) ?? 0));
+  }
+
+  private async shrinkIn(
+    disk: DiskTier,
+    scan: DiskScan,
+    rep: MaintenanceReport,
+    maxBytes: number,
+    maxEntries: number,
+  ): Promise<void> {
+    let bytes = 0;
+    for (const e of scan.entries.values()) bytes += e.bytes;
+    if (bytes <= maxBytes && scan.entries.size <= maxEntries) return;
+    const uses = this.stats.readAll().keyUses;
+    const order = [...scan.entries.values()].sort((a, b) => this.score(a, uses) - this.score(b, uses));
+    for (const e of order) {
+      if (bytes <= maxBytes && scan.entries.size <= maxEntries) break;
+      const reason: EvictionReason = bytes > maxBytes ? 'size' : 'count';
+      await this.removeEntry(disk, e, reason, rep);
+      scan.entries.delete(e.key);
+      bytes -= e.bytes;
+    }
+  }
+
+  /** Orphans, leftovers of killed writers, broken or stale entries. */
+  private async sweepIn(
+    disk: DiskTier,
+    scan: DiskScan,
+    rep: MaintenanceReport,
+    staleCompiler?: { id: string; version: string },
+  ): Promise<void> {
+    const now = this.clock();
+    const grace = this.policy.orphanGraceMs;
+    const count = (reason: EvictionReason, bytes: number) => {
+      rep.removed++;
+      rep.freedBytes += bytes;
+      rep.byReason[reason] = (rep.byReason[reason] ?? 0) + 1;
+      this.stats.counters.evictions[reason]++;
+      this.stats.markDirty();
+    };
+    for (const t of scan.temps) {
+      if (now - t.mtimeMs > grace) {
+        await fs.promises.unlink(t.path).catch(() => {});
+        count('orphan', 0);
+        this.log.debug(`sweep temp ${t.path}`);
+      }
+    }
+    for (const k of scan.orphanKernels) {
+      if (now - k.mtimeMs > grace) {
+        await fs.promises.unlink(k.path).catch(() => {});
+        count('orphan', k.bytes);
+        this.log.debug(`sweep orphan kernel ${k.path}`);
+      }
+    }
+    for (const p of scan.strays) {
+      await fs.promises.rm(p, { recursive: true, force: true }).catch(() => {});
+    }
+    for (const e of [...scan.entries.values()]) {
+      let reason: EvictionReason | undefined;
+      if (e.formatVersion !== undefined && e.formatVersion !== CACHE_FORMAT_VERSION) reason = 'stale';
+      else if (!e.meta)
+        reason = 'orphan'; // unreadable metadata
+      else if (!e.kernelPath)
+        reason = 'orphan'; // metadata whose kernel is gone
+      else if (
+        staleCompiler &&
+        e.meta.compiler.id === staleCompiler.id &&
+        e.meta.compiler.version !== staleCompiler.version
+      ) {
+        reason = 'stale';
+      }
+      if (reason) {
+        await this.removeEntry(disk, e, reason, rep);
+        scan.entries.delete(e.key);
+        continue;
+      }
+      // kernel files of another codec next to the live one
+      for (const p of e.kernelPaths) {
+        if (p !== e.kernelPath) await fs.promises.unlink(p).catch(() => {});
+      }
+    }
+    for (const l of scan.locks) {
+      if (l.endsWith('maintenance.lock')) continue;
+      const info = readLock(l);
+      let mtime: number | undefined;
+      try {
+        mtime = (await fs.promises.stat(l)).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (lockIsStale(info, Date.now(), Math.max(this.policy.lockWaitMs, 1), mtime)) {
+        await fs.promises.unlink(l).catch(() => {});
+      }
+    }
+  }
+
+  /** Removes entries unused for longer than policy.maxAgeMs. */
+  async cleanupExpiredCache(): Promise<MaintenanceReport> {
+    const r = await this.withMaintenanceLock(true, async (disk) => {
+      const scan = await disk.scan();
+      const rep = { ...EMPTY_REPORT, byReason: {} };
+      await this.expireIn(disk, scan, rep);
+      return this.finish(rep, scan);
+    });
+    return r ?? { ...EMPTY_REPORT };
+  }
+
+  /** Expired entries first, then the least valuable until the disk tier is at most targetBytes (and maxEntries). */
+  async cleanupBySize(targetBytes: number): Promise<MaintenanceReport> {
+    const r = await this.withMaintenanceLock(true, async (disk) => {
+      const scan = await disk.scan();
+      const rep = { ...EMPTY_REPORT, byReason: {} };
+      await this.expireIn(disk, scan, rep);
+      await this.shrinkIn(disk, scan, rep, targetBytes, this.policy.maxEntries);
+      return this.finish(rep, scan);
+    });
+    return r ?? { ...EMPTY_REPORT };
+  }
+
+  /**
+   * Reclaims what can never be hit again: entries of other cache format versions, entries of `compiler` with
+   * another version (a toolkit upgrade), kernels without metadata and temp files older than the grace period,
+   * unreadable metadata, stale locks.
+   */
+  async pruneStale(opts: { compiler?: { id: string; version: string } } = {}): Promise<MaintenanceReport> {
+    const r = await this.withMaintenanceLock(true, async (disk) => {
+      const scan = await disk.scan();
+      const rep = { ...EMPTY_REPORT, byReason: {} };
+      await this.sweepIn(disk, scan, rep, opts.compiler);
+      return this.finish(rep, scan);
+    });
+    return r ?? { ...EMPTY_REPORT };
+  }
+
+  /** Verifies every entry (schema, identity, size, SHA-256); with repair, removes what is broken. */
+  async validateCacheIntegrity(opts: { repair?: boolean } = {}): Promise<IntegrityReport> {
+    const r = await this.withMaintenanceLock(true, async (disk) => {
+      const scan = await disk.scan();
+      const problems: IntegrityProblem[] = [];
+      let ok = 0;
+      for (const e of scan.entries.values()) {
+        const why = disk.verify(e.key);
+        if (why === undefined) ok++;
+        else problems.push({ key: e.key, path: e.metaPath, problem: why });
+        await Promise.resolve();
+      }
+      const now = this.clock();
+      for (const k of scan.orphanKernels) {
+        if (now - k.mtimeMs > this.policy.orphanGraceMs) {
+          problems.push({ path: k.path, problem: 'kernel without metadata' });
+        }
+      }
+      for (const t of scan.temps) {
+        if (now - t.mtimeMs > this.policy.orphanGraceMs)
+          problems.push({ path: t.path, problem: 'stale temp file' });
+      }
+      let repaired = 0;
+      if (opts.repair) {
+        for (const p of problems) {
+          if (p.key) {
+            const e = scan.entries.get(p.key);
+            if (e)
+              for (const f of [e.metaPath, ...e.kernelPaths]) await fs.promises.unlink(f).catch(() => {});
+            this.stats.counters.corruptFound++;
+            this.stats.counters.corruptRepaired++;
+          } else {
+            await fs.promises.unlink(p.path).catch(() => {});
+          }
+          repaired++;
+        }
+        this.stats.markDirty();
+      }
+      return { ran: true, checked: scan.entries.size, ok, problems, repaired };
+    });
+    return r ?? { ran: false, checked: 0, ok: 0, problems: [], repaired: 0 };
+  }
+
+  /** Everything: memory tier, disk entries, lower tiers. Stats are kept. */
+  async clear(): Promise<void> {
+    await this.memory.clear();
+    for (const t of this.lower) {
+      try {
+        await t.clear();
+      } catch (e) {
+        this.log.warnOnce(`clear-${t.name}`, `clearing the ${t.name} cache failed: ${errorText(e)}`);
+      }
+    }
+    this.lastTouch.clear();
+  }
+
+  /** One background pass (expired, over-size, orphans, stats compaction); skipped if another process runs one. */
+  async runMaintenance(opts: { wait?: boolean } = {}): Promise<MaintenanceReport> {
+    const r = await this.withMaintenanceLock(opts.wait ?? true, async (disk) => {
+      const scan = await disk.scan();
+      const rep = { ...EMPTY_REPORT, byReason: {} };
+      await this.sweepIn(disk, scan, rep);
+      await this.expireIn(disk, scan, rep);
+      await this.shrinkIn(disk, scan, rep, this.policy.maxDiskBytes, this.policy.maxEntries);
+      this.stats.compact(new Set(scan.entries.keys()));
+      await fs.promises.writeFile(join(disk.root, MAINT_STAMP), `${this.clock()}\n`).catch(() => {});
+      return this.finish(rep, scan);
+    });
+    return r ?? { ...EMPTY_REPORT };
+  }
+
+  private async backgroundMaintenance(): Promise<void> {
+    if (this.closed || this.maintenanceRunning || !this.disk) return;
+    try {
+      const st = await fs.promises.stat(join(this.disk.root, MAINT_STAMP));
+      if (Date.now() - st.mtimeMs < this.policy.maintenanceIntervalMs) return;
+    } catch {
+      // never ran
+    }
+    this.maintenanceRunning = this.runMaintenance({ wait: false })
+      .then((rep) => {
+        if (rep.ran) this.log.debug(`maintenance: removed ${rep.removed} (${JSON.stringify(rep.byReason)})`);
+      })
+      .catch((e: unknown) => this.log.debug(`maintenance failed: ${errorText(e)}`))
+      .finally(() => (this.maintenanceRunning = undefined));
+    await this.maintenanceRunning;
+  }
+
+  /** Stops the timers, waits for a running maintenance pass, flushes the stats. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.maintenanceRunning) await this.maintenanceRunning;
+    await Promise.allSettled([...this.inflight.values()]);
+    this.flushStats();
+    unregisterExitFlush(this.stats);
+    for (const t of this.lower) if (t.close && t !== this.disk) await t.close().catch(() => {});
+  }
+}

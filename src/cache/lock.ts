@@ -1,0 +1,112 @@
+import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { threadId } from 'node:worker_threads';
+
+/** Content of a lock file. */
+export interface LockInfo {
+  pid: number;
+  host: string;
+  threadId: number;
+  startedAt: number;
+}
+
+export const HOST = hostname();
+
+/** Whether a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function readLock(path: string): LockInfo | undefined {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockInfo>;
+    if (typeof v.pid === 'number' && typeof v.host === 'string' && typeof v.startedAt === 'number') {
+      return { pid: v.pid, host: v.host, threadId: v.threadId ?? 0, startedAt: v.startedAt };
+    }
+  } catch {
+    // unreadable or half-written: judged by age below
+  }
+  return undefined;
+}
+
+/** A lock is stale when its owner is gone from this host, or it is older than maxAgeMs (owner elsewhere or hung). */
+export function lockIsStale(
+  info: LockInfo | undefined,
+  now: number,
+  maxAgeMs: number,
+  fileMtimeMs?: number,
+): boolean {
+  if (!info) return fileMtimeMs === undefined || now - fileMtimeMs > Math.min(maxAgeMs, 5_000);
+  if (now - info.startedAt > maxAgeMs) return true;
+  return info.host === HOST && !pidAlive(info.pid);
+}
+
+/**
+ * Exclusive create (O_EXCL). Returns true when this caller now owns the lock. Throws only for errors other than
+ * EEXIST (the caller treats those as "no locking possible").
+ */
+export function tryCreateLock(path: string, now: number): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    const info: LockInfo = { pid: process.pid, host: HOST, threadId, startedAt: now };
+    writeSync(fd, JSON.stringify(info));
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/**
+ * Removes a lock judged stale. Two takers may race: the lock is first renamed to a unique tombstone (only one
+ * rename of a given file succeeds); if the tombstone turns out not to be the stale lock we judged (someone took it
+ * over and created a fresh one in between), it is put back with link() (which never overwrites).
+ */
+export function breakStaleLock(path: string, judged: LockInfo | undefined): void {
+  const tomb = `${path}.stale.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}`;
+  try {
+    renameSync(path, tomb);
+  } catch {
+    return;
+  }
+  const got = readLock(tomb);
+  const same =
+    (!got && !judged) ||
+    (got &&
+      judged &&
+      got.pid === judged.pid &&
+      got.host === judged.host &&
+      got.startedAt === judged.startedAt);
+  if (!same) {
+    try {
+      linkSync(tomb, path);
+    } catch {
+      // a third party holds it now: fine either way
+    }
+  }
+  try {
+    unlinkSync(tomb);
+  } catch {
+    // already gone
+  }
+}
+
+export function releaseLock(path: string): void {
+  try {
+    const cur = readLock(path);
+    if (cur && (cur.pid !== process.pid || cur.host !== HOST || cur.threadId !== threadId)) return;
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,309 @@
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { HOST, pidAlive } from './lock.js';
+import type { EvictionReason } from './tier.js';
+
+/** Counters of one process, or summed over all processes that used a cache directory. */
+export interface CacheCounters {
+  /** Lookups answered by each tier; `shared`: published by another process while this one waited for it. */
+  hits: { memory: number; disk: number; shared: number; [tier: string]: number };
+  /** Lookups that ran the compile. */
+  misses: number;
+  compiles: number;
+  compileErrors: number;
+  /** Lookups that joined a compile already running in this process. */
+  coalesced: number;
+  /** Sum of compile wall times of this cache's compiles. */
+  compileMs: number;
+  /** Sum of the stored compile time of every hit: what the cache saved. */
+  savedCompileMs: number;
+  bytesRead: number;
+  bytesWritten: number;
+  evictions: Record<EvictionReason, number>;
+  corruptFound: number;
+  corruptRepaired: number;
+  writeFailures: number;
+  lockWaits: number;
+  lockTakeovers: number;
+}
+
+export interface CacheStatsSnapshot extends CacheCounters {
+  /** hits / (hits + misses), 0 when there was no lookup. */
+  hitRate: number;
+}
+
+export interface CacheStats {
+  /** This cache object since it was created. */
+  process: CacheStatsSnapshot;
+  /** Persisted totals of every process that used the directory (this one included, live); = process when memory-only. */
+  all: CacheStatsSnapshot;
+  /** How many per-process stats files were summed into `all` (compacted ones are in the total). */
+  processFiles: number;
+}
+
+export function emptyCounters(): CacheCounters {
+  return {
+    hits: { memory: 0, disk: 0, shared: 0 },
+    misses: 0,
+    compiles: 0,
+    compileErrors: 0,
+    coalesced: 0,
+    compileMs: 0,
+    savedCompileMs: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    evictions: { expired: 0, size: 0, count: 0, stale: 0, orphan: 0, memory: 0, cleared: 0 },
+    corruptFound: 0,
+    corruptRepaired: 0,
+    writeFailures: 0,
+    lockWaits: 0,
+    lockTakeovers: 0,
+  };
+}
+
+/** a += b, field by field (numbers and one level of nested number records). */
+export function addCounters(a: CacheCounters, b: Partial<CacheCounters>): CacheCounters {
+  const A = a as unknown as Record<string, number | Record<string, number>>;
+  for (const [k, v] of Object.entries(b as Record<string, unknown>)) {
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      A[k] = ((A[k] as number | undefined) ?? 0) + v;
+    } else if (v && typeof v === 'object') {
+      const dst = ((A[k] as Record<string, number> | undefined) ??= {});
+      for (const [kk, vv] of Object.entries(v as Record<string, unknown>)) {
+        if (typeof vv === 'number' && Number.isFinite(vv)) dst[kk] = (dst[kk] ?? 0) + vv;
+      }
+    }
+  }
+  return a;
+}
+
+export function snapshot(c: CacheCounters): CacheStatsSnapshot {
+  const copy = addCounters(emptyCounters(), c);
+  let hits = 0;
+  for (const v of Object.values(copy.hits)) hits += v;
+  const lookups = hits + copy.misses;
+  return { ...copy, hitRate: lookups === 0 ? 0 : hits / lookups };
+}
+
+interface ProcessFile {
+  v: 1;
+  pid: number;
+  host: string;
+  threadId: number;
+  startedAt: number;
+  updatedAt: number;
+  counters: CacheCounters;
+  keyUses: Record<string, number>;
+}
+
+interface TotalFile {
+  v: 1;
+  counters: CacheCounters;
+  keyUses: Record<string, number>;
+  /** Process files already added into `counters` (skipped when summing until they are deleted). */
+  merged: string[];
+}
+
+const TOTAL = 'total.json';
+const MAX_KEYS = 100_000;
+/** A process file of another host not updated for this long is considered dead and compacted. */
+const FOREIGN_DEAD_MS = 7 * 86_400_000;
+
+/**
+ * Stats of one KernelCache. Hot-path updates are plain increments of in-memory fields. Persistence: each cache object
+ * owns one file stats/<host>.<pid>.<thread>.<random>.json holding its cumulative counters, rewritten atomically
+ * (temp + rename) on an unref'd timer, at close() and at process exit. Only its owner ever writes it, so concurrent
+ * processes cannot lose each other's increments; readers sum all files plus total.json, into which maintenance
+ * compacts the files of dead processes.
+ */
+export class StatsStore {
+  readonly counters = emptyCounters();
+  /** key → uses (hits of any tier) by this object; feeds the eviction weight. */
+  readonly keyUses = new Map<string, number>();
+  /** Keys used since the last flush → time of their last use (for LRU touches of memory hits). */
+  readonly usedSinceFlush = new Map<string, number>();
+  private readonly fileName = `${HOST}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.json`;
+  private readonly startedAt = Date.now();
+  private dirty = false;
+
+  constructor(private readonly dir: string | undefined) {}
+
+  get filePath(): string | undefined {
+    return this.dir ? join(this.dir, this.fileName) : undefined;
+  }
+
+  markDirty(): void {
+    this.dirty = true;
+  }
+
+  /** Records a use of a key at `now` (hot path: two Map updates). */
+  use(key: string, now: number): void {
+    this.usedSinceFlush.set(key, now);
+    const n = this.keyUses.get(key);
+    if (n !== undefined) this.keyUses.set(key, n + 1);
+    else if (this.keyUses.size < MAX_KEYS) this.keyUses.set(key, 1);
+    this.dirty = true;
+  }
+
+  /** Writes this object's cumulative counters (synchronous: also used at exit). Never throws. */
+  flush(): boolean {
+    if (!this.dir || !this.dirty) return true;
+    const body: ProcessFile = {
+      v: 1,
+      pid: process.pid,
+      host: HOST,
+      threadId,
+      startedAt: this.startedAt,
+      updatedAt: Date.now(),
+      counters: this.counters,
+      keyUses: Object.fromEntries(this.keyUses),
+    };
+    const path = join(this.dir, this.fileName);
+    const tmp = `${path}.tmp`;
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
+      fs.renameSync(tmp, path);
+      this.dirty = false;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private readJson<T>(path: string): T | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(path, 'utf8')) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private listFiles(): string[] {
+    if (!this.dir) return [];
+    try {
+      return fs.readdirSync(this.dir).filter((n) => n.endsWith('.json') && n !== TOTAL);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Sum over total.json and every process file (this object's own file replaced by its live counters). */
+  readAll(): { counters: CacheCounters; keyUses: Map<string, number>; files: number } {
+    const counters = emptyCounters();
+    const keyUses = new Map<string, number>();
+    const addUses = (u: Record<string, number> | Map<string, number> | undefined) => {
+      if (!u) return;
+      for (const [k, n] of u instanceof Map ? u : Object.entries(u)) {
+        if (typeof n === 'number') keyUses.set(k, (keyUses.get(k) ?? 0) + n);
+      }
+    };
+    let files = 0;
+    if (this.dir) {
+      // List first, then the total, then the files: a file compacted in between is either still listed in the
+      // total's `merged` (skipped) or gone; a listed file that vanished means a compaction ran: read again.
+      for (let attempt = 0; ; attempt++) {
+        const names = this.listFiles();
+        const total = this.readJson<TotalFile>(join(this.dir, TOTAL));
+        const merged = new Set(total?.merged ?? []);
+        const parts: ProcessFile[] = [];
+        let vanished = false;
+        for (const n of names) {
+          if (n === this.fileName || merged.has(n)) continue;
+          const f = this.readJson<ProcessFile>(join(this.dir, n));
+          if (!f) vanished ||= !fs.existsSync(join(this.dir, n));
+          else if (f.counters) parts.push(f);
+        }
+        if (vanished && attempt < 3) continue;
+        if (total?.counters) addCounters(counters, total.counters);
+        addUses(total?.keyUses);
+        for (const f of parts) {
+          addCounters(counters, f.counters);
+          addUses(f.keyUses);
+        }
+        files = parts.length;
+        break;
+      }
+    }
+    addCounters(counters, this.counters);
+    addUses(this.keyUses);
+    return { counters, keyUses, files: files + 1 };
+  }
+
+  /**
+   * Folds the files of dead processes into total.json (call under the maintenance lock). Crash-safe: total.json
+   * lists the files it already contains; they are skipped by readAll until deleted here or by the next compaction.
+   * keyUses of keys no longer on disk are dropped when `liveKeys` is given.
+   */
+  compact(liveKeys?: ReadonlySet<string>): number {
+    if (!this.dir) return 0;
+    const totalPath = join(this.dir, TOTAL);
+    const old = this.readJson<TotalFile>(totalPath);
+    const counters = addCounters(emptyCounters(), old?.counters ?? {});
+    const uses: Record<string, number> = { ...(old?.keyUses ?? {}) };
+    const alreadyMerged = new Set(old?.merged ?? []);
+    const now = Date.now();
+    const mergedNow: string[] = [];
+    for (const n of this.listFiles()) {
+      if (n === this.fileName || alreadyMerged.has(n)) continue;
+      const path = join(this.dir, n);
+      const f = this.readJson<ProcessFile>(path);
+      let dead: boolean;
+      if (!f?.counters) {
+        // unreadable: a torn temp never becomes a .json (rename), so this is garbage; drop it when old
+        try {
+          dead = now - fs.statSync(path).mtimeMs > 3_600_000;
+        } catch {
+          dead = false;
+        }
+        if (dead) fs.rmSync(path, { force: true });
+        continue;
+      }
+      dead = f.host === HOST ? !pidAlive(f.pid) : now - f.updatedAt > FOREIGN_DEAD_MS;
+      if (!dead) continue;
+      addCounters(counters, f.counters);
+      for (const [k, v] of Object.entries(f.keyUses ?? {})) uses[k] = (uses[k] ?? 0) + v;
+      mergedNow.push(n);
+    }
+    if (liveKeys) for (const k of Object.keys(uses)) if (!liveKeys.has(k)) delete uses[k];
+    const body: TotalFile = { v: 1, counters, keyUses: uses, merged: mergedNow };
+    const tmp = `${totalPath}.${process.pid}.tmp`;
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
+      fs.renameSync(tmp, totalPath);
+    } catch {
+      return 0;
+    }
+    for (const n of [...alreadyMerged, ...mergedNow]) fs.rmSync(join(this.dir, n), { force: true });
+    // leftover temps of killed flushes
+    try {
+      for (const n of fs.readdirSync(this.dir)) {
+        if (!n.endsWith('.tmp')) continue;
+        const p = join(this.dir, n);
+        if (now - fs.statSync(p).mtimeMs > 3_600_000) fs.rmSync(p, { force: true });
+      }
+    } catch {
+      // best effort
+    }
+    return mergedNow.length;
+  }
+}
+
+const liveStores = new Set<StatsStore>();
+let exitHookInstalled = false;
+
+/** Flushes registered stores at process exit (one listener for all caches). */
+export function registerForExitFlush(s: StatsStore): void {
+  liveStores.add(s);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const st of liveStores) st.flush();
+    });
+  }
+}
+
+export function unregisterExitFlush(s: StatsStore): void {
+  liveStores.delete(s);
+}

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { test } from 'node:test';
+import { KernelCache } from '../../src/cache/kernel-cache.js';
+import { tempDir, worker } from './fixtures.js';
+
+interface Report {
+  compiled: number[];
+  tiers: string[];
+}
+
+/** Starts `procs` children, releases them together, collects their reports. */
+export async function race(dir: string, procs: number, kernels: number): Promise<Report[]> {
+  const children: ChildProcess[] = [];
+  const ready: Promise<void>[] = [];
+  const done: Promise<Report>[] = [];
+  for (let p = 0; p < procs; p++) {
+    const child = fork(worker('race-worker'), [dir, String(kernels), 'plain'], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    children.push(child);
+    ready.push(new Promise((res) => child.once('message', () => res())));
+    done.push(
+      new Promise((res, rej) => {
+        child.on('message', (m) => {
+          if (m !== 'ready') res(m as Report);
+        });
+        child.once('exit', (code) => (code === 0 ? undefined : rej(new Error(`worker exited ${code}`))));
+      }),
+    );
+  }
+  await Promise.all(ready);
+  for (const c of children) c.send('go');
+  return Promise.all(done);
+}
+
+test('16 processes racing cold on the same 4 keys compile each key exactly once (real nvcc)', async () => {
+  const dir = tempDir('race');
+  const reports = await race(dir, 16, 4);
+  const compiled = reports.flatMap((r) => r.compiled).sort();
+  assert.deepEqual(compiled, [0, 1, 2, 3], `compiles: ${JSON.stringify(reports.map((r) => r.compiled))}`);
+  const tiers = reports.flatMap((r) => r.tiers);
+  assert.equal(tiers.length, 64);
+  assert.equal(tiers.filter((t) => t === 'compiled').length, 4);
+  assert.ok(
+    tiers.every((t) => ['compiled', 'shared', 'disk'].includes(t)),
+    tiers.join(','),
+  );
+  // persisted stats agree
+  const c = new KernelCache({ dir, env: {} });
+  const s = c.getStats().all;
+  assert.equal(s.compiles, 4);
+  assert.equal(s.misses, 4);
+  assert.equal(s.hits.shared + s.hits.disk, 60);
+  await c.close();
+});
+
+import { mkdirSync, writeFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { memoizedCacheKey } from '../../src/cache/key.js';
+import { CompileError } from '../../src/compiler/errors.js';
+import { countingCompile, recordingLogger, specFor } from './fixtures.js';
+
+test('a lock left by a dead process (same host, pid gone) is taken over at once', async () => {
+  const dir = tempDir('stale');
+  const spec = specFor(0);
+  const key = memoizedCacheKey(spec);
+  mkdirSync(join(dir, 'locks'), { recursive: true });
+  // a pid that cannot exist (above pid_max)
+  writeFileSync(
+    join(dir, 'locks', `${key}.lock`),
+    JSON.stringify({ pid: 2 ** 30, host: hostname(), threadId: 0, startedAt: Date.now() }),
+  );
+  const c = new KernelCache({
+    dir,
+    env: {},
+    logger: recordingLogger().logger,
+    policy: { lockWaitMs: 30_000 },
+  });
+  const t0 = Date.now();
+  const f = countingCompile(0);
+  assert.equal((await c.getOrCompile(spec, f.compile)).tier, 'compiled');
+  assert.ok(Date.now() - t0 < 2000);
+  assert.equal(c.getStats().process.lockTakeovers, 1);
+  assert.deepEqual(readdirSync(join(dir, 'locks')), []);
+  await c.close();
+});
+
+test('a live lock held past lockWaitMs: the waiter stops waiting and compiles itself', async () => {
+  const dir = tempDir('bounded');
+  const spec = specFor(1);
+  const key = memoizedCacheKey(spec);
+  mkdirSync(join(dir, 'locks'), { recursive: true });
+  // owned by this (live) process, on this host: not stale until older than lockWaitMs
+  writeFileSync(
+    join(dir, 'locks', `${key}.lock`),
+    JSON.stringify({ pid: process.pid, host: hostname(), threadId: 99, startedAt: Date.now() }),
+  );
+  const rec = recordingLogger();
+  const c = new KernelCache({ dir, env: {}, logger: rec.logger, policy: { lockWaitMs: 300 } });
+  const t0 = Date.now();
+  const f = countingCompile(1);
+  const r = await c.getOrCompile(spec, f.compile);
+  const waited = Date.now() - t0;
+  assert.equal(r.tier, 'compiled');
+  assert.ok(waited >= 250 && waited < 3000, `waited ${waited} ms`);
+  assert.equal(c.getStats().process.lockWaits, 1);
+  await c.close();
+});
+
+test("the lock holder's compile fails: the waiter compiles itself and gets the same error", async () => {
+  const dir = tempDir('failwait');
+  const quiet = recordingLogger().logger;
+  const a = new KernelCache({ dir, env: {}, logger: quiet });
+  const b = new KernelCache({ dir, env: {}, logger: quiet });
+  let calls = 0;
+  const bad = async (): Promise<never> => {
+    calls++;
+    await new Promise((r) => setTimeout(r, 150));
+    throw new CompileError('nvcc', 'k.cu', 'error: nope', []);
+  };
+  const pa = a.getOrCompile(specFor(2), bad);
+  await new Promise((r) => setTimeout(r, 30));
+  const pb = b.getOrCompile(specFor(2), bad);
+  const [ra, rb] = await Promise.allSettled([pa, pb]);
+  assert.ok(ra.status === 'rejected' && ra.reason instanceof CompileError);
+  assert.ok(rb.status === 'rejected' && rb.reason instanceof CompileError);
+  assert.equal(calls, 2);
+  assert.equal(b.getStats().process.lockWaits, 1);
+  await a.close();
+  await b.close();
+});
