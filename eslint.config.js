@@ -10,7 +10,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // FFI lives in src/cuda only; everywhere else must go through its typed wrappers.
-      'no-restricted-imports': ['error', { paths: [{ name: 'koffi', message: 'FFI belongs in src/cuda/.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'koffi', message: 'FFI belongs in src/cuda/.' }] },
+      ],
     },
   },
   {

@@ -88,8 +88,22 @@ interface RawDriver {
 let raw: RawDriver | undefined;
 let initialized = false;
 
+// A failed search is remembered: it lists directories and runs `ldconfig -p`, too slow to repeat per call.
+let bindError: Error | undefined;
+
 function bind(): RawDriver {
   if (raw) return raw;
+  if (bindError) throw bindError;
+  try {
+    raw = bindLibrary();
+  } catch (e) {
+    bindError = e instanceof Error ? e : new Error(String(e));
+    throw bindError;
+  }
+  return raw;
+}
+
+function bindLibrary(): RawDriver {
   const { handle: lib, path } = openFirst(DRIVER_LIBRARY, (p) => koffi.load(p));
   const f = (proto: string): Fn => lib.func(proto);
   const optional = (proto: string): Fn | undefined => {
@@ -99,7 +113,7 @@ function bind(): RawDriver {
       return undefined; // older driver without this symbol
     }
   };
-  raw = {
+  return {
     path,
     cuInit: f('int cuInit(uint32_t flags)'),
     cuDriverGetVersion: f('int cuDriverGetVersion(_Out_ int *version)'),
@@ -152,7 +166,6 @@ function bind(): RawDriver {
         'uint32_t sharedMemBytes, void *stream, void *kernelParams, void *extra)',
     ),
   };
-  return raw;
 }
 
 function errorName(code: number): { symbol: string; description: string } {

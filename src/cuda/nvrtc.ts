@@ -32,11 +32,25 @@ interface RawNvrtc {
 
 let raw: RawNvrtc | undefined;
 
+// A failed search is remembered: it lists directories and runs `ldconfig -p`, too slow to repeat per call.
+let bindError: Error | undefined;
+
 function bind(): RawNvrtc {
   if (raw) return raw;
+  if (bindError) throw bindError;
+  try {
+    raw = bindLibrary();
+  } catch (e) {
+    bindError = e instanceof Error ? e : new Error(String(e));
+    throw bindError;
+  }
+  return raw;
+}
+
+function bindLibrary(): RawNvrtc {
   const { handle: lib, path } = openFirst(NVRTC_LIBRARY, (p) => koffi.load(p));
   const f = (proto: string): Fn => lib.func(proto);
-  raw = {
+  return {
     path,
     nvrtcVersion: f('int nvrtcVersion(_Out_ int *major, _Out_ int *minor)'),
     nvrtcGetErrorString: f('const char *nvrtcGetErrorString(int result)'),
@@ -59,7 +73,6 @@ function bind(): RawNvrtc {
       'int nvrtcGetLoweredName(void *prog, const char *nameExpression, _Out_ const char **loweredName)',
     ),
   };
-  return raw;
 }
 
 const NVRTC_ERROR_NAMES = [

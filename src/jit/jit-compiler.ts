@@ -104,10 +104,10 @@ export class JitCompiler implements KernelProvider {
   }
 
   /** Compile (or fetch from the cache) without loading: for precompiling on hosts without a GPU. */
-  async compile(spec: KernelSpec, arch: string): Promise<CacheLookup> {
+  async compile(spec: KernelSpec, arch: string, device?: Device): Promise<CacheLookup> {
     const info = await this.compilerInfo();
     const keySpec = this.keySpecFor(spec, arch, info);
-    return this.cache.getOrCompile(keySpec, () => this.runCompile(spec, arch), this.extraFor(spec));
+    return this.cache.getOrCompile(keySpec, () => this.runCompile(spec, arch), this.extraFor(spec, device));
   }
 
   /**
@@ -125,7 +125,7 @@ export class JitCompiler implements KernelProvider {
       while (next < specs.length) {
         const spec = specs[next++] as KernelSpec;
         try {
-          const { tier } = await this.compile(spec, arch);
+          const { tier } = await this.compile(spec, arch, options.device);
           byTier[tier] = (byTier[tier] ?? 0) + 1;
           options.onProgress?.({ done: ++done, total: specs.length, spec, tier });
         } catch (e) {
@@ -144,7 +144,7 @@ export class JitCompiler implements KernelProvider {
   }
 
   private async kernelSlow(spec: KernelSpec, device: Device): Promise<Kernel> {
-    const lookup = await this.compile(spec, device.arch);
+    const lookup = await this.compile(spec, device.arch, device);
     const ctx = device.contextId;
     const { entry } = lookup;
     let loaded = entry.attached.get(ctx) as LoadedModule | undefined;
@@ -181,14 +181,10 @@ export class JitCompiler implements KernelProvider {
     return ks;
   }
 
-  private extraFor(spec: KernelSpec): { kernelNames: string[]; driverVersion?: string } {
-    if (this.driverVersionValue === undefined) {
-      try {
-        this.driverVersionValue = String(driver.driverVersion());
-      } catch {
-        this.driverVersionValue = '';
-      }
-    }
+  /** Metadata extras; the driver version is recorded when a device is in use (the driver is loaded then). */
+  private extraFor(spec: KernelSpec, device?: Device): { kernelNames: string[]; driverVersion?: string } {
+    if (device && this.driverVersionValue === undefined)
+      this.driverVersionValue = String(driver.driverVersion());
     return this.driverVersionValue
       ? { kernelNames: [spec.name], driverVersion: this.driverVersionValue }
       : { kernelNames: [spec.name] };

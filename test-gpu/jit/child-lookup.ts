@@ -20,7 +20,13 @@ const k = await jit.kernel(spec, device);
 const lookupMs = performance.now() - t;
 const after = jit.getStats().process;
 const tier =
-  after.compiles > before.compiles ? 'compiled' : after.hits.disk > before.hits.disk ? 'disk' : after.hits.memory > before.hits.memory ? 'memory' : 'other';
+  after.compiles > before.compiles
+    ? 'compiled'
+    : after.hits.disk > before.hits.disk
+      ? 'disk'
+      : after.hits.memory > before.hits.memory
+        ? 'memory'
+        : 'other';
 const buf = device.alloc(4 * 16 * 16);
 k.launch({ grid: [1, 1], block: [16, 16] }, [buf, buf, buf, i32(16), i32(16), i32(16)]);
 device.synchronize();

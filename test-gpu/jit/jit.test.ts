@@ -15,32 +15,37 @@ import { gpuSkipReason } from '../helpers.js';
 const skip = gpuSkipReason;
 const child = fileURLToPath(new URL('./child-lookup.js', import.meta.url));
 
-test('a kernel compiles once, then comes from memory in-process and from disk in a new process', { skip }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cuop-gpu-jit-'));
-  try {
-    const device = Device.get(0);
-    const jit = new JitCompiler({ cache: new KernelCache({ dir }) });
-    const spec = { source: TILED_GEMM_SOURCE, name: 'tiled_gemm<16>' };
-    const k1 = await jit.kernel(spec, device);
-    let s = jit.getStats().process;
-    assert.equal(s.compiles, 1);
-    // Same spec object: the resident kernel itself.
-    assert.equal(await jit.kernel(spec, device), k1);
-    // An equal spec in a new object goes through the key and the memory tier, and gets the same loaded kernel.
-    const k2 = await jit.kernel({ ...spec }, device);
-    assert.equal(k2, k1);
-    s = jit.getStats().process;
-    assert.equal(s.compiles, 1);
-    assert.ok(s.hits.memory >= 1, `memory hits ${s.hits.memory}`);
-    await jit.cache.close();
+test(
+  'a kernel compiles once, then comes from memory in-process and from disk in a new process',
+  { skip },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cuop-gpu-jit-'));
+    try {
+      const device = Device.get(0);
+      const jit = new JitCompiler({ cache: new KernelCache({ dir }) });
+      const spec = { source: TILED_GEMM_SOURCE, name: 'tiled_gemm<16>' };
+      const k1 = await jit.kernel(spec, device);
+      let s = jit.getStats().process;
+      assert.equal(s.compiles, 1);
+      // Same spec object: the resident kernel itself.
+      assert.equal(await jit.kernel(spec, device), k1);
+      // An equal spec in a new object goes through the key and the memory tier, and gets the same loaded kernel.
+      const k2 = await jit.kernel({ ...spec }, device);
+      assert.equal(k2, k1);
+      s = jit.getStats().process;
+      assert.equal(s.compiles, 1);
+      assert.ok(s.hits.memory >= 1, `memory hits ${s.hits.memory}`);
+      await jit.cache.close();
 
-    for (let i = 0; i < 2; i++) {
-      const out = execFileSync(process.execPath, [child, dir], { encoding: 'utf8' }).trim().split('\n').at(-1) ?? '';
-      const r = JSON.parse(out) as { tier: string; lookupMs: number };
-      assert.equal(r.tier, 'disk', `fresh process ${i}: ${out}`);
-      console.log(`# fresh process ${i}: disk hit to launch-ready kernel in ${r.lookupMs.toFixed(3)} ms`);
+      for (let i = 0; i < 2; i++) {
+        const out =
+          execFileSync(process.execPath, [child, dir], { encoding: 'utf8' }).trim().split('\n').at(-1) ?? '';
+        const r = JSON.parse(out) as { tier: string; lookupMs: number };
+        assert.equal(r.tier, 'disk', `fresh process ${i}: ${out}`);
+        console.log(`# fresh process ${i}: disk hit to launch-ready kernel in ${r.lookupMs.toFixed(3)} ms`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
