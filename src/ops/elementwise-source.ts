@@ -1,0 +1,384 @@
+// Source generation for elementwise kernels, and the small expression language that fuses a chain of elementwise
+// operations into one kernel. Pure string building: nothing here touches the device, so CPU-only CI can test it.
+//
+// The expression API is a tiny builder (`ew`):
+//
+//   const f = ew.input(0).mul(ew.input(1)).add(1.5).gelu();       // gelu(x0 * x1 + 1.5), one kernel
+//   const g = ew.relu(ew.sub(ew.input(0), 0.25));                  // the same operations as free functions
+//
+// Nodes are immutable; a node may be reused (`const a = x.mul(y); a.add(a)`) and is then computed once.
+// JS numbers in an expression become *runtime* kernel arguments (`float s0, s1, …`), numbered in the order a
+// depth-first, left-to-right walk meets them: `x.add(1.5)` and `x.add(2.5)` generate the identical source (one cache
+// entry); only the expression's structure, the dtype and the vector width change the source.
+//
+// All arithmetic is f32; float16/bfloat16 values are widened on load and rounded to nearest even on store.
+// gelu is the tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (PyTorch's approximate='tanh');
+// geluErf is the exact form 0.5·x·(1 + erf(x/√2)) (PyTorch's default).
+import { DTYPE_BYTES, DTYPE_CTYPE, type DType } from './tensor.js';
+
+/** Bytes moved by one vectorized load or store. */
+export const VECTOR_BYTES = 16;
+/** Threads per block of the elementwise kernels. */
+export const ELEMENTWISE_BLOCK = 256;
+
+export type UnaryOp = 'neg' | 'relu' | 'gelu' | 'geluErf' | 'exp' | 'tanh' | 'sigmoid' | 'silu' | 'abs';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum';
+
+export type EwNode =
+  | { readonly kind: 'input'; readonly index: number }
+  | { readonly kind: 'scalar'; readonly value: number }
+  | { readonly kind: 'unary'; readonly op: UnaryOp; readonly a: EwNode }
+  | { readonly kind: 'binary'; readonly op: BinaryOp; readonly a: EwNode; readonly b: EwNode };
+
+/** An elementwise expression over inputs x0, x1, … and scalars. Build it with `ew`. */
+export class EwExpr {
+  constructor(readonly node: EwNode) {}
+
+  add(other: EwExpr | number): EwExpr {
+    return binary('add', this, other);
+  }
+  sub(other: EwExpr | number): EwExpr {
+    return binary('sub', this, other);
+  }
+  mul(other: EwExpr | number): EwExpr {
+    return binary('mul', this, other);
+  }
+  div(other: EwExpr | number): EwExpr {
+    return binary('div', this, other);
+  }
+  maximum(other: EwExpr | number): EwExpr {
+    return binary('maximum', this, other);
+  }
+  minimum(other: EwExpr | number): EwExpr {
+    return binary('minimum', this, other);
+  }
+  neg(): EwExpr {
+    return unary('neg', this);
+  }
+  abs(): EwExpr {
+    return unary('abs', this);
+  }
+  relu(): EwExpr {
+    return unary('relu', this);
+  }
+  /** tanh approximation of GELU. */
+  gelu(): EwExpr {
+    return unary('gelu', this);
+  }
+  /** exact (erf) GELU. */
+  geluErf(): EwExpr {
+    return unary('geluErf', this);
+  }
+  exp(): EwExpr {
+    return unary('exp', this);
+  }
+  tanh(): EwExpr {
+    return unary('tanh', this);
+  }
+  sigmoid(): EwExpr {
+    return unary('sigmoid', this);
+  }
+  /** x · sigmoid(x). */
+  silu(): EwExpr {
+    return unary('silu', this);
+  }
+
+  /** Canonical text of the expression with scalars as s0, s1, … (e.g. `gelu(add(mul(x0,x1),s0))`). */
+  toString(): string {
+    return lowerExpression(this).text;
+  }
+}
+
+const toExpr = (v: EwExpr | number): EwExpr => {
+  if (v instanceof EwExpr) return v;
+  if (typeof v !== 'number') throw new TypeError(`elementwise operand must be an ew expression or a number`);
+  return new EwExpr({ kind: 'scalar', value: v });
+};
+const unary = (op: UnaryOp, a: EwExpr | number): EwExpr =>
+  new EwExpr({ kind: 'unary', op, a: toExpr(a).node });
+const binary = (op: BinaryOp, a: EwExpr | number, b: EwExpr | number): EwExpr =>
+  new EwExpr({ kind: 'binary', op, a: toExpr(a).node, b: toExpr(b).node });
+
+/** The expression builder. `ew.input(i)` is the i-th input tensor; numbers are scalars. */
+export const ew = {
+  input(index: number): EwExpr {
+    if (!Number.isInteger(index) || index < 0 || index > 63) {
+      throw new RangeError(`ew.input(index): index must be an integer in 0..63, got ${index}`);
+    }
+    return new EwExpr({ kind: 'input', index });
+  },
+  scalar: (value: number): EwExpr => toExpr(value),
+  add: (a: EwExpr | number, b: EwExpr | number) => binary('add', a, b),
+  sub: (a: EwExpr | number, b: EwExpr | number) => binary('sub', a, b),
+  mul: (a: EwExpr | number, b: EwExpr | number) => binary('mul', a, b),
+  div: (a: EwExpr | number, b: EwExpr | number) => binary('div', a, b),
+  maximum: (a: EwExpr | number, b: EwExpr | number) => binary('maximum', a, b),
+  minimum: (a: EwExpr | number, b: EwExpr | number) => binary('minimum', a, b),
+  neg: (a: EwExpr | number) => unary('neg', a),
+  abs: (a: EwExpr | number) => unary('abs', a),
+  relu: (a: EwExpr | number) => unary('relu', a),
+  gelu: (a: EwExpr | number) => unary('gelu', a),
+  geluErf: (a: EwExpr | number) => unary('geluErf', a),
+  exp: (a: EwExpr | number) => unary('exp', a),
+  tanh: (a: EwExpr | number) => unary('tanh', a),
+  sigmoid: (a: EwExpr | number) => unary('sigmoid', a),
+  silu: (a: EwExpr | number) => unary('silu', a),
+} as const;
+
+/** An expression reduced to what source generation needs. */
+export interface LoweredExpression {
+  /** Canonical text, scalars numbered (`add(x0,s0)`): equal texts ⇔ equal generated code. */
+  readonly text: string;
+  /** Number of input tensors the kernel takes: highest input index + 1. */
+  readonly arity: number;
+  /** Input indices the expression actually reads, ascending. */
+  readonly usedInputs: readonly number[];
+  /** Scalar values in parameter order (s0, s1, …): runtime arguments, not part of the source. */
+  readonly scalars: readonly number[];
+  /** Body of `float cuop_expr(...)`: one SSA statement per distinct node, ending with `return tN;`. */
+  readonly body: readonly string[];
+}
+
+const UNARY_C: Readonly<Record<UnaryOp, (a: string) => string>> = {
+  neg: (a) => `-${a}`,
+  abs: (a) => `fabsf(${a})`,
+  relu: (a) => `fmaxf(${a}, 0.0f)`,
+  gelu: (a) => `cuop_gelu_tanh(${a})`,
+  geluErf: (a) => `cuop_gelu_erf(${a})`,
+  exp: (a) => `expf(${a})`,
+  tanh: (a) => `tanhf(${a})`,
+  sigmoid: (a) => `cuop_sigmoid(${a})`,
+  silu: (a) => `${a} * cuop_sigmoid(${a})`,
+};
+const BINARY_C: Readonly<Record<BinaryOp, (a: string, b: string) => string>> = {
+  add: (a, b) => `${a} + ${b}`,
+  sub: (a, b) => `${a} - ${b}`,
+  mul: (a, b) => `${a} * ${b}`,
+  div: (a, b) => `${a} / ${b}`,
+  maximum: (a, b) => `fmaxf(${a}, ${b})`,
+  minimum: (a, b) => `fminf(${a}, ${b})`,
+};
+
+/**
+ * Walk the expression depth-first, left to right: number the scalars, and emit one SSA statement per distinct
+ * sub-expression (a reused node object, or a structurally equal one, is computed once). Deterministic: the same
+ * expression always gives the same text and body.
+ */
+export function lowerExpression(expr: EwExpr): LoweredExpression {
+  const scalars: number[] = [];
+  const used = new Set<number>();
+  const body: string[] = [];
+  const byNode = new Map<EwNode, { name: string; text: string }>();
+  const byText = new Map<string, string>();
+
+  const visit = (n: EwNode): { name: string; text: string } => {
+    const seen = byNode.get(n);
+    if (seen) return seen;
+    let r: { name: string; text: string };
+    if (n.kind === 'input') {
+      used.add(n.index);
+      r = { name: `x${n.index}`, text: `x${n.index}` };
+    } else if (n.kind === 'scalar') {
+      const name = `s${scalars.length}`;
+      scalars.push(n.value);
+      r = { name, text: name };
+    } else {
+      let text: string;
+      let code: string;
+      if (n.kind === 'unary') {
+        const a = visit(n.a);
+        text = `${n.op}(${a.text})`;
+        code = UNARY_C[n.op](a.name);
+      } else {
+        const a = visit(n.a);
+        const b = visit(n.b);
+        text = `${n.op}(${a.text},${b.text})`;
+        code = BINARY_C[n.op](a.name, b.name);
+      }
+      let name = byText.get(text);
+      if (name === undefined) {
+        name = `t${byText.size}`;
+        byText.set(text, name);
+        body.push(`float ${name} = ${code};`);
+      }
+      r = { name, text };
+    }
+    byNode.set(n, r);
+    return r;
+  };
+
+  const root = visit(expr.node);
+  body.push(`return ${root.name};`);
+  const usedInputs = [...used].sort((a, b) => a - b);
+  if (usedInputs.length === 0) {
+    throw new TypeError(`elementwise expression ${root.text} reads no input; use ew.input(i) at least once`);
+  }
+  return {
+    text: root.text,
+    arity: (usedInputs[usedInputs.length - 1] as number) + 1,
+    usedInputs,
+    scalars,
+    body,
+  };
+}
+
+/** Elements per 16-byte vector for a dtype: 4 for float32, 8 for float16/bfloat16. */
+export function vectorWidth(dtype: DType): number {
+  return VECTOR_BYTES / DTYPE_BYTES[dtype];
+}
+
+/** Short dtype tag used in kernel names. */
+export const DTYPE_TAG: Readonly<Record<DType, string>> = {
+  float32: 'f32',
+  float16: 'f16',
+  bfloat16: 'bf16',
+};
+
+/**
+ * The part every generated source starts with: CUOP_NEG_INF, the fp16/bf16 header where needed, `T` (the storage
+ * type), f32 conversions, and `cuop_vec`, the 16-byte aligned vector of `vec` elements (when vec > 1).
+ * Sources must compile under NVRTC, which resolves no system header: only cuda_fp16.h / cuda_bf16.h are included,
+ * and nothing from <math.h> beyond the built-in device math functions is used.
+ */
+export function dtypePrelude(dtype: DType, vec: number): string {
+  const ctype = DTYPE_CTYPE[dtype];
+  // NVRTC has no <math.h>: no INFINITY macro, so spell -inf through an intrinsic.
+  const lines: string[] = ['#define CUOP_NEG_INF __int_as_float((int)0xff800000u)'];
+  if (dtype === 'float16') lines.push('#include <cuda_fp16.h>');
+  if (dtype === 'bfloat16') lines.push('#include <cuda_bf16.h>');
+  lines.push(`typedef ${ctype} T;`);
+  if (dtype === 'float32') {
+    lines.push('__device__ __forceinline__ float cuop_to_f32(float v) { return v; }');
+    lines.push('__device__ __forceinline__ float cuop_from_f32(float v) { return v; }');
+  } else if (dtype === 'float16') {
+    lines.push('__device__ __forceinline__ float cuop_to_f32(__half v) { return __half2float(v); }');
+    lines.push('__device__ __forceinline__ __half cuop_from_f32(float v) { return __float2half_rn(v); }');
+  } else {
+    lines.push(
+      '__device__ __forceinline__ float cuop_to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }',
+    );
+    lines.push(
+      '__device__ __forceinline__ __nv_bfloat16 cuop_from_f32(float v) { return __float2bfloat16_rn(v); }',
+    );
+  }
+  if (vec > 1) {
+    if (vec * DTYPE_BYTES[dtype] !== VECTOR_BYTES) {
+      throw new RangeError(`vector width ${vec} of ${dtype} is not ${VECTOR_BYTES} bytes`);
+    }
+    lines.push(`struct alignas(${VECTOR_BYTES}) cuop_vec { T v[${vec}]; };`);
+  }
+  return lines.join('\n');
+}
+
+const HELPERS: Readonly<Partial<Record<UnaryOp, string>>> = {
+  gelu:
+    '__device__ __forceinline__ float cuop_gelu_tanh(float x) {\n' +
+    '  const float k0 = 0.7978845608028654f, k1 = 0.044715f;  // sqrt(2/pi)\n' +
+    '  return 0.5f * x * (1.0f + tanhf(k0 * (x + k1 * x * x * x)));\n' +
+    '}',
+  geluErf:
+    '__device__ __forceinline__ float cuop_gelu_erf(float x) {\n' +
+    '  return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));\n' +
+    '}',
+  sigmoid: '__device__ __forceinline__ float cuop_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }',
+};
+
+function helpersFor(body: readonly string[]): string[] {
+  const code = body.join('\n');
+  const out: string[] = [];
+  if (code.includes('cuop_gelu_tanh(')) out.push(HELPERS.gelu as string);
+  if (code.includes('cuop_gelu_erf(')) out.push(HELPERS.geluErf as string);
+  if (code.includes('cuop_sigmoid(')) out.push(HELPERS.sigmoid as string);
+  return out;
+}
+
+export interface ElementwiseSourceOptions {
+  readonly expr: EwExpr | LoweredExpression;
+  readonly dtype: DType;
+  /** Elements per vector access: 1 (scalar grid-stride loop) or the dtype's 16-byte width (vectorWidth(dtype)). */
+  readonly vec: number;
+}
+
+export interface ElementwiseSource {
+  readonly source: string;
+  /** `extern "C"` kernel name. */
+  readonly name: string;
+  readonly lowered: LoweredExpression;
+  /**
+   * Kernel parameters: `(T* out, const T* in0, …, const T* in{arity-1}, float s0, …, long long n)`.
+   */
+  readonly signature: readonly ('ptr' | 'f32' | 'i64')[];
+}
+
+/**
+ * One elementwise kernel: `out[i] = expr(in0[i], in1[i], …, s0, s1, …)` for i < n. With vec > 1, a grid-stride loop
+ * over 16-byte vectors (all pointers must be 16-byte aligned) followed by the scalar tail n - n % vec … n - 1; with
+ * vec = 1, a scalar grid-stride loop.
+ */
+export function elementwiseSource(opts: ElementwiseSourceOptions): ElementwiseSource {
+  const { dtype, vec } = opts;
+  const lowered = opts.expr instanceof EwExpr ? lowerExpression(opts.expr) : opts.expr;
+  if (vec !== 1 && vec !== vectorWidth(dtype)) {
+    throw new RangeError(`vec must be 1 or ${vectorWidth(dtype)} for ${dtype}, got ${vec}`);
+  }
+  const name = `cuop_ew_${DTYPE_TAG[dtype]}_v${vec}`;
+  const inputs = Array.from({ length: lowered.arity }, (_, i) => i);
+  const scalarNames = lowered.scalars.map((_, i) => `s${i}`);
+  const exprParams = [
+    ...lowered.usedInputs.map((i) => `float x${i}`),
+    ...scalarNames.map((s) => `float ${s}`),
+  ];
+  const call = (load: (i: number) => string) =>
+    `cuop_expr(${[...lowered.usedInputs.map((i) => `cuop_to_f32(${load(i)})`), ...scalarNames].join(', ')})`;
+
+  const kernelParams = [
+    'T* __restrict__ out',
+    ...inputs.map((i) => `const T* __restrict__ in${i}`),
+    ...scalarNames.map((s) => `float ${s}`),
+    'long long n',
+  ];
+
+  const k: string[] = [];
+  k.push(`extern "C" __global__ void __launch_bounds__(${ELEMENTWISE_BLOCK})`);
+  k.push(`${name}(${kernelParams.join(', ')}) {`);
+  k.push('  const long long stride = (long long)gridDim.x * blockDim.x;');
+  k.push('  const long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;');
+  if (vec > 1) {
+    k.push(`  const long long nvec = n / ${vec};`);
+    for (const i of lowered.usedInputs) {
+      k.push(`  const cuop_vec* __restrict__ vin${i} = reinterpret_cast<const cuop_vec*>(in${i});`);
+    }
+    k.push('  cuop_vec* __restrict__ vout = reinterpret_cast<cuop_vec*>(out);');
+    k.push('  for (long long i = tid; i < nvec; i += stride) {');
+    for (const i of lowered.usedInputs) k.push(`    const cuop_vec a${i} = vin${i}[i];`);
+    k.push('    cuop_vec r;');
+    k.push('#pragma unroll');
+    k.push(`    for (int j = 0; j < ${vec}; ++j) r.v[j] = cuop_from_f32(${call((i) => `a${i}.v[j]`)});`);
+    k.push('    vout[i] = r;');
+    k.push('  }');
+    k.push(`  for (long long i = nvec * ${vec} + tid; i < n; i += stride) {`);
+  } else {
+    k.push('  for (long long i = tid; i < n; i += stride) {');
+  }
+  k.push(`    out[i] = cuop_from_f32(${call((i) => `in${i}[i]`)});`);
+  k.push('  }');
+  k.push('}');
+
+  const source = [
+    `// cuop elementwise: ${lowered.text} | dtype=${dtype} vec=${vec}`,
+    dtypePrelude(dtype, vec),
+    ...helpersFor(lowered.body),
+    `__device__ __forceinline__ float cuop_expr(${exprParams.join(', ')}) {`,
+    ...lowered.body.map((l) => `  ${l}`),
+    '}',
+    k.join('\n'),
+    '',
+  ].join('\n');
+
+  return {
+    source,
+    name,
+    lowered,
+    signature: ['ptr', ...inputs.map(() => 'ptr' as const), ...scalarNames.map(() => 'f32' as const), 'i64'],
+  };
+}

@@ -1,0 +1,154 @@
+// Source generation for reductions over the last axis (sum, max) and the row-wise layout shared with softmax.
+//
+// Layout: the input is `rows` contiguous rows of `n` elements. Two kernel shapes:
+//   'warp'  — one warp per row, ROWS_PER_BLOCK_WARP rows per 256-thread block; for n ≤ WARP_ROW_MAX.
+//   'block' — one block per row (blockDim a multiple of 32, up to 1024, chosen at launch); for longer rows.
+// Accumulation is f32 whatever the dtype; lanes combine with __shfl_xor_sync, warps through shared memory.
+// `n` and `rows` are runtime arguments: the source depends only on (op, dtype, shape kind, vector width).
+// With vec > 1, each row is read as 16-byte vectors: the launcher picks it only when n % vec == 0 and the base
+// pointer is 16-byte aligned, so every row start is aligned too; a scalar tail loop still covers n % vec ≠ 0.
+// max ignores NaN (fmaxf semantics); max of an empty row is -inf, sum of an empty row 0.
+import { DTYPE_TAG, dtypePrelude, vectorWidth } from './elementwise-source.js';
+import type { DType } from './tensor.js';
+
+export type ReduceOp = 'sum' | 'max';
+export type RowKernelShape = 'warp' | 'block';
+
+/** Threads per block of the warp-per-row kernels. */
+export const WARP_KERNEL_BLOCK = 256;
+/** Rows per block of the warp-per-row kernels. */
+export const ROWS_PER_BLOCK_WARP = WARP_KERNEL_BLOCK / 32;
+/** Longest row handled by one warp; longer rows get a block each. */
+export const WARP_ROW_MAX = 1024;
+/** Largest block of the block-per-row kernels (its __launch_bounds__). */
+export const ROW_BLOCK_MAX = 1024;
+
+/** Which kernel shape a row of n elements gets. */
+export function rowKernelShape(n: number): RowKernelShape {
+  return n <= WARP_ROW_MAX ? 'warp' : 'block';
+}
+
+/** Threads per block for a block-per-row kernel over rows of n elements read `vec` at a time. */
+export function rowBlockThreads(n: number, vec: number): number {
+  // About 4+ vectors per thread, at least 128 threads, at most ROW_BLOCK_MAX; a power of two (so a multiple of 32).
+  const want = Math.ceil(n / vec / 4);
+  let t = 128;
+  while (t < want && t < ROW_BLOCK_MAX) t *= 2;
+  return t;
+}
+
+const IDENTITY: Readonly<Record<ReduceOp, string>> = { sum: '0.0f', max: 'CUOP_NEG_INF' };
+const COMBINE: Readonly<Record<ReduceOp, (a: string, b: string) => string>> = {
+  sum: (a, b) => `${a} + ${b}`,
+  max: (a, b) => `fmaxf(${a}, ${b})`,
+};
+
+export interface ReduceSourceOptions {
+  readonly op: ReduceOp;
+  readonly dtype: DType;
+  readonly shape: RowKernelShape;
+  /** 1 or vectorWidth(dtype). */
+  readonly vec: number;
+}
+
+export interface ReduceSource {
+  readonly source: string;
+  readonly name: string;
+  /** `(T* out, const T* in, long long rows, long long n)`. */
+  readonly signature: readonly ('ptr' | 'i64')[];
+}
+
+/** Accumulate one row `p[0..n)` into `acc` with stride `step` starting at `start` (indentation two spaces). */
+export function rowLoop(
+  vec: number,
+  start: string,
+  step: string,
+  onElement: (value: string) => string,
+  onVector?: (v: string) => string[],
+): string[] {
+  const l: string[] = [];
+  if (vec > 1) {
+    l.push(`  const long long nvec = n / ${vec};`);
+    l.push('  const cuop_vec* __restrict__ pv = reinterpret_cast<const cuop_vec*>(p);');
+    l.push(`  for (long long i = ${start}; i < nvec; i += ${step}) {`);
+    l.push('    const cuop_vec v = pv[i];');
+    if (onVector) {
+      l.push(...onVector('v').map((s) => `    ${s}`));
+    } else {
+      l.push('#pragma unroll');
+      l.push(`    for (int j = 0; j < ${vec}; ++j) ${onElement('cuop_to_f32(v.v[j])')}`);
+    }
+    l.push('  }');
+    l.push(
+      `  for (long long i = nvec * ${vec} + ${start}; i < n; i += ${step}) ${onElement('cuop_to_f32(p[i])')}`,
+    );
+  } else {
+    l.push(`  for (long long i = ${start}; i < n; i += ${step}) ${onElement('cuop_to_f32(p[i])')}`);
+  }
+  return l;
+}
+
+export function checkVec(dtype: DType, vec: number): void {
+  if (vec !== 1 && vec !== vectorWidth(dtype)) {
+    throw new RangeError(`vec must be 1 or ${vectorWidth(dtype)} for ${dtype}, got ${vec}`);
+  }
+}
+
+/** A sum or max over the last axis: `out[r] = reduce(in[r*n .. r*n+n))` for r < rows. */
+export function reduceSource(opts: ReduceSourceOptions): ReduceSource {
+  const { op, dtype, shape, vec } = opts;
+  checkVec(dtype, vec);
+  const name = `cuop_reduce_${op}_${DTYPE_TAG[dtype]}_${shape}_v${vec}`;
+  const id = IDENTITY[op];
+  const combine = COMBINE[op];
+  const k: string[] = [];
+  const bounds = shape === 'warp' ? WARP_KERNEL_BLOCK : ROW_BLOCK_MAX;
+  k.push(`extern "C" __global__ void __launch_bounds__(${bounds})`);
+  k.push(`${name}(T* __restrict__ out, const T* __restrict__ in, long long rows, long long n) {`);
+  if (shape === 'warp') {
+    k.push('  const long long row = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);');
+    k.push('  const int lane = threadIdx.x & 31;');
+    k.push('  if (row >= rows) return;  // uniform across the warp');
+    k.push('  const T* __restrict__ p = in + row * n;');
+    k.push(`  float acc = ${id};`);
+    k.push(...rowLoop(vec, 'lane', '32', (x) => `acc = ${combine('acc', x)};`));
+    k.push('  acc = cuop_warp_reduce(acc);');
+    k.push('  if (lane == 0) out[row] = cuop_from_f32(acc);');
+  } else {
+    k.push('  __shared__ float partial[32];');
+    k.push('  const long long row = blockIdx.x;');
+    k.push('  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;');
+    k.push('  const T* __restrict__ p = in + row * n;');
+    k.push(`  float acc = ${id};`);
+    k.push(
+      ...rowLoop(
+        vec,
+        '(long long)threadIdx.x',
+        '(long long)blockDim.x',
+        (x) => `acc = ${combine('acc', x)};`,
+      ),
+    );
+    k.push('  acc = cuop_warp_reduce(acc);');
+    k.push('  if (lane == 0) partial[warp] = acc;');
+    k.push('  __syncthreads();');
+    k.push('  if (warp == 0) {');
+    k.push(`    acc = lane < (int)(blockDim.x >> 5) ? partial[lane] : ${id};`);
+    k.push('    acc = cuop_warp_reduce(acc);');
+    k.push('    if (lane == 0) out[row] = cuop_from_f32(acc);');
+    k.push('  }');
+  }
+  k.push('}');
+
+  const source = [
+    `// cuop reduce: ${op} over the last axis | dtype=${dtype} shape=${shape} vec=${vec}`,
+    dtypePrelude(dtype, vec),
+    '__device__ __forceinline__ float cuop_warp_reduce(float v) {',
+    '#pragma unroll',
+    `  for (int o = 16; o > 0; o >>= 1) v = ${combine('v', '__shfl_xor_sync(0xffffffffu, v, o)')};`,
+    '  return v;',
+    '}',
+    k.join('\n'),
+    '',
+  ].join('\n');
+  return { source, name, signature: ['ptr', 'ptr', 'i64', 'i64'] };
+}

@@ -1,0 +1,134 @@
+// Reductions over the last axis: input [..., N] → output [...] (a rank-1 input gives a rank-0 output of one element).
+//
+//   await new Reduce('sum').forward([x], [out]);
+//   const m = await max(x);                      // allocates the output
+import type { KernelSpec } from '../jit/types.js';
+import { i64 } from '../runtime/args.js';
+import { vectorWidth } from './elementwise-source.js';
+import {
+  aligned16,
+  describeTensor,
+  providerOf,
+  requireCount,
+  requireSameDevice,
+  requireTensor,
+  sameShape,
+} from './elementwise.js';
+import type { ForwardOptions, Operator } from './operator.js';
+import {
+  reduceSource,
+  ROWS_PER_BLOCK_WARP,
+  rowBlockThreads,
+  rowKernelShape,
+  WARP_KERNEL_BLOCK,
+  type ReduceOp,
+  type RowKernelShape,
+} from './reduce-source.js';
+import { ShapeError, Tensor, type DType } from './tensor.js';
+
+const specs = new Map<string, KernelSpec>();
+
+/** @internal The spec of one reduce kernel, built once per process. */
+export function reduceSpec(op: ReduceOp, dtype: DType, shape: RowKernelShape, vec: number): KernelSpec {
+  const key = `${op}|${dtype}|${shape}|${vec}`;
+  let spec = specs.get(key);
+  if (!spec) {
+    const g = reduceSource({ op, dtype, shape, vec });
+    spec = { source: g.source, name: g.name, signature: g.signature, programName: `${g.name}.cu` };
+    specs.set(key, spec);
+  }
+  return spec;
+}
+
+/** @internal Rows and row length of a contiguous [..., N] tensor; throws ShapeError for rank 0. */
+export function rowsOf(op: string, t: Tensor): { rows: number; n: number } {
+  if (t.rank === 0) throw new ShapeError(`${op}: input ${describeTensor(t)} has no last axis (rank 0)`);
+  const n = t.shape[t.rank - 1] as number;
+  return { rows: n === 0 ? t.shape.slice(0, -1).reduce((a, b) => a * b, 1) : t.size / n, n };
+}
+
+/** @internal The launch geometry for `rows` rows of n elements. */
+export function rowLaunch(
+  op: string,
+  rows: number,
+  n: number,
+  vec: number,
+): { shape: RowKernelShape; grid: number; block: number } {
+  const shape = rowKernelShape(n);
+  if (shape === 'warp') {
+    return { shape, grid: Math.ceil(rows / ROWS_PER_BLOCK_WARP), block: WARP_KERNEL_BLOCK };
+  }
+  if (rows > 0x7fffffff) throw new ShapeError(`${op}: ${rows} rows exceed the grid limit (2^31 - 1)`);
+  return { shape, grid: rows, block: rowBlockThreads(n, vec) };
+}
+
+/** Sum or max over the last axis, accumulated in f32, written in the input's dtype. */
+export class Reduce implements Operator {
+  readonly name: string;
+
+  constructor(readonly op: ReduceOp) {
+    if (op !== 'sum' && op !== 'max')
+      throw new TypeError(`Reduce: op must be 'sum' or 'max', got ${String(op)}`);
+    this.name = `reduce_${op}`;
+  }
+
+  /** The output shape for an input shape: the last axis dropped. */
+  static outputShape(inputShape: readonly number[]): number[] {
+    return inputShape.slice(0, -1);
+  }
+
+  /** Checks the input (and the output, if given) without touching the device; throws ShapeError. */
+  validate(inputs: readonly Tensor[], outputs?: readonly Tensor[]): void {
+    const op = this.name;
+    requireCount(op, 'input', inputs, 1);
+    const x = requireTensor(op, 'input', inputs[0]);
+    rowsOf(op, x);
+    if (outputs === undefined) return;
+    requireCount(op, 'output', outputs, 1);
+    const out = requireTensor(op, 'output', outputs[0]);
+    const want = Reduce.outputShape(x.shape);
+    if (out.dtype !== x.dtype || !sameShape(out.shape, want)) {
+      throw new ShapeError(
+        `${op}: output is ${describeTensor(out)}; for input ${describeTensor(x)} it must be ${x.dtype}[${want.join(',')}]`,
+      );
+    }
+    requireSameDevice(op, 'output', out, x);
+  }
+
+  async forward(
+    inputs: readonly Tensor[],
+    outputs: readonly Tensor[],
+    options?: ForwardOptions,
+  ): Promise<void> {
+    this.validate(inputs, outputs);
+    const x = inputs[0] as Tensor;
+    const out = outputs[0] as Tensor;
+    const { rows, n } = rowsOf(this.name, x);
+    if (rows === 0) return;
+    const width = vectorWidth(x.dtype);
+    const vec = n % width === 0 && n > 0 && aligned16([x]) ? width : 1;
+    const geo = rowLaunch(this.name, rows, n, vec);
+    const kernel = await providerOf(options).kernel(reduceSpec(this.op, x.dtype, geo.shape, vec), x.device);
+    kernel.launch(
+      { grid: geo.grid, block: geo.block, ...(options?.stream ? { stream: options.stream } : {}) },
+      [out, x, i64(rows), i64(n)],
+    );
+  }
+}
+
+async function reduceCall(op: ReduceOp, x: Tensor, options?: ForwardOptions): Promise<Tensor> {
+  const r = new Reduce(op);
+  r.validate([x]);
+  const out = Tensor.empty(x.device, Reduce.outputShape(x.shape), x.dtype);
+  await r.forward([x], [out], options);
+  return out;
+}
+
+/** Sum over the last axis: [..., N] → [...]. */
+export function sum(x: Tensor, options?: ForwardOptions): Promise<Tensor> {
+  return reduceCall('sum', x, options);
+}
+/** Max over the last axis: [..., N] → [...] (NaN ignored; -inf for N = 0). */
+export function max(x: Tensor, options?: ForwardOptions): Promise<Tensor> {
+  return reduceCall('max', x, options);
+}

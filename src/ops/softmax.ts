@@ -1,0 +1,91 @@
+// Row-wise softmax over the last axis: output has the input's shape and dtype.
+//
+//   await new Softmax().forward([x], [y]);
+//   const y2 = await softmax(x);                 // allocates the output
+import type { KernelSpec } from '../jit/types.js';
+import { i64 } from '../runtime/args.js';
+import { vectorWidth } from './elementwise-source.js';
+import {
+  aligned16,
+  describeTensor,
+  providerOf,
+  requireCount,
+  requireSameDevice,
+  requireTensor,
+  sameShape,
+} from './elementwise.js';
+import type { ForwardOptions, Operator } from './operator.js';
+import { rowLaunch, rowsOf } from './reduce.js';
+import type { RowKernelShape } from './reduce-source.js';
+import { softmaxSource } from './softmax-source.js';
+import { ShapeError, Tensor, type DType } from './tensor.js';
+
+const specs = new Map<string, KernelSpec>();
+
+/** @internal The spec of one softmax kernel, built once per process. */
+export function softmaxSpec(dtype: DType, shape: RowKernelShape, vec: number): KernelSpec {
+  const key = `${dtype}|${shape}|${vec}`;
+  let spec = specs.get(key);
+  if (!spec) {
+    const g = softmaxSource({ dtype, shape, vec });
+    spec = { source: g.source, name: g.name, signature: g.signature, programName: `${g.name}.cu` };
+    specs.set(key, spec);
+  }
+  return spec;
+}
+
+/**
+ * Numerically stable softmax over the last axis (online max + sum, f32 math). The output must be a separate tensor
+ * (not the input).
+ */
+export class Softmax implements Operator {
+  readonly name = 'softmax';
+
+  /** Checks the input (and the output, if given) without touching the device; throws ShapeError. */
+  validate(inputs: readonly Tensor[], outputs?: readonly Tensor[]): void {
+    const op = this.name;
+    requireCount(op, 'input', inputs, 1);
+    const x = requireTensor(op, 'input', inputs[0]);
+    rowsOf(op, x);
+    if (outputs === undefined) return;
+    requireCount(op, 'output', outputs, 1);
+    const out = requireTensor(op, 'output', outputs[0]);
+    if (out.dtype !== x.dtype || !sameShape(out.shape, x.shape)) {
+      throw new ShapeError(
+        `${op}: output is ${describeTensor(out)}; it must match the input ${describeTensor(x)}`,
+      );
+    }
+    requireSameDevice(op, 'output', out, x);
+    if (out.buffer === x.buffer)
+      throw new ShapeError(`${op}: the output must not be the input (no in-place softmax)`);
+  }
+
+  async forward(
+    inputs: readonly Tensor[],
+    outputs: readonly Tensor[],
+    options?: ForwardOptions,
+  ): Promise<void> {
+    this.validate(inputs, outputs);
+    const x = inputs[0] as Tensor;
+    const out = outputs[0] as Tensor;
+    const { rows, n } = rowsOf(this.name, x);
+    if (rows === 0 || n === 0) return;
+    const width = vectorWidth(x.dtype);
+    const vec = n % width === 0 && aligned16([x, out]) ? width : 1;
+    const geo = rowLaunch(this.name, rows, n, vec);
+    const kernel = await providerOf(options).kernel(softmaxSpec(x.dtype, geo.shape, vec), x.device);
+    kernel.launch(
+      { grid: geo.grid, block: geo.block, ...(options?.stream ? { stream: options.stream } : {}) },
+      [out, x, i64(rows), i64(n)],
+    );
+  }
+}
+
+/** Softmax over the last axis into a new tensor. */
+export async function softmax(x: Tensor, options?: ForwardOptions): Promise<Tensor> {
+  const op = new Softmax();
+  op.validate([x]);
+  const out = Tensor.empty(x.device, x.shape, x.dtype);
+  await op.forward([x], [out], options);
+  return out;
+}

@@ -1,0 +1,261 @@
+// CPU tests of the reduction source generator and operator front end: no GPU, no driver.
+// Validation and launch planning run on real Tensor objects over a minimal fake DeviceBuffer/Device
+// ({ byteLength, device, devicePtr } and { multiprocessorCount, alloc }), with a fake KernelProvider that records
+// the requested spec and the launch instead of touching a GPU.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { KernelProvider, KernelSpec } from '../../src/jit/types.js';
+import type { Device, DeviceBuffer, Kernel, KernelArg, LaunchConfig } from '../../src/runtime/index.js';
+import {
+  max,
+  Reduce,
+  reduceSource,
+  rowKernelShape,
+  ShapeError,
+  sum,
+  Tensor,
+  type DType,
+} from '../../src/ops/index.js';
+import { rowBlockThreads } from '../../src/ops/reduce-source.js';
+
+// ---- nvcc (shared shape with the elementwise/softmax tests) ----
+const NVCC = process.env.NVCC ?? 'nvcc';
+const nvccMissing = ((): string | false => {
+  try {
+    execFileSync(NVCC, ['--version'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return `nvcc not found (set NVCC=/path/to/nvcc)`;
+  }
+})();
+
+/** Compile each source for each arch (2 nvcc processes at a time); returns failure messages. */
+async function compileAll(units: { label: string; source: string }[], archs: string[]): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-reduce-'));
+  const jobs = units.flatMap((u, i) => archs.map((arch) => ({ ...u, arch, file: join(dir, `k${i}.cu`) })));
+  units.forEach((u, i) => writeFileSync(join(dir, `k${i}.cu`), u.source));
+  const failures: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const j = jobs[next++]!;
+      await new Promise<void>((done) => {
+        execFile(
+          NVCC,
+          ['-cubin', `-arch=${j.arch}`, '-o', `${j.file}.${j.arch}.cubin`, j.file],
+          (err, _o, stderr) => {
+            if (err) failures.push(`${j.label} (${j.arch}): ${stderr || err.message}`);
+            done();
+          },
+        );
+      });
+    }
+  };
+  try {
+    await Promise.all([worker(), worker()]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return failures;
+}
+
+/** NVRTC resolves no system header and has no <math.h> macros: only the fp16/bf16 headers may be included. */
+function assertNvrtcSafe(label: string, source: string): void {
+  for (const inc of source.match(/#include\s*[<"][^>"]*[>"]/g) ?? []) {
+    assert.match(inc, /^#include <cuda_(fp16|bf16)\.h>$/, `${label}: ${inc} would not resolve under NVRTC`);
+  }
+  assert.doesNotMatch(
+    source,
+    /\b(INFINITY|NAN|HUGE_VALF?|FLT_MAX)\b/,
+    `${label}: uses a <math.h>/<float.h> macro`,
+  );
+}
+
+// ---- fakes ----
+interface Launch {
+  spec: KernelSpec;
+  config: LaunchConfig;
+  args: readonly KernelArg[];
+}
+const fakeDevice = {
+  multiprocessorCount: 132,
+  alloc: (bytes: number) => fakeBuffer(bytes, 8192n),
+} as unknown as Device;
+function fakeBuffer(byteLength: number, ptr: bigint, device = fakeDevice): DeviceBuffer {
+  return { byteLength, device, devicePtr: ptr } as unknown as DeviceBuffer;
+}
+function fake(
+  shape: number[],
+  dtype: DType = 'float32',
+  opts: { strides?: number[]; ptr?: bigint } = {},
+): Tensor {
+  return new Tensor(fakeBuffer(1 << 30, opts.ptr ?? 4096n), shape, dtype, opts.strides);
+}
+const noJit: KernelProvider = {
+  kernel: () => {
+    throw new Error('a kernel was requested: validation should have failed before');
+  },
+};
+function recordingJit(): { jit: KernelProvider; launches: Launch[] } {
+  const launches: Launch[] = [];
+  const jit: KernelProvider = {
+    kernel: (spec) =>
+      Promise.resolve({
+        launch: (config: LaunchConfig, args: readonly KernelArg[]) => launches.push({ spec, config, args }),
+      } as unknown as Kernel),
+  };
+  return { jit, launches };
+}
+
+const DTYPES: DType[] = ['float32', 'float16', 'bfloat16'];
+const WIDTH: Record<DType, number> = { float32: 4, float16: 8, bfloat16: 8 };
+
+test('deterministic sources; every (op, dtype, shape, vec) differs', () => {
+  const seen = new Map<string, string>();
+  for (const op of ['sum', 'max'] as const) {
+    for (const dtype of DTYPES) {
+      for (const shape of ['warp', 'block'] as const) {
+        for (const vec of [1, WIDTH[dtype]]) {
+          const key = `${op}/${dtype}/${shape}/v${vec}`;
+          const g = reduceSource({ op, dtype, shape, vec });
+          assert.equal(
+            reduceSource({ op, dtype, shape, vec }).source,
+            g.source,
+            `${key} is not deterministic`,
+          );
+          assert.equal(
+            g.name,
+            `cuop_reduce_${op}_${{ float32: 'f32', float16: 'f16', bfloat16: 'bf16' }[dtype]}_${shape}_v${vec}`,
+          );
+          for (const [k2, s2] of seen)
+            assert.notEqual(g.source, s2, `${key} generated the same source as ${k2}`);
+          assertNvrtcSafe(key, g.source);
+          seen.set(key, g.source);
+        }
+      }
+    }
+  }
+  assert.equal(seen.size, 24);
+  assert.throws(() => reduceSource({ op: 'sum', dtype: 'float32', shape: 'warp', vec: 8 }), RangeError);
+  const g = reduceSource({ op: 'max', dtype: 'float16', shape: 'warp', vec: 8 });
+  assert.match(g.source, /float acc = CUOP_NEG_INF;/);
+  assert.match(g.source, /__shfl_xor_sync/);
+  assert.deepEqual(g.signature, ['ptr', 'ptr', 'i64', 'i64']);
+});
+
+test('kernel shape and block size by row length', () => {
+  assert.equal(rowKernelShape(1), 'warp');
+  assert.equal(rowKernelShape(1024), 'warp');
+  assert.equal(rowKernelShape(1025), 'block');
+  assert.equal(rowBlockThreads(1025, 1), 512);
+  assert.equal(rowBlockThreads(100_000, 4), 1024);
+  assert.equal(rowBlockThreads(2048, 8), 128);
+  for (const n of [1025, 4096, 33_333, 100_000, 1 << 24]) {
+    for (const vec of [1, 4, 8]) {
+      const t = rowBlockThreads(n, vec);
+      assert.ok(t % 32 === 0 && t >= 128 && t <= 1024, `n=${n} vec=${vec}: ${t} threads`);
+    }
+  }
+});
+
+test(
+  'generated sources compile with nvcc for sm_90 and sm_80',
+  { skip: nvccMissing, timeout: 120_000 },
+  async () => {
+    const units = [
+      {
+        label: 'sum f32 block v4',
+        source: reduceSource({ op: 'sum', dtype: 'float32', shape: 'block', vec: 4 }).source,
+      },
+      {
+        label: 'max f16 warp v8',
+        source: reduceSource({ op: 'max', dtype: 'float16', shape: 'warp', vec: 8 }).source,
+      },
+      {
+        label: 'sum bf16 block v1',
+        source: reduceSource({ op: 'sum', dtype: 'bfloat16', shape: 'block', vec: 1 }).source,
+      },
+      {
+        label: 'max f32 warp v1',
+        source: reduceSource({ op: 'max', dtype: 'float32', shape: 'warp', vec: 1 }).source,
+      },
+    ];
+    const failures = await compileAll(units, ['sm_90', 'sm_80']);
+    assert.deepEqual(failures, [], failures.join('\n\n'));
+  },
+);
+
+test('validation raises ShapeError before any kernel is requested', async () => {
+  const r = new Reduce('sum');
+  const cases: [string, () => Promise<unknown>, RegExp][] = [
+    ['rank 0', () => r.forward([fake([])], [fake([])], { jit: noJit }), /no last axis/],
+    [
+      'output keeps the last axis',
+      () => r.forward([fake([4, 6])], [fake([4, 6])], { jit: noJit }),
+      /must be float32\[4\]/,
+    ],
+    [
+      'output dtype',
+      () => r.forward([fake([4, 6])], [fake([4], 'float16')], { jit: noJit }),
+      /output is float16\[4\]/,
+    ],
+    [
+      'non-contiguous input',
+      () => r.forward([fake([4, 6], 'float32', { strides: [1, 4] })], [fake([4])], { jit: noJit }),
+      /not contiguous/,
+    ],
+    [
+      'two inputs',
+      () => r.forward([fake([4]), fake([4])], [fake([])], { jit: noJit }),
+      /expected 1 input tensor, got 2/,
+    ],
+    ['no output', () => r.forward([fake([4])], [], { jit: noJit }), /expected 1 output tensor, got 0/],
+    [
+      'sum() of non-contiguous',
+      () => sum(fake([2, 3], 'bfloat16', { strides: [1, 2] }), { jit: noJit }),
+      /not contiguous/,
+    ],
+    ['max() of a scalar', () => max(fake([], 'float16'), { jit: noJit }), /rank 0/],
+  ];
+  for (const [label, run, message] of cases) {
+    await assert.rejects(run, (e: unknown) => {
+      assert.ok(e instanceof ShapeError, `${label}: expected ShapeError, got ${String(e)}`);
+      assert.match(e.message, message, label);
+      return true;
+    });
+  }
+  assert.throws(() => new Reduce('mean' as 'sum'), TypeError);
+});
+
+test('launch plan: warp per row for short rows, block per row for long ones (fake provider)', async () => {
+  const { jit, launches } = recordingJit();
+  await new Reduce('sum').forward([fake([129, 256], 'float16')], [fake([129], 'float16')], { jit });
+  await new Reduce('max').forward([fake([7, 1])], [fake([7])], { jit });
+  await new Reduce('sum').forward([fake([1, 100_000])], [fake([1])], { jit });
+  await new Reduce('sum').forward([fake([3, 1000], 'float32', { ptr: 4100n })], [fake([3])], { jit });
+  await new Reduce('max').forward([fake([0, 5])], [fake([0])], { jit }); // no rows: no launch
+  const out = await max(fake([2, 3, 5], 'bfloat16'), { jit }); // allocates [2, 3]
+  assert.deepEqual(out.shape, [2, 3]);
+  const r1 = await sum(fake([9]), { jit }); // rank 1 → rank 0
+  assert.deepEqual(r1.shape, []);
+
+  assert.equal(launches.length, 6);
+  const [a, b, c, d, e, f] = launches as [Launch, Launch, Launch, Launch, Launch, Launch];
+  assert.equal(a.spec.name, 'cuop_reduce_sum_f16_warp_v8');
+  assert.deepEqual([a.config.grid, a.config.block], [17, 256]); // ceil(129 / 8) blocks of 8 warps
+  assert.deepEqual(a.args.slice(2), [
+    { type: 'i64', value: 129 },
+    { type: 'i64', value: 256 },
+  ]);
+  assert.equal(b.spec.name, 'cuop_reduce_max_f32_warp_v1');
+  assert.equal(b.config.grid, 1);
+  assert.equal(c.spec.name, 'cuop_reduce_sum_f32_block_v4');
+  assert.deepEqual([c.config.grid, c.config.block], [1, 1024]);
+  assert.equal(d.spec.name, 'cuop_reduce_sum_f32_warp_v1', 'unaligned base pointer → scalar loads');
+  assert.equal(e.spec.name, 'cuop_reduce_max_bf16_warp_v1'); // 5 % 8 ≠ 0
+  assert.equal(f.spec.name, 'cuop_reduce_sum_f32_warp_v1'); // 9 % 4 ≠ 0
+});
