@@ -1,6 +1,31 @@
 // cuop: CUDA JIT compilation for Node.js with a persistent kernel cache and runtime-specialized operators.
 export * from './cuda/errors.js';
 export { KernelParamBlock, type ParamType } from './cuda/index.js';
+export { driverAvailable } from './cuda/driver.js';
+export { nvrtcAvailable } from './cuda/nvrtc.js';
 export * from './compiler/index.js';
+export {
+  KernelCache,
+  cacheKey,
+  CACHE_FORMAT_VERSION,
+  CachePolicyError,
+  parseByteSize,
+  resolveCacheDir,
+  type KeySpec,
+  type CacheLookup,
+  type CacheEntry,
+  type CacheTier,
+  type KernelCacheOptions,
+  type CacheStats,
+  type CacheStatsSnapshot,
+  type CacheLogger,
+  type MaintenanceReport,
+  type IntegrityReport,
+  type EntryMetadata,
+  // The cache's own (resolved) policy; `CachePolicy` below is the seed's field names over it.
+  type CachePolicy as CacheSettings,
+  type CachePolicyInput as CacheSettingsInput,
+} from './cache/index.js';
 export * from './runtime/index.js';
-export type { KernelSpec, KernelProvider } from './jit/types.js';
+export * from './jit/index.js';
+export * from './ops/index.js';

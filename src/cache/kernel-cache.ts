@@ -229,6 +229,39 @@ export class KernelCache {
     return p;
   }
 
+  /**
+   * Count a hit the caller answered from its own copy of a resident entry (the JIT's loaded-kernel map), so stats
+   * see every lookup. In-memory increments only.
+   */
+  noteMemoryHit(entry: CacheEntry): void {
+    const c = this.stats.counters;
+    c.hits.memory++;
+    c.savedCompileMs += entry.meta.compileMs;
+    this.stats.use(entry.key, this.clock());
+  }
+
+  /**
+   * Drop an entry from every tier because its image proved unusable above the cache (e.g. the driver refused to load
+   * it). Counted as corrupt; the next lookup recompiles.
+   */
+  async invalidate(key: string, reason: string): Promise<void> {
+    this.stats.counters.corruptFound++;
+    this.stats.markDirty();
+    this.log.warnOnce(
+      `invalidate-${key}`,
+      `cache entry ${key} is unusable (${reason}); it was removed and will be recompiled.`,
+    );
+    await this.memory.delete(key);
+    for (const t of this.lower) {
+      try {
+        await t.delete(key);
+      } catch (e) {
+        this.log.debug(`invalidate ${key} in ${t.name} failed: ${errorText(e)}`);
+      }
+    }
+    this.stats.counters.corruptRepaired++;
+  }
+
   private expectOf(spec: KeySpec): ExpectedIdentity {
     return { target: spec.target, compiler: spec.compiler, imageKind: spec.imageKind };
   }

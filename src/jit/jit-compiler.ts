@@ -1,6 +1,12 @@
 // The façade: KernelSpec → launch-ready Kernel, through the loaded-kernel map, the cache tiers and (on a miss)
 // one compile per key. Picks NVRTC and falls back to nvcc; fills in the device's arch.
-import { KernelCache, memoizedCacheKey, type CacheLookup, type KeySpec } from '../cache/index.js';
+import {
+  KernelCache,
+  memoizedCacheKey,
+  type CacheEntry,
+  type CacheLookup,
+  type KeySpec,
+} from '../cache/index.js';
 import type { CacheStats } from '../cache/index.js';
 import type { CompileRequest, Compiler, CompilerInfo, CompilerPreference } from '../compiler/index.js';
 import { selectCompiler } from '../compiler/index.js';
@@ -51,7 +57,7 @@ interface LoadedModule {
 
 interface Resident {
   readonly kernel: Kernel;
-  readonly attached: Map<string, unknown>;
+  readonly entry: CacheEntry;
   readonly contextId: string;
 }
 
@@ -93,14 +99,19 @@ export class JitCompiler implements KernelProvider {
     const dev = device ?? Device.get(0);
     const r = this.resident.get(spec)?.get(dev.ordinal);
     // The module stays loaded while the image is in the memory tier; eviction clears `attached`.
-    if (r && r.attached.has(r.contextId)) return r.kernel;
+    if (r && r.entry.attached.has(r.contextId)) {
+      this.cache.noteMemoryHit(r.entry);
+      return r.kernel;
+    }
     return this.kernelSlow(spec, dev);
   }
 
   /** The kernel if it is already resident for this spec object and device; never compiles, loads or awaits. */
   peekKernel(spec: KernelSpec, device: Device): Kernel | undefined {
     const r = this.resident.get(spec)?.get(device.ordinal);
-    return r && r.attached.has(r.contextId) ? r.kernel : undefined;
+    if (!r || !r.entry.attached.has(r.contextId)) return undefined;
+    this.cache.noteMemoryHit(r.entry);
+    return r.kernel;
   }
 
   /** Compile (or fetch from the cache) without loading: for precompiling on hosts without a GPU. */
@@ -144,21 +155,38 @@ export class JitCompiler implements KernelProvider {
   }
 
   private async kernelSlow(spec: KernelSpec, device: Device): Promise<Kernel> {
-    const lookup = await this.compile(spec, device.arch, device);
-    const ctx = device.contextId;
+    let lookup = await this.compile(spec, device.arch, device);
+    let loaded: LoadedModule;
+    try {
+      loaded = this.loadOnce(lookup.entry, device);
+    } catch (e) {
+      // A cached image the driver refuses (damaged in a way its checksum could not show, or built for another
+      // driver) must not fail the caller: drop it everywhere and compile afresh. A fresh compile that fails to
+      // load is a real error and propagates.
+      if (lookup.tier === 'compiled') throw e;
+      await this.cache.invalidate(lookup.key, e instanceof Error ? e.message : String(e));
+      lookup = await this.compile(spec, device.arch, device);
+      loaded = this.loadOnce(lookup.entry, device);
+    }
     const { entry } = lookup;
+    const symbol = entry.meta.loweredNames[spec.name] ?? spec.name;
+    const kernel = loaded.module.getKernel(symbol, spec.signature);
+    let perDevice = this.resident.get(spec);
+    if (!perDevice) this.resident.set(spec, (perDevice = new Map()));
+    perDevice.set(device.ordinal, { kernel, entry, contextId: device.contextId });
+    return kernel;
+  }
+
+  /** The image's module in this device's context, loading it on first use. */
+  private loadOnce(entry: CacheEntry, device: Device): LoadedModule {
+    const ctx = device.contextId;
     let loaded = entry.attached.get(ctx) as LoadedModule | undefined;
     if (!loaded) {
       const module = device.loadModule(entry.image);
       loaded = { module, dispose: () => module.unload() };
       entry.attached.set(ctx, loaded);
     }
-    const symbol = entry.meta.loweredNames[spec.name] ?? spec.name;
-    const kernel = loaded.module.getKernel(symbol, spec.signature);
-    let perDevice = this.resident.get(spec);
-    if (!perDevice) this.resident.set(spec, (perDevice = new Map()));
-    perDevice.set(device.ordinal, { kernel, attached: entry.attached, contextId: ctx });
-    return kernel;
+    return loaded;
   }
 
   private keySpecFor(spec: KernelSpec, arch: string, info: CompilerInfo): KeySpec {

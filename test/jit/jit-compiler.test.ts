@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { KernelCache } from '../../src/cache/index.js';
+import { CompileError } from '../../src/compiler/index.js';
+import { JitCompiler, JitDisabledError, type KernelSpec } from '../../src/jit/index.js';
+
+// Real nvcc compiles (no NVRTC on the CPU box); each spec differs so each is its own cache entry.
+const spec = (i: number): KernelSpec => ({
+  source: `extern "C" __global__ void k${i}(float* x) { x[threadIdx.x] *= ${i + 1}.0f; }`,
+  name: `k${i}`,
+  programName: `k${i}.cu`,
+});
+const quiet = { warn: () => {}, debug: () => {} };
+const tempDir = (): string => mkdtempSync(join(tmpdir(), 'cuop-jit-'));
+
+test('compile: a miss compiles, then memory in-process, then disk in a new JIT over the same dir', async () => {
+  const dir = tempDir();
+  try {
+    const jit = new JitCompiler({ cache: new KernelCache({ dir, logger: quiet }), compiler: 'nvcc' });
+    const s = spec(0);
+    assert.equal((await jit.compile(s, 'sm_90')).tier, 'compiled');
+    assert.equal((await jit.compile(s, 'sm_90')).tier, 'memory');
+    assert.equal((await jit.compile({ ...s }, 'sm_90')).tier, 'memory'); // equal spec, new object: same key
+    const other = await jit.compile(s, 'sm_80');
+    assert.equal(other.tier, 'compiled', 'another arch is another key');
+    await jit.cache.close();
+    const fresh = new JitCompiler({ cache: new KernelCache({ dir, logger: quiet }), compiler: 'nvcc' });
+    const hit = await fresh.compile(s, 'sm_90');
+    assert.equal(hit.tier, 'disk');
+    assert.equal(hit.entry.meta.imageKind, 'cubin');
+    assert.deepEqual(hit.entry.meta.kernelNames, ['k0']);
+    assert.equal(hit.entry.meta.compiler.id, 'nvcc');
+    await fresh.cache.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('warm: precompiles a list with bounded concurrency, reports progress and failures', async () => {
+  const dir = tempDir();
+  try {
+    const jit = new JitCompiler({ cache: new KernelCache({ dir, logger: quiet }), compiler: 'nvcc' });
+    const bad: KernelSpec = {
+      source: 'extern "C" __global__ void b() { nope; }',
+      name: 'b',
+      programName: 'bad.cu',
+    };
+    const specs = [spec(1), spec(2), spec(3), bad];
+    const seen: number[] = [];
+    const report = await jit.warm(specs, {
+      arch: 'sm_90',
+      concurrency: 2,
+      onProgress: (p) => seen.push(p.done),
+    });
+    assert.deepEqual(seen, [1, 2, 3, 4]);
+    assert.equal(report.total, 4);
+    assert.equal(report.byTier['compiled'], 3);
+    assert.equal(report.failed.length, 1);
+    assert.ok(report.failed[0]?.error instanceof CompileError);
+    assert.match(report.failed[0]?.error.message ?? '', /bad\.cu\(1\): error/);
+    const again = await jit.warm(specs.slice(0, 3), { arch: 'sm_90' });
+    assert.equal(again.byTier['memory'], 3);
+    assert.equal(
+      jit.getStats().process.compiles,
+      3,
+      'a CompileError is never cached and nothing compiles twice',
+    );
+    await jit.cache.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('allowCompile: false serves the cache and refuses to compile a miss', async () => {
+  const dir = tempDir();
+  try {
+    const warmer = new JitCompiler({ cache: new KernelCache({ dir, logger: quiet }), compiler: 'nvcc' });
+    await warmer.compile(spec(4), 'sm_90');
+    await warmer.cache.close();
+    const strict = new JitCompiler({
+      cache: new KernelCache({ dir, logger: quiet }),
+      compiler: 'nvcc',
+      allowCompile: false,
+    });
+    assert.equal((await strict.compile(spec(4), 'sm_90')).tier, 'disk');
+    await assert.rejects(strict.compile(spec(5), 'sm_90'), (e: unknown) => {
+      return e instanceof JitDisabledError && /k5\.cu/.test(e.message) && /warm\(\)/.test(e.message);
+    });
+    assert.equal(strict.getStats().process.compiles, 0);
+    await strict.cache.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the key covers options and headers: changing either compiles anew', async () => {
+  const jit = new JitCompiler({ cache: new KernelCache({ dir: null, logger: quiet }), compiler: 'nvcc' });
+  const base: KernelSpec = {
+    source: '#include "scale.h"\nextern "C" __global__ void s(float* x) { x[0] *= SCALE; }',
+    name: 's',
+    headers: { 'scale.h': '#define SCALE 2.0f' },
+  };
+  const a = await jit.compile(base, 'sm_90');
+  const b = await jit.compile({ ...base, headers: { 'scale.h': '#define SCALE 3.0f' } }, 'sm_90');
+  const c = await jit.compile({ ...base, options: ['-DUNUSED=1'] }, 'sm_90');
+  assert.equal(new Set([a.key, b.key, c.key]).size, 3);
+  assert.deepEqual([a.tier, b.tier, c.tier], ['compiled', 'compiled', 'compiled']);
+  assert.notDeepEqual(a.entry.image, b.entry.image);
+  await jit.cache.close();
+});

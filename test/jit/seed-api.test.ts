@@ -1,0 +1,107 @@
+// The seed's API shapes, without a GPU: managers, policy mapping and presets, and where JitWrapper caches.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { CachePolicyError } from '../../src/cache/index.js';
+import {
+  CachePolicy,
+  GlobalJitManager,
+  GlobalPersistentCacheManager,
+  JitWrapper,
+} from '../../src/jit/index.js';
+import { Gemm } from '../../src/ops/index.js';
+
+const DAY = 86_400_000;
+
+test('CachePolicy maps the seed fields onto the cache policy; presets match the three deployments', () => {
+  const p = new CachePolicy({
+    maxDiskCacheSize: '5GB',
+    maxCachedKernels: 5000,
+    cacheExpirationTime: 7 * DAY,
+    enableCompression: true,
+    enableChecksum: true,
+  });
+  assert.deepEqual(p.toCachePolicyInput(), {
+    maxDiskBytes: '5GB',
+    maxEntries: 5000,
+    maxAgeMs: 7 * DAY,
+    compression: 'gzip',
+    checksum: true,
+  });
+  assert.deepEqual(CachePolicy.development().toCachePolicyInput(), { maxAgeMs: DAY, debug: true });
+  const prod = CachePolicy.production().toCachePolicyInput();
+  assert.equal(prod.maxAgeMs, 30 * DAY);
+  assert.equal(prod.compression, 'gzip');
+  assert.equal(prod.checksum, true);
+  assert.equal(CachePolicy.highPerformance().toCachePolicyInput().compression, 'none');
+});
+
+test('GlobalPersistentCacheManager.initialize applies a policy; a bad one names the field', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-seed-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const m = GlobalPersistentCacheManager.instance();
+  assert.equal(GlobalPersistentCacheManager.instance(), m, 'a singleton');
+  m.initialize(dir, CachePolicy.production());
+  assert.equal(m.cache.dir, dir);
+  assert.equal(m.cache.policy.compression, 'gzip');
+  assert.equal(m.cache.policy.maxAgeMs, 30 * DAY);
+  assert.throws(
+    () => m.initialize(dir, new CachePolicy({ maxCachedKernels: -1 })),
+    (e: unknown) => e instanceof CachePolicyError && e.field === 'maxEntries',
+  );
+  assert.throws(
+    () => m.initialize(dir, { maxDiskCacheSize: 'lots' }),
+    (e: unknown) => e instanceof CachePolicyError && /maxDiskBytes/.test(e.message),
+  );
+  const stats = m.getStats();
+  assert.equal(typeof stats.all.hitRate, 'number');
+  assert.equal((await m.cleanupExpiredCache()).ran, true);
+  assert.equal((await m.cleanupBySize(2 ** 30)).ran, true);
+  assert.equal((await m.validateCacheIntegrity()).ran, true);
+  await GlobalJitManager.reset();
+});
+
+test('GlobalJitManager: config round trip; the JIT follows enableJit and enableCaching', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-seed-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const g = GlobalJitManager.instance().initialize();
+  assert.equal(g.isInitialized, true);
+  assert.deepEqual(g.getGlobalConfig(), {
+    enableJit: true,
+    enableCaching: true,
+    cacheDir: undefined,
+    compiler: 'auto',
+    debug: false,
+  });
+  g.setGlobalConfig({ cacheDir: dir, compiler: 'nvcc' });
+  assert.equal(g.getGlobalConfig().cacheDir, dir);
+  assert.equal(g.jit().cache.dir, dir);
+  assert.equal(g.jit().allowCompile, true);
+  g.setGlobalConfig({ enableJit: false });
+  assert.equal(g.jit().allowCompile, false);
+  g.setGlobalConfig({ enableCaching: false });
+  assert.equal(g.jit().cache.dir, null, 'caching off: memory only');
+  await GlobalJitManager.reset();
+});
+
+test('JitWrapper: persistent cache on/off and its own directory; wrappers of one dir share a JIT', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-seed-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const w = new JitWrapper(new Gemm({ dtype: 'float32' }));
+  assert.equal(w.persistentCacheEnabled, true);
+  assert.equal(w.setPersistentCacheDirectory(dir), w, 'chainable');
+  assert.equal(w.jit.cache.dir, dir);
+  assert.equal(new JitWrapper(new Gemm()).setPersistentCacheDirectory(dir).jit, w.jit);
+  w.enablePersistentCache(false);
+  assert.equal(w.jit.cache.dir, null, 'off: the JIT still compiles, in memory only');
+  const plain = new JitWrapper(new Gemm());
+  assert.equal(
+    plain.jit,
+    GlobalJitManager.instance().jit(),
+    'no dir: the global JIT, as the bare operator uses',
+  );
+  await GlobalJitManager.reset();
+});
