@@ -653,6 +653,11 @@ export class KernelCache {
       } catch {
         continue;
       }
+      if (l.endsWith('.tmp')) {
+        // A lock being created (see tryCreateLock); left behind only by a writer killed in those microseconds.
+        if (this.clock() - mtime > this.policy.orphanGraceMs) await fs.promises.unlink(l).catch(() => {});
+        continue;
+      }
       if (lockIsStale(info, Date.now(), Math.max(this.policy.lockWaitMs, 1), mtime)) {
         await fs.promises.unlink(l).catch(() => {});
       }

@@ -1,4 +1,4 @@
-import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
 
@@ -51,20 +51,25 @@ export function lockIsStale(
  * EEXIST (the caller treats those as "no locking possible").
  */
 export function tryCreateLock(path: string, now: number): boolean {
-  let fd: number;
+  // Write the owner record to a private file, then link() it into place: link never overwrites (EEXIST, like
+  // O_EXCL) and the lock appears with its content, so a writer killed mid-create leaves no empty, ownerless lock
+  // (at worst a private file naming a dead pid, which maintenance removes).
+  const info: LockInfo = { pid: process.pid, host: HOST, threadId, startedAt: now };
+  const tmp = `${path}.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, JSON.stringify(info), { mode: 0o600, flag: 'wx' });
   try {
-    fd = openSync(path, 'wx', 0o600);
+    linkSync(tmp, path);
+    return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw e;
-  }
-  try {
-    const info: LockInfo = { pid: process.pid, host: HOST, threadId, startedAt: now };
-    writeSync(fd, JSON.stringify(info));
   } finally {
-    closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
   }
-  return true;
 }
 
 /**
