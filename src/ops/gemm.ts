@@ -155,10 +155,10 @@ export class Gemm implements Operator {
     const { M, N, K } = problem;
     if (M === 0 || N === 0) return;
     const device = C.device;
-    const gen = gemmSource(
+    const { gen, kernelSpec } = generated(
       this.specFor(problem, [A.devicePtr, B.devicePtr, C.devicePtr], device.multiprocessorCount),
     );
-    const kernel = await (options.jit ?? defaultKernelProvider()).kernel(kernelSpecOf(gen), device);
+    const kernel = await (options.jit ?? defaultKernelProvider()).kernel(kernelSpec, device);
     if (gen.sharedMemBytes > 48 * 1024 && !this.raised.has(kernel)) {
       if (gen.sharedMemBytes > device.maxSharedMemoryPerBlockOptin) {
         throw new RangeError(
@@ -177,6 +177,21 @@ export class Gemm implements Operator {
     };
     kernel.launch(launch, [A, B, C, i32(M), i32(N), i32(K), f32(this.alpha), f32(this.beta)]);
   }
+}
+
+// Generated kernels by specialization, shared by every Gemm: a repeat forward reuses the same spec object, so it
+// neither rebuilds the ~12 KB source nor rehashes it for the cache key (the JIT's resident map is keyed by object).
+const generatedSpecs = new Map<string, { gen: GemmSource; kernelSpec: KernelSpec }>();
+
+function generated(spec: GemmSpec): { gen: GemmSource; kernelSpec: KernelSpec } {
+  const id = JSON.stringify(spec);
+  let g = generatedSpecs.get(id);
+  if (!g) {
+    const gen = gemmSource(spec);
+    g = { gen, kernelSpec: kernelSpecOf(gen) };
+    generatedSpecs.set(id, g);
+  }
+  return g;
 }
 
 /** The JIT request for a generated GEMM kernel. */
