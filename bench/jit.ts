@@ -84,12 +84,14 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--child') return child(args[1] as string, args[2] as DType);
   const jsonPath = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+  // --keep <dir>: use and keep this cache dir (for bench/fresh-process.js) instead of a temp dir per dtype.
+  const keep = args.includes('--keep') ? args[args.indexOf('--keep') + 1] : undefined;
   const device = Device.get(0);
   device.makeCurrent();
   const results: Record<string, unknown> = { device: device.name, size: N };
   const rows: string[][] = [['dtype', 'step', 'forward returns', 'incl. sync', 'kernel from']];
   for (const dtype of ['float32', 'float16'] as const) {
-    const dir = mkdtempSync(join(tmpdir(), 'cuop-bench-jit-'));
+    const dir = keep ?? mkdtempSync(join(tmpdir(), 'cuop-bench-jit-'));
     try {
       const [A, B, C] = inputs(device, dtype);
       const jit = new JitCompiler({ cache: new KernelCache({ dir }) });
@@ -133,7 +135,7 @@ async function main(): Promise<void> {
       results[dtype] = { first, repeat, fresh };
       for (const t of [A, B, C]) t.dispose();
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      if (!keep) rmSync(dir, { recursive: true, force: true });
     }
   }
   console.log(`\ncuop JIT benchmark — Gemm ${N}³ on ${device.name}`);
