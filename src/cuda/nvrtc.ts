@@ -6,7 +6,7 @@ import koffi from 'koffi';
 import type * as Koffi from 'koffi';
 
 import { NvrtcError } from './errors.js';
-import { NVRTC_LIBRARY, openFirst } from './library-discovery.js';
+import { candidatePaths, NVRTC_LIBRARY, openFirst } from './library-discovery.js';
 
 type Fn = ReturnType<Koffi.LibraryHandle['func']>;
 type Handle = bigint;
@@ -107,6 +107,20 @@ export function nvrtcAvailable(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Where libnvrtc is, without loading it: the loaded library's path, else the first candidate file that exists
+ * (what loading would try first). Undefined when only the dynamic loader could tell. Loading NVRTC costs ~12 ms,
+ * which a process whose kernels all come from the cache need not pay.
+ */
+export function nvrtcLibraryLocation(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (raw) return raw.path;
+  if (bindError) return undefined;
+  for (const c of candidatePaths(NVRTC_LIBRARY, env)) {
+    if (c.path.includes('/') && !c.path.includes('*') && existsSync(c.path)) return c.path;
+  }
+  return undefined;
 }
 
 export function nvrtcLibraryPath(): string {

@@ -8,11 +8,25 @@ import {
   type KeySpec,
 } from '../cache/index.js';
 import type { CacheStats } from '../cache/index.js';
-import type { CompileRequest, Compiler, CompilerInfo, CompilerPreference } from '../compiler/index.js';
+import type {
+  CompileRequest,
+  CompileResult,
+  Compiler,
+  CompilerInfo,
+  CompilerPreference,
+} from '../compiler/index.js';
 import { selectCompiler } from '../compiler/index.js';
 import { driver } from '../cuda/index.js';
 import { Device, type Kernel, type Module } from '../runtime/index.js';
+import { compilerFingerprint, recallIdentity, rememberIdentity } from './compiler-identity.js';
 import type { KernelProvider, KernelSpec } from './types.js';
+
+/** Internal: the memoized compiler identity differed from the real one; the lookup is redone. */
+class CompilerIdentityChanged extends Error {
+  constructor(readonly actual: CompilerInfo) {
+    super(`compiler identity changed to ${actual.id} ${actual.version}`);
+  }
+}
 
 /** The JIT is configured not to compile (enableJit: false) and the kernel is in no cache tier. */
 export class JitDisabledError extends Error {
@@ -70,9 +84,11 @@ export class JitCompiler implements KernelProvider {
   private infoValue: Promise<CompilerInfo> | undefined;
   // spec object → device ordinal → ready kernel (the "loaded kernels" level: no hashing, no I/O, no driver call).
   private readonly resident = new WeakMap<KernelSpec, Map<number, Resident>>();
-  // spec object → arch → key spec (so the key, memoized on the key spec object, is hashed once).
+  // spec object → arch + compiler → key spec (so the key, memoized on the key spec object, is hashed once).
   private readonly keySpecs = new WeakMap<KernelSpec, Map<string, KeySpec>>();
   private driverVersionValue: string | undefined;
+  // Set when the compiler identity came from the memo: checked against the real compiler before any compile.
+  private identityMemo: { dir: string; fingerprint: string } | undefined;
 
   constructor(options: JitCompilerOptions = {}) {
     this.cache = options.cache ?? new KernelCache();
@@ -89,9 +105,26 @@ export class JitCompiler implements KernelProvider {
     return this.compilerValue;
   }
 
+  /**
+   * The identity that goes into cache keys. Remembered in the cache dir per compiler file, so a process whose kernels
+   * all hit neither loads NVRTC nor runs nvcc.
+   */
   compilerInfo(): Promise<CompilerInfo> {
-    this.infoValue ??= this.compiler.info();
+    this.infoValue ??= this.resolveCompilerInfo();
     return this.infoValue;
+  }
+
+  private async resolveCompilerInfo(): Promise<CompilerInfo> {
+    const dir = this.cache.dir;
+    const fp = typeof this.compilerChoice === 'string' ? compilerFingerprint(this.compilerChoice) : undefined;
+    const known = dir && fp ? recallIdentity(dir, fp) : undefined;
+    if (known) {
+      this.identityMemo = { dir: dir as string, fingerprint: fp as string };
+      return known;
+    }
+    const info = await this.compiler.info();
+    if (dir && fp) rememberIdentity(dir, fp, info);
+    return info;
   }
 
   /** A launch-ready kernel on `device` (default: device 0). Repeat calls with the same spec object cost a map lookup. */
@@ -118,7 +151,18 @@ export class JitCompiler implements KernelProvider {
   async compile(spec: KernelSpec, arch: string, device?: Device): Promise<CacheLookup> {
     const info = await this.compilerInfo();
     const keySpec = this.keySpecFor(spec, arch, info);
-    return this.cache.getOrCompile(keySpec, () => this.runCompile(spec, arch), this.extraFor(spec, device));
+    try {
+      return await this.cache.getOrCompile(
+        keySpec,
+        () => this.runCompile(spec, arch, info),
+        this.extraFor(spec, device),
+      );
+    } catch (e) {
+      if (!(e instanceof CompilerIdentityChanged)) throw e;
+      // The remembered identity was stale (compiler replaced in place): forget it and look up under the real one.
+      this.infoValue = Promise.resolve(e.actual);
+      return this.compile(spec, arch, device);
+    }
   }
 
   /**
@@ -192,7 +236,8 @@ export class JitCompiler implements KernelProvider {
   private keySpecFor(spec: KernelSpec, arch: string, info: CompilerInfo): KeySpec {
     let perArch = this.keySpecs.get(spec);
     if (!perArch) this.keySpecs.set(spec, (perArch = new Map()));
-    let ks = perArch.get(arch);
+    const id = `${arch}|${info.id}|${info.version}`;
+    let ks = perArch.get(id);
     if (!ks) {
       ks = {
         source: spec.source,
@@ -204,7 +249,7 @@ export class JitCompiler implements KernelProvider {
         imageKind: 'cubin',
       };
       memoizedCacheKey(ks);
-      perArch.set(arch, ks);
+      perArch.set(id, ks);
     }
     return ks;
   }
@@ -218,7 +263,16 @@ export class JitCompiler implements KernelProvider {
       : { kernelNames: [spec.name] };
   }
 
-  private runCompile(spec: KernelSpec, arch: string) {
+  private async runCompile(spec: KernelSpec, arch: string, keyInfo: CompilerInfo): Promise<CompileResult> {
+    if (this.identityMemo) {
+      const actual = await this.compiler.info();
+      if (actual.id !== keyInfo.id || actual.version !== keyInfo.version) {
+        rememberIdentity(this.identityMemo.dir, this.identityMemo.fingerprint, actual);
+        this.identityMemo = undefined;
+        throw new CompilerIdentityChanged(actual);
+      }
+      this.identityMemo = undefined; // verified once per process
+    }
     if (!this.allowCompile) {
       return Promise.reject(
         new JitDisabledError(

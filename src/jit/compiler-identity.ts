@@ -1,0 +1,81 @@
+// The compiler's identity (id + version) is part of every cache key, but finding it out costs: NVRTC must be loaded
+// (~12 ms: a 100 MB library) and nvcc must be run (`nvcc --version`, tens of ms). A process whose kernels all come
+// from the cache needs neither. So the identity is remembered in the cache dir, per compiler file: path, size and
+// mtime. A changed file (an upgrade in place) gives a new fingerprint; and before any compile the JIT checks the real
+// identity against the remembered one (see JitCompiler), so a stale memo can never label a new compiler's output.
+import { randomBytes } from 'node:crypto';
+import { readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { CompilerInfo, CompilerPreference } from '../compiler/index.js';
+import { findNvcc } from '../compiler/index.js';
+import { nvrtc } from '../cuda/index.js';
+
+const MEMO_FILE = 'compilers.json';
+
+/**
+ * A string naming the compiler that `preference` would select and its file's identity, without loading or running
+ * it; undefined when that cannot be told cheaply (then the caller asks the compiler itself).
+ */
+export function compilerFingerprint(
+  preference: CompilerPreference,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const fromEnv = env['CUOP_COMPILER']?.trim().toLowerCase();
+  const choice = preference === 'auto' && fromEnv ? fromEnv : preference;
+  const stamp = (path: string): string | undefined => {
+    try {
+      const real = realpathSync(path);
+      const st = statSync(real);
+      return `${real}|${st.size}|${Math.round(st.mtimeMs)}`;
+    } catch {
+      return undefined;
+    }
+  };
+  if (choice === 'nvrtc' || choice === 'auto') {
+    const lib = nvrtc.nvrtcLibraryLocation(env);
+    if (lib) return `nvrtc|${stamp(lib) ?? lib}`;
+    if (choice === 'nvrtc') return undefined;
+  }
+  if (choice === 'nvcc' || choice === 'auto') {
+    try {
+      const exe = findNvcc({ env });
+      const s = stamp(exe);
+      return s ? `nvcc|${s}` : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+function readMemo(dir: string): Record<string, CompilerInfo> {
+  try {
+    const raw = JSON.parse(readFileSync(join(dir, MEMO_FILE), 'utf8')) as unknown;
+    return raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, CompilerInfo>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export function recallIdentity(dir: string, fingerprint: string): CompilerInfo | undefined {
+  const v = readMemo(dir)[fingerprint];
+  if (v && (v.id === 'nvrtc' || v.id === 'nvcc') && typeof v.version === 'string' && v.version) {
+    return { id: v.id, version: v.version };
+  }
+  return undefined;
+}
+
+/** Remember (or, with undefined, forget) an identity. Best effort: the memo is only an optimization. */
+export function rememberIdentity(dir: string, fingerprint: string, info: CompilerInfo | undefined): void {
+  try {
+    const memo = readMemo(dir);
+    if (info) memo[fingerprint] = { id: info.id, version: info.version };
+    else delete memo[fingerprint];
+    const tmp = join(dir, `temp`, `${MEMO_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    writeFileSync(tmp, JSON.stringify(memo), { mode: 0o600 });
+    renameSync(tmp, join(dir, MEMO_FILE));
+  } catch {
+    // unwritable dir: the cache itself already warned
+  }
+}
