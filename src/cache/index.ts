@@ -25,7 +25,7 @@ export {
   type EvictionReason,
 } from './tier.js';
 export {
-  CachePolicySchema,
+  DEFAULT_POLICY,
   CachePolicyError,
   DEFAULT_CODEC,
   parseByteSize,

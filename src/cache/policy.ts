@@ -1,6 +1,5 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { z } from 'zod';
 import { CODECS, zstdAvailable, zstdUnavailableMessage, type Codec } from './codec.js';
 
 const UNITS: Readonly<Record<string, number>> = {
@@ -33,17 +32,6 @@ export function parseByteSize(text: string | number): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
-const bytes = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseByteSize(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
-const count = z.number().int().nonnegative();
-const ms = z.number().nonnegative().finite();
-
 const DAY = 86_400_000;
 
 /**
@@ -56,47 +44,120 @@ const DAY = 86_400_000;
  */
 export const DEFAULT_CODEC: Codec = 'none';
 
-export const CachePolicySchema = z
-  .object({
-    /** Upper bound of the disk tier, bytes (kernel + metadata files). Accepts '5GB'-style strings. */
-    maxDiskBytes: bytes.default(2 ** 30),
-    /** Upper bound of the disk tier, entries. */
-    maxEntries: count.default(100_000),
-    /** An entry unused (no hit, no publish) for longer than this expires. */
-    maxAgeMs: ms.default(30 * DAY),
-    compression: z.enum(CODECS as [Codec, ...Codec[]]).default(DEFAULT_CODEC),
-    /** Verify size + SHA-256 of every disk hit (the checksum is always written). */
-    checksum: z.boolean().default(true),
-    memoryMaxBytes: bytes.default(256 * 2 ** 20),
-    memoryMaxEntries: count.min(1).default(4096),
-    /** Background maintenance period; 0 turns it off. */
-    maintenanceIntervalMs: ms.default(3_600_000),
-    /** How long a process waits for another one compiling the same key before compiling itself. */
-    lockWaitMs: ms.default(60_000),
-    /** Temp files and kernels without metadata younger than this are left alone (a publish may be under way). */
-    orphanGraceMs: ms.default(10 * 60_000),
-    /** At most one LRU touch (utimes of the kernel file) per key per process per this period. */
-    touchIntervalMs: ms.default(60_000),
-    /** How often this process's stats deltas are persisted (also at close() and at exit). */
-    statsFlushMs: ms.default(10_000),
-    /**
-     * Eviction weight: score = lastUseMs + frequencyWeightMs · log2(1 + useCount); lowest score goes first.
-     * With the default (1 day), an entry used 7 times outlives one used once that is up to 3 days more recent.
-     */
-    frequencyWeightMs: ms.default(DAY),
-    /** Store the source text in the metadata (off: only its SHA-256). */
-    saveSource: z.boolean().default(false),
-    debug: z.boolean().default(false),
-  })
-  .strict()
-  .superRefine((p, ctx) => {
-    if (p.compression === 'zstd' && !zstdAvailable()) {
-      ctx.addIssue({ code: 'custom', path: ['compression'], message: zstdUnavailableMessage() });
-    }
-  });
+/** The resolved policy: every field present and valid. */
+export interface CachePolicy {
+  /** Upper bound of the disk tier, bytes (kernel + metadata files). Input accepts '5GB'-style strings. */
+  readonly maxDiskBytes: number;
+  /** Upper bound of the disk tier, entries. */
+  readonly maxEntries: number;
+  /** An entry unused (no hit, no publish) for longer than this expires. */
+  readonly maxAgeMs: number;
+  readonly compression: Codec;
+  /** Verify size + SHA-256 of every disk hit (the checksum is always written). */
+  readonly checksum: boolean;
+  readonly memoryMaxBytes: number;
+  readonly memoryMaxEntries: number;
+  /** Background maintenance period; 0 turns it off. */
+  readonly maintenanceIntervalMs: number;
+  /** How long a process waits for another one compiling the same key before compiling itself. */
+  readonly lockWaitMs: number;
+  /** Temp files and kernels without metadata younger than this are left alone (a publish may be under way). */
+  readonly orphanGraceMs: number;
+  /** At most one LRU touch (utimes of the kernel file) per key per process per this period. */
+  readonly touchIntervalMs: number;
+  /** How often this process's stats deltas are persisted (also at close() and at exit). */
+  readonly statsFlushMs: number;
+  /**
+   * Eviction weight: score = lastUseMs + frequencyWeightMs · log2(1 + useCount); lowest score goes first.
+   * With the default (1 day), an entry used 7 times outlives one used once that is up to 3 days more recent.
+   */
+  readonly frequencyWeightMs: number;
+  /** Store the source text in the metadata (off: only its SHA-256). */
+  readonly saveSource: boolean;
+  readonly debug: boolean;
+}
 
-export type CachePolicy = Readonly<z.output<typeof CachePolicySchema>>;
-export type CachePolicyInput = z.input<typeof CachePolicySchema>;
+/** What callers may pass: any subset; byte sizes also as strings like '5GB'. */
+export type CachePolicyInput = {
+  -readonly [K in keyof CachePolicy]?: K extends 'maxDiskBytes' | 'memoryMaxBytes'
+    ? number | string
+    : CachePolicy[K];
+};
+
+export const DEFAULT_POLICY: CachePolicy = Object.freeze({
+  maxDiskBytes: 2 ** 30,
+  maxEntries: 100_000,
+  maxAgeMs: 30 * DAY,
+  compression: DEFAULT_CODEC,
+  checksum: true,
+  memoryMaxBytes: 256 * 2 ** 20,
+  memoryMaxEntries: 4096,
+  maintenanceIntervalMs: 3_600_000,
+  lockWaitMs: 60_000,
+  orphanGraceMs: 10 * 60_000,
+  touchIntervalMs: 60_000,
+  statsFlushMs: 10_000,
+  frequencyWeightMs: DAY,
+  saveSource: false,
+  debug: false,
+});
+
+// One parser per field: returns the value, or throws a message saying what is expected. A table rather than zod:
+// importing zod cost 40–70 ms of every process's start (measured), for a dozen scalar fields.
+type FieldParser = (v: unknown) => unknown;
+const expect = (ok: boolean, what: string, v: unknown): void => {
+  if (!ok) throw new Error(`expected ${what}, got ${JSON.stringify(v) ?? String(v)}`);
+};
+const bytes: FieldParser = (v) => {
+  if (typeof v === 'string') return parseByteSize(v);
+  expect(
+    typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
+    'a byte count (integer ≥ 0) or a size like "5GB"',
+    v,
+  );
+  return v;
+};
+const count =
+  (min: number): FieldParser =>
+  (v) => {
+    expect(typeof v === 'number' && Number.isSafeInteger(v) && v >= min, `an integer ≥ ${min}`, v);
+    return v;
+  };
+const ms: FieldParser = (v) => {
+  expect(typeof v === 'number' && Number.isFinite(v) && v >= 0, 'a finite number of milliseconds ≥ 0', v);
+  return v;
+};
+const bool: FieldParser = (v) => {
+  expect(typeof v === 'boolean', 'true or false', v);
+  return v;
+};
+const codec: FieldParser = (v) => {
+  expect(
+    typeof v === 'string' && (CODECS as readonly string[]).includes(v),
+    `one of ${CODECS.join(', ')}`,
+    v,
+  );
+  if (v === 'zstd' && !zstdAvailable()) throw new Error(zstdUnavailableMessage());
+  return v;
+};
+
+const FIELDS: Readonly<Record<keyof CachePolicy, FieldParser>> = {
+  maxDiskBytes: bytes,
+  maxEntries: count(0),
+  maxAgeMs: ms,
+  compression: codec,
+  checksum: bool,
+  memoryMaxBytes: bytes,
+  memoryMaxEntries: count(1),
+  maintenanceIntervalMs: ms,
+  lockWaitMs: ms,
+  orphanGraceMs: ms,
+  touchIntervalMs: ms,
+  statsFlushMs: ms,
+  frequencyWeightMs: ms,
+  saveSource: bool,
+  debug: bool,
+};
 
 export class CachePolicyError extends Error {
   override readonly name = 'CachePolicyError';
@@ -113,22 +174,26 @@ export function resolvePolicy(
   input: Partial<CachePolicyInput> = {},
   env: NodeJS.ProcessEnv = process.env,
 ): CachePolicy {
-  const merged: Record<string, unknown> = {};
+  const out: Record<string, unknown> = { ...DEFAULT_POLICY };
   // Environment fills in over the defaults; explicit options win over the environment.
-  if (env.CUOP_CACHE_MAX_SIZE) merged.maxDiskBytes = env.CUOP_CACHE_MAX_SIZE;
-  if (env.CUOP_DEBUG === '1') merged.debug = true;
-  for (const [k, v] of Object.entries(input)) if (v !== undefined) merged[k] = v;
-  const r = CachePolicySchema.safeParse(merged);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const path = issue?.path.join('.') || (issue && 'keys' in issue ? String(issue.keys) : '(policy)');
-    const field =
-      env.CUOP_CACHE_MAX_SIZE && path === 'maxDiskBytes' && input.maxDiskBytes === undefined
-        ? 'maxDiskBytes (from CUOP_CACHE_MAX_SIZE)'
-        : path;
-    throw new CachePolicyError(field, issue?.message ?? r.error.message);
+  const given: [string, unknown, string][] = [];
+  if (env.CUOP_CACHE_MAX_SIZE) {
+    given.push(['maxDiskBytes', env.CUOP_CACHE_MAX_SIZE, 'maxDiskBytes (from CUOP_CACHE_MAX_SIZE)']);
   }
-  return Object.freeze(r.data);
+  if (env.CUOP_DEBUG === '1') given.push(['debug', true, 'debug (from CUOP_DEBUG)']);
+  for (const [k, v] of Object.entries(input)) if (v !== undefined) given.push([k, v, k]);
+  for (const [field, value, label] of given) {
+    const parse = (FIELDS as Record<string, FieldParser | undefined>)[field];
+    if (!parse) {
+      throw new CachePolicyError(field, `unknown field (known: ${Object.keys(FIELDS).join(', ')})`);
+    }
+    try {
+      out[field] = parse(value);
+    } catch (e) {
+      throw new CachePolicyError(label, (e as Error).message);
+    }
+  }
+  return Object.freeze(out) as unknown as CachePolicy;
 }
 
 /**

@@ -99,15 +99,21 @@ const wheelDirs = (pkg: string): string[] => {
  * so tests can check the order and the "where I looked" message.
  */
 export function candidatePaths(spec: LibrarySpec, env: NodeJS.ProcessEnv = process.env): Candidate[] {
-  const out: Candidate[] = [];
+  return [...candidates(spec, env)];
+}
+
+/**
+ * The same places, produced lazily: a search that succeeds early never runs `ldconfig -p` (a subprocess, ~5 ms).
+ */
+export function* candidates(spec: LibrarySpec, env: NodeJS.ProcessEnv = process.env): Generator<Candidate> {
   const explicit = env[spec.envVar];
-  if (explicit) out.push({ path: explicit, source: spec.envVar });
+  if (explicit) yield { path: explicit, source: spec.envVar };
   for (const v of ['CUDA_PATH', 'CUDA_HOME'] as const) {
     const root = env[v];
     if (!root) continue;
     for (const dir of libDirsOfToolkit(root)) {
-      for (const f of spec.fileNames(dir)) out.push({ path: join(dir, f), source: v });
-      if (spec.fileNames(dir).length === 0) out.push({ path: join(dir, spec.ldconfigPrefix), source: v });
+      for (const f of spec.fileNames(dir)) yield { path: join(dir, f), source: v };
+      if (spec.fileNames(dir).length === 0) yield { path: join(dir, spec.ldconfigPrefix), source: v };
     }
   }
   let toolkits: string[] = [];
@@ -124,26 +130,24 @@ export function candidatePaths(spec: LibrarySpec, env: NodeJS.ProcessEnv = proce
   for (const root of toolkits) {
     for (const dir of libDirsOfToolkit(root)) {
       const files = spec.fileNames(dir);
-      for (const f of files) out.push({ path: join(dir, f), source: 'toolkit' });
+      for (const f of files) yield { path: join(dir, f), source: 'toolkit' };
       // Name the directory even when it holds no match, so "where I looked" is complete.
       if (files.length === 0 && existsSync(dir))
-        out.push({ path: join(dir, spec.ldconfigPrefix), source: 'toolkit' });
+        yield { path: join(dir, spec.ldconfigPrefix), source: 'toolkit' };
     }
   }
-  if (toolkits.length === 0) out.push({ path: '/usr/local/cuda*/', source: 'toolkit (none installed)' });
+  if (toolkits.length === 0) yield { path: '/usr/local/cuda*/', source: 'toolkit (none installed)' };
   const fromLdconfig = ldconfigPaths(spec.ldconfigPrefix);
-  for (const p of fromLdconfig) out.push({ path: p, source: 'ldconfig -p' });
-  if (fromLdconfig.length === 0)
-    out.push({ path: `${spec.ldconfigPrefix}*`, source: 'ldconfig -p (no entry)' });
+  for (const p of fromLdconfig) yield { path: p, source: 'ldconfig -p' };
+  if (fromLdconfig.length === 0) yield { path: `${spec.ldconfigPrefix}*`, source: 'ldconfig -p (no entry)' };
   if (spec.wheelPackage) {
     for (const dir of wheelDirs(spec.wheelPackage)) {
       const files = spec.fileNames(dir);
-      for (const f of files) out.push({ path: join(dir, f), source: 'python wheel' });
+      for (const f of files) yield { path: join(dir, f), source: 'python wheel' };
     }
   }
   // Last resort: let the dynamic loader resolve the bare soname (LD_LIBRARY_PATH, rpath).
-  for (const f of spec.bareNames) out.push({ path: f, source: 'dynamic loader' });
-  return out;
+  for (const f of spec.bareNames) yield { path: f, source: 'dynamic loader' };
 }
 
 /**
@@ -157,7 +161,7 @@ export function openFirst<T>(
 ): { handle: T; path: string } {
   const tried: string[] = [];
   const seen = new Set<string>();
-  for (const c of candidatePaths(spec, env)) {
+  for (const c of candidates(spec, env)) {
     if (seen.has(c.path)) continue;
     seen.add(c.path);
     const isBareName = !c.path.includes('/');

@@ -6,7 +6,7 @@ import koffi from 'koffi';
 import type * as Koffi from 'koffi';
 
 import { NvrtcError } from './errors.js';
-import { candidatePaths, NVRTC_LIBRARY, openFirst } from './library-discovery.js';
+import { candidates, NVRTC_LIBRARY, openFirst } from './library-discovery.js';
 
 type Fn = ReturnType<Koffi.LibraryHandle['func']>;
 type Handle = bigint;
@@ -117,7 +117,7 @@ export function nvrtcAvailable(): boolean {
 export function nvrtcLibraryLocation(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (raw) return raw.path;
   if (bindError) return undefined;
-  for (const c of candidatePaths(NVRTC_LIBRARY, env)) {
+  for (const c of candidates(NVRTC_LIBRARY, env)) {
     if (c.path.includes('/') && !c.path.includes('*') && existsSync(c.path)) return c.path;
   }
   return undefined;
