@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -111,4 +111,37 @@ test('the key covers options and headers: changing either compiles anew', async 
   assert.deepEqual([a.tier, b.tier, c.tier], ['compiled', 'compiled', 'compiled']);
   assert.notDeepEqual(a.entry.image, b.entry.image);
   await jit.cache.close();
+});
+
+test('the compiler identity is remembered in the cache dir; a stale memory is corrected before any compile', async () => {
+  const dir = tempDir();
+  try {
+    const first = new JitCompiler({ cache: new KernelCache({ dir, logger: quiet }), compiler: 'nvcc' });
+    const real = await first.compilerInfo();
+    await first.compile(spec(6), 'sm_90');
+    await first.cache.close();
+    const memo = JSON.parse(readFileSync(join(dir, 'compilers.json'), 'utf8')) as Record<string, unknown>;
+    const [fingerprint] = Object.keys(memo);
+    assert.ok(fingerprint?.startsWith('nvcc|'), fingerprint);
+    assert.deepEqual(memo[fingerprint ?? ''], real);
+
+    // A later process trusts the memo (no `nvcc --version`): plant a wrong version to prove it is the memo speaking.
+    writeFileSync(
+      join(dir, 'compilers.json'),
+      JSON.stringify({ [fingerprint ?? '']: { id: 'nvcc', version: '0.0.1' } }),
+    );
+    const second = new JitCompiler({ cache: new KernelCache({ dir, logger: quiet }), compiler: 'nvcc' });
+    assert.deepEqual(await second.compilerInfo(), { id: 'nvcc', version: '0.0.1' });
+    // A miss compiles only after checking the real compiler: the lookup is redone under the real identity, so the
+    // entry compiled earlier is found and nothing is labelled with the stale version.
+    const r = await second.compile(spec(6), 'sm_90');
+    assert.equal(r.tier, 'disk');
+    assert.equal(r.entry.meta.compiler.version, real.version);
+    assert.deepEqual(await second.compilerInfo(), real);
+    const fixed = JSON.parse(readFileSync(join(dir, 'compilers.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(fixed[fingerprint ?? ''], real);
+    await second.cache.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
