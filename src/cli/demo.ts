@@ -43,27 +43,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   if (opts.cacheDir) wrapper.setPersistentCacheDirectory(opts.cacheDir);
   const jit = wrapper.jit;
 
-  if (!driverAvailable()) {
-    console.log(
-      'cuop demo: no CUDA driver on this host, so kernels are compiled and cached but not launched.',
-    );
-    const info = await jit.compilerInfo();
-    const gemm = wrapper.op;
-    // The H100's kernel: 132 SMs, 256-byte aligned buffers.
-    const spec = kernelSpecOf(gemmSource(gemm.specFor({ M: n, N: n, K: n }, [256n, 256n, 256n], 132)));
-    for (const label of ['first', 'repeat']) {
-      const before = jit.getStats().process;
-      const t = performance.now();
-      await jit.compile(spec, 'sm_90');
-      const ms = performance.now() - t;
-      console.log(
-        `  ${label} compile of the sm_90 GEMM via ${info.id} ${info.version}: ${ms.toFixed(2)} ms (${tierOf(before, jit.getStats().process)})`,
-      );
-    }
-    console.log(`  cache: ${jit.cache.dir ?? 'memory only'}`);
-    await jit.cache.close();
-    return 0;
-  }
+  if (!driverAvailable()) return cpuOnlyDemo(opts, wrapper);
 
   const device = Device.get(0);
   const A = Tensor.fromArray(device, randomValues(n * n), [n, n], dtype);
@@ -97,18 +77,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   rows.push(['repeat forward', `${repeat.ms.toFixed(3)} ms`, repeat.tier]);
 
   if (opts.child) {
-    const script = fileURLToPath(new URL('./main.js', import.meta.url));
-    const args = [script, 'demo', '--size', String(n), '--dtype', dtype, '--child-run'];
-    if (opts.cacheDir) args.push('--cache-dir', opts.cacheDir);
     await jit.cache.close();
-    const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
-    const line = r.stdout.trim().split('\n').at(-1) ?? '';
-    try {
-      const child = JSON.parse(line) as { ms: number; tier: string };
-      rows.push(['first forward in a fresh process', `${child.ms.toFixed(2)} ms`, child.tier]);
-    } catch {
-      rows.push(['first forward in a fresh process', 'failed', (r.stderr || line).split('\n')[0] ?? '']);
-    }
+    const child = runChild(opts);
+    rows.push(['first forward in a fresh process', `${child.ms.toFixed(2)} ms`, child.tier]);
   }
 
   // Correctness: a sample of rows against a float64 reference of the dtype-rounded inputs.
@@ -159,6 +130,55 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   end.dispose();
   await wrapper.jit.cache.close();
   return relErr <= tol ? 0 : 1;
+}
+
+/**
+ * Without a driver: the same GEMM kernel (as generated for an H100: 132 SMs, aligned buffers) goes through the
+ * same cache with nvcc, in this process and in a fresh one, to show what persists. Nothing is launched.
+ */
+async function cpuOnlyDemo(opts: DemoOptions, wrapper: JitWrapper<Gemm>): Promise<number> {
+  const jit = wrapper.jit;
+  const n = opts.size;
+  const spec = kernelSpecOf(gemmSource(wrapper.op.specFor({ M: n, N: n, K: n }, [256n, 256n, 256n], 132)));
+  const lookup = async (): Promise<{ ms: number; tier: string }> => {
+    const before = jit.getStats().process;
+    const t = performance.now();
+    await jit.compile(spec, 'sm_90');
+    return { ms: performance.now() - t, tier: tierOf(before, jit.getStats().process) };
+  };
+  if (opts.childRun) {
+    console.log(JSON.stringify(await lookup()));
+    await jit.cache.close();
+    return 0;
+  }
+  const info = await jit.compilerInfo();
+  console.log(
+    'cuop demo: no CUDA driver on this host, so the GEMM kernel is compiled and cached but not launched.',
+  );
+  console.log(`  compiler ${info.id} ${info.version}, target sm_90, cache ${jit.cache.dir ?? 'memory only'}`);
+  const rows: [string, { ms: number; tier: string }][] = [
+    ['first lookup in this process', await lookup()],
+    ['repeat lookup', await lookup()],
+  ];
+  await jit.cache.close();
+  if (opts.child) rows.push(['first lookup in a fresh process', runChild(opts)]);
+  for (const [label, r] of rows)
+    console.log(`  ${label.padEnd(32)} ${r.ms.toFixed(2).padStart(9)} ms  ${r.tier}`);
+  return 0;
+}
+
+/** Run `cuop demo --child-run` in a new process and read back its one JSON line. */
+function runChild(opts: DemoOptions): { ms: number; tier: string } {
+  const script = fileURLToPath(new URL('./main.js', import.meta.url));
+  const args = [script, 'demo', '--size', String(opts.size), '--dtype', opts.dtype, '--child-run'];
+  if (opts.cacheDir) args.push('--cache-dir', opts.cacheDir);
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line) as { ms: number; tier: string };
+  } catch {
+    return { ms: NaN, tier: `failed: ${(r.stderr || line).split('\n')[0] ?? ''}` };
+  }
 }
 
 function randomValues(n: number): Float32Array {
