@@ -16,7 +16,8 @@ import type { CacheTier, ExpectedIdentity, TierHooks, TierRecord } from './tier.
 function readExpected(path: string, bytes: number): Buffer {
   const fd = fs.openSync(path, 'r');
   try {
-    const buf = Buffer.allocUnsafeSlow(bytes + 1);
+    // Bounded by the file's real size too, so absurd metadata cannot make us allocate gigabytes.
+    const buf = Buffer.allocUnsafeSlow(Math.min(bytes, fs.fstatSync(fd).size) + 1);
     let n = 0;
     for (;;) {
       const r = fs.readSync(fd, buf, n, buf.length - n, n);

@@ -1,8 +1,16 @@
 // NVRTC in-process: the default backend wherever libnvrtc opens. The compile itself runs off the event loop.
+import { realpathSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { LibraryNotFoundError, NvrtcError } from '../cuda/errors.js';
-import { nvrtcCompile, nvrtcSupportedArchs, nvrtcToolkitIncludeDirs, nvrtcVersion } from '../cuda/nvrtc.js';
+import {
+  nvrtcCompile,
+  nvrtcLibraryPath,
+  nvrtcSupportedArchs,
+  nvrtcToolkitIncludeDirs,
+  nvrtcVersion,
+} from '../cuda/nvrtc.js';
 import { CompileError, CompilerUnavailableError } from './errors.js';
 import { resolveTarget } from './select.js';
 import type { CompileRequest, CompileResult, Compiler, CompilerInfo } from './types.js';
@@ -28,11 +36,11 @@ export class NvrtcCompiler implements Compiler {
     this.toolkitIncludes = options.toolkitIncludes ?? true;
   }
 
-  /** `{ id: 'nvrtc', version: 'MAJOR.MINOR' }`. Throws CompilerUnavailableError when libnvrtc cannot be opened. */
+  /** `{ id: 'nvrtc', version: '13.0.88' }` (see fullVersion). Throws CompilerUnavailableError when libnvrtc cannot be opened. */
   async info(): Promise<CompilerInfo> {
     if (!this.cachedInfo) {
       const { major, minor } = unavailableIfMissing(() => nvrtcVersion());
-      this.cachedInfo = { id: 'nvrtc', version: `${major}.${minor}` };
+      this.cachedInfo = { id: 'nvrtc', version: fullVersion(major, minor, nvrtcLibraryPath()) };
     }
     return this.cachedInfo;
   }
@@ -107,5 +115,22 @@ function unavailableIfMissing<T>(call: () => T): T {
   } catch (err) {
     if (err instanceof LibraryNotFoundError) throw new CompilerUnavailableError(err.message, { cause: err });
     throw err;
+  }
+}
+
+/**
+ * nvrtcVersion() says only MAJOR.MINOR, but patch releases change code generation too (ptxas fixes), and the
+ * version is part of every cache key. The library's real file name carries the patch (libnvrtc.so.13.0.88); when it
+ * does not, the file's size stands in for it.
+ */
+export function fullVersion(major: number, minor: number, libraryPath: string): string {
+  const base = `${major}.${minor}`;
+  try {
+    const real = realpathSync(libraryPath);
+    const m = /\.so\.(\d+)\.(\d+)\.(\d+)$/.exec(basename(real));
+    if (m && Number(m[1]) === major && Number(m[2]) === minor) return `${base}.${m[3]}`;
+    return `${base}+${statSync(real).size}`;
+  } catch {
+    return base;
   }
 }

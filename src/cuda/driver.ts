@@ -54,6 +54,7 @@ interface RawDriver {
   cuDevicePrimaryCtxRelease: Fn;
   cuCtxSetCurrent: Fn;
   cuCtxGetCurrent: Fn;
+  cuCtxGetCurrentInto: Fn;
   cuCtxSynchronize: Fn;
   cuModuleLoadData: Fn;
   cuModuleUnload: Fn;
@@ -128,6 +129,8 @@ function bindLibrary(): RawDriver {
     cuDevicePrimaryCtxRelease: f('int cuDevicePrimaryCtxRelease_v2(int dev)'),
     cuCtxSetCurrent: f('int cuCtxSetCurrent(void *ctx)'),
     cuCtxGetCurrent: f('int cuCtxGetCurrent(_Out_ void **pctx)'),
+    // The same call writing into a caller's BigUint64Array(1): no allocation, for the per-launch context check.
+    cuCtxGetCurrentInto: f('int cuCtxGetCurrent(uint64_t *pctx)'),
     cuCtxSynchronize: f('int cuCtxSynchronize()'),
     cuModuleLoadData: f('int cuModuleLoadData(_Out_ void **module, const void *image)'),
     cuModuleUnload: f('int cuModuleUnload(void *module)'),
@@ -267,6 +270,13 @@ export function contextGetCurrent(): Handle {
   const v = out1<bigint | null>(null);
   check(cuda().cuCtxGetCurrent(v), 'cuCtxGetCurrent');
   return asHandle(v[0]);
+}
+
+const currentSlot = new BigUint64Array(1);
+/** The current context as a bigint (0n when none), without allocating: cheap enough to call per launch. */
+export function contextCurrentRaw(): bigint {
+  check((raw ?? cuda()).cuCtxGetCurrentInto(currentSlot), 'cuCtxGetCurrent');
+  return currentSlot[0] as bigint;
 }
 
 export function contextSynchronize(): void {

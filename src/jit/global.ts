@@ -78,6 +78,16 @@ export class GlobalPersistentCacheManager {
     return this.cacheValue !== undefined;
   }
 
+  /** The directory given to initialize() (undefined: the default dir; null: memory only). */
+  get directory(): string | null | undefined {
+    return this.dirValue;
+  }
+
+  /** The policy given to initialize() (the seed's fields). */
+  get policy(): CachePolicy {
+    return this.policyValue;
+  }
+
   getStats(): CacheStats {
     return this.cache.getStats();
   }
@@ -117,6 +127,7 @@ export class GlobalJitManager {
   private static singleton: GlobalJitManager | undefined;
   private config: GlobalJitConfig = { ...DEFAULT_CONFIG };
   private jitValue: JitCompiler | undefined;
+  private readonly jits = new Map<string | null, JitCompiler>();
   private initialized = false;
 
   static instance(): GlobalJitManager {
@@ -134,19 +145,22 @@ export class GlobalJitManager {
     return this.initialized;
   }
 
-  /** Change part of the configuration; the JIT is rebuilt on next use (kernels already loaded stay valid). */
+  /**
+   * Change part of the configuration; JITs are rebuilt on next use (kernels already handed out stay valid).
+   * The cache keeps its policy and directory unless this call changes `cacheDir`, `enableCaching` or `debug`.
+   */
   setGlobalConfig(config: Partial<GlobalJitConfig>): void {
-    const next = { ...this.config, ...config };
-    const cacheChanged =
-      next.enableCaching !== this.config.enableCaching ||
-      next.cacheDir !== this.config.cacheDir ||
-      next.debug !== this.config.debug;
+    const prev = this.config;
+    const next = { ...prev, ...config };
     this.config = next;
-    if (cacheChanged) {
-      const cm = GlobalPersistentCacheManager.instance();
-      const dir = next.enableCaching ? next.cacheDir : null;
-      cm.initialize(dir, new CachePolicy({ enableDebug: next.debug }));
+    const cm = GlobalPersistentCacheManager.instance();
+    const dirChanged = 'cacheDir' in config || next.enableCaching !== prev.enableCaching;
+    if (dirChanged || next.debug !== prev.debug) {
+      const dir = !next.enableCaching ? null : dirChanged ? next.cacheDir : cm.directory;
+      cm.initialize(dir, new CachePolicy({ ...cm.policy, enableDebug: next.debug }));
     }
+    for (const j of this.jits.values()) void j.cache.close(); // kernels handed out stay loaded
+    this.jits.clear();
     this.jitValue = undefined;
     this.initialized = true;
   }
@@ -155,19 +169,37 @@ export class GlobalJitManager {
     return { ...this.config };
   }
 
-  /** The process's JitCompiler, over GlobalPersistentCacheManager's cache. */
+  /** The process's JitCompiler, over GlobalPersistentCacheManager's cache (rebuilt if that cache was replaced). */
   jit(): JitCompiler {
-    this.jitValue ??= new JitCompiler({
-      cache: GlobalPersistentCacheManager.instance().cache,
-      compiler: this.config.compiler,
-      allowCompile: this.config.enableJit,
-    });
+    const cache = GlobalPersistentCacheManager.instance().cache;
+    if (this.jitValue?.cache !== cache) {
+      this.jitValue = new JitCompiler({
+        cache,
+        compiler: this.config.compiler,
+        allowCompile: this.config.enableJit,
+      });
+    }
     return this.jitValue;
+  }
+
+  /**
+   * A JIT over another cache, following this configuration (enableJit, compiler): `dir` a directory of its own,
+   * `null` memory only. One per directory in the process, so wrappers of one directory share a memory tier.
+   */
+  jitFor(dir: string | null): JitCompiler {
+    let j = this.jits.get(dir);
+    if (!j) {
+      const cache = new KernelCache({ dir, ...(this.config.debug ? { policy: { debug: true } } : {}) });
+      j = new JitCompiler({ cache, compiler: this.config.compiler, allowCompile: this.config.enableJit });
+      this.jits.set(dir, j);
+    }
+    return j;
   }
 
   /** Forget configuration and JIT (tests). */
   static async reset(): Promise<void> {
     await GlobalPersistentCacheManager.instance().shutdown();
+    if (this.singleton) await Promise.all([...this.singleton.jits.values()].map((j) => j.cache.close()));
     this.singleton = undefined;
   }
 }

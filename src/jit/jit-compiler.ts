@@ -16,10 +16,23 @@ import type {
   CompilerPreference,
 } from '../compiler/index.js';
 import { selectCompiler } from '../compiler/index.js';
-import { driver } from '../cuda/index.js';
+import { CudaError, driver } from '../cuda/index.js';
 import { Device, type Kernel, type Module } from '../runtime/index.js';
 import { compilerFingerprint, recallIdentity, rememberIdentity } from './compiler-identity.js';
 import type { KernelProvider, KernelSpec } from './types.js';
+
+// Driver errors that condemn the image itself; anything else (out of memory, a context broken by an earlier fault)
+// says nothing about the cache entry and must not delete it.
+const IMAGE_ERRORS = new Set([
+  'CUDA_ERROR_INVALID_IMAGE',
+  'CUDA_ERROR_INVALID_PTX',
+  'CUDA_ERROR_NO_BINARY_FOR_GPU',
+  'CUDA_ERROR_UNSUPPORTED_PTX_VERSION',
+  'CUDA_ERROR_INVALID_SOURCE',
+  'CUDA_ERROR_JIT_COMPILATION_DISABLED',
+  'CUDA_ERROR_NOT_FOUND',
+]);
+const isImageError = (e: unknown): boolean => e instanceof CudaError && IMAGE_ERRORS.has(e.symbol);
 
 /** Internal: the memoized compiler identity differed from the real one; the lookup is redone. */
 class CompilerIdentityChanged extends Error {
@@ -64,9 +77,12 @@ export interface WarmReport {
   readonly failed: ReadonlyArray<{ spec: KernelSpec; error: Error }>;
 }
 
+/**
+ * What the JIT hangs on a memory-tier entry per context. No dispose(): kernels handed out hold their module, so when
+ * the entry leaves memory the module is only forgotten here, and unloaded by its finalizer once nothing uses it.
+ */
 interface LoadedModule {
   readonly module: Module;
-  dispose(): void;
 }
 
 interface Resident {
@@ -207,7 +223,7 @@ export class JitCompiler implements KernelProvider {
       // A cached image the driver refuses (damaged in a way its checksum could not show, or built for another
       // driver) must not fail the caller: drop it everywhere and compile afresh. A fresh compile that fails to
       // load is a real error and propagates.
-      if (lookup.tier === 'compiled') throw e;
+      if (lookup.tier === 'compiled' || !isImageError(e)) throw e;
       await this.cache.invalidate(lookup.key, e instanceof Error ? e.message : String(e));
       lookup = await this.compile(spec, device.arch, device);
       loaded = this.loadOnce(lookup.entry, device);
@@ -226,8 +242,7 @@ export class JitCompiler implements KernelProvider {
     const ctx = device.contextId;
     let loaded = entry.attached.get(ctx) as LoadedModule | undefined;
     if (!loaded) {
-      const module = device.loadModule(entry.image);
-      loaded = { module, dispose: () => module.unload() };
+      loaded = { module: device.loadModule(entry.image) };
       entry.attached.set(ctx, loaded);
     }
     return loaded;
@@ -264,22 +279,18 @@ export class JitCompiler implements KernelProvider {
   }
 
   private async runCompile(spec: KernelSpec, arch: string, keyInfo: CompilerInfo): Promise<CompileResult> {
-    if (this.identityMemo) {
-      const actual = await this.compiler.info();
-      if (actual.id !== keyInfo.id || actual.version !== keyInfo.version) {
-        rememberIdentity(this.identityMemo.dir, this.identityMemo.fingerprint, actual);
-        this.identityMemo = undefined;
-        throw new CompilerIdentityChanged(actual);
-      }
-      this.identityMemo = undefined; // verified once per process
-    }
     if (!this.allowCompile) {
-      return Promise.reject(
-        new JitDisabledError(
-          `JIT compilation is disabled (enableJit: false) and ${spec.programName ?? spec.name} for ${arch} ` +
-            `is not in the cache. Precompile it with jit.warm() or enable the JIT.`,
-        ),
+      throw new JitDisabledError(
+        `JIT compilation is disabled (enableJit: false) and ${spec.programName ?? spec.name} for ${arch} ` +
+          `is not in the cache. Precompile it with jit.warm() or enable the JIT.`,
       );
+    }
+    // Every compile checks the identity its key was made with against the real compiler (both backends memoize
+    // info(), so this is free after the first): a remembered identity that went stale must never label an image.
+    const actual = await this.compiler.info();
+    if (actual.id !== keyInfo.id || actual.version !== keyInfo.version) {
+      if (this.identityMemo) rememberIdentity(this.identityMemo.dir, this.identityMemo.fingerprint, actual);
+      throw new CompilerIdentityChanged(actual);
     }
     const req: CompileRequest = {
       source: spec.source,

@@ -2,15 +2,10 @@
 // through the wrapper and calls on the bare operator behave the same; only where the kernels are cached differs.
 import { resolve } from 'node:path';
 
-import { KernelCache } from '../cache/index.js';
 import type { ForwardOptions, Operator } from '../ops/operator.js';
 import type { Tensor } from '../ops/tensor.js';
 import { GlobalJitManager } from './global.js';
-import { JitCompiler } from './jit-compiler.js';
-
-// One JitCompiler (and so one memory tier) per cache dir in the process, shared by every wrapper using that dir.
-const byDir = new Map<string, JitCompiler>();
-let memoryOnly: JitCompiler | undefined;
+import type { JitCompiler } from './jit-compiler.js';
 
 export class JitWrapper<Op extends Operator> {
   private persistent = true;
@@ -34,25 +29,11 @@ export class JitWrapper<Op extends Operator> {
     return this.persistent;
   }
 
-  /** The JIT this wrapper's operator gets its kernels from. */
+  /** The JIT this wrapper's operator gets its kernels from (following the global enableJit and compiler). */
   get jit(): JitCompiler {
     const global = GlobalJitManager.instance();
-    const { enableJit, compiler } = global.getGlobalConfig();
-    if (!this.persistent) {
-      memoryOnly ??= new JitCompiler({
-        cache: new KernelCache({ dir: null }),
-        compiler,
-        allowCompile: enableJit,
-      });
-      return memoryOnly;
-    }
-    if (this.dir === undefined) return global.jit();
-    let j = byDir.get(this.dir);
-    if (!j) {
-      j = new JitCompiler({ cache: new KernelCache({ dir: this.dir }), compiler, allowCompile: enableJit });
-      byDir.set(this.dir, j);
-    }
-    return j;
+    if (!this.persistent) return global.jitFor(null);
+    return this.dir === undefined ? global.jit() : global.jitFor(this.dir);
   }
 
   /** Run the operator with kernels from this wrapper's cache; same signature and results as op.forward. */

@@ -3,14 +3,18 @@ import type { Device } from './device.js';
 import type { Stream } from './stream.js';
 
 // Safety net for buffers the program forgot to dispose: freed when the JS object is collected.
-const registry = new FinalizationRegistry<{ device: Device; ptr: bigint }>(({ device, ptr }) => {
-  try {
-    device.makeCurrent();
-    driver.memFree(ptr);
-  } catch {
-    // context already gone at exit
-  }
-});
+const registry = new FinalizationRegistry<{ device: Device; ptr: bigint; generation: number }>(
+  ({ device, ptr, generation }) => {
+    // Made before a Device.reset(): the context it lived in is gone, and the address may belong to a newer object.
+    if (device.generation !== generation) return;
+    try {
+      device.makeCurrent();
+      driver.memFree(ptr);
+    } catch {
+      // context already gone at exit
+    }
+  },
+);
 
 type TypedArrayCtor<T> = {
   new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
@@ -20,6 +24,8 @@ type TypedArrayCtor<T> = {
 /** Device memory. Free it with dispose() (or `using`); a finalizer frees it if you forget. */
 export class DeviceBuffer {
   private ptrValue: bigint;
+  /** The device's context generation when allocated (see Device.generation). */
+  readonly generation: number;
 
   private constructor(
     readonly device: Device,
@@ -27,6 +33,7 @@ export class DeviceBuffer {
     ptr: bigint,
   ) {
     this.ptrValue = ptr;
+    this.generation = device.generation;
   }
 
   /** @internal use device.alloc() */
@@ -36,7 +43,7 @@ export class DeviceBuffer {
     }
     device.makeCurrent();
     const b = new DeviceBuffer(device, bytes, driver.memAlloc(bytes));
-    registry.register(b, { device, ptr: b.ptrValue }, b);
+    registry.register(b, { device, ptr: b.ptrValue, generation: device.generation }, b);
     return b;
   }
 
@@ -105,6 +112,7 @@ export class DeviceBuffer {
     const ptr = this.ptrValue;
     this.ptrValue = 0n;
     registry.unregister(this);
+    if (this.device.generation !== this.generation) return; // its context was released by Device.reset()
     this.device.makeCurrent();
     driver.memFree(ptr);
   }

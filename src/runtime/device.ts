@@ -12,8 +12,6 @@ export interface ComputeCapability {
   readonly minor: number;
 }
 
-// The context the driver has current on this (the only JS) thread, tracked so repeated makeCurrent() calls are free.
-let currentContext: bigint | undefined;
 const devices = new Map<number, Device>();
 
 /**
@@ -31,6 +29,11 @@ export class Device {
   /** Dynamic shared memory one block may opt into (cuFuncSetAttribute), in bytes. */
   readonly maxSharedMemoryPerBlockOptin: number;
   private context: bigint | undefined;
+  /**
+   * Counts reset() calls. Objects remember the generation they were made in, so a finalizer never frees into (and
+   * loaded-module maps never serve from) a context that was released and retained anew.
+   */
+  generation = 0;
   private defaultStreamValue: Stream | undefined;
 
   private constructor(
@@ -75,18 +78,18 @@ export class Device {
     return Array.from({ length: Device.count() }, (_, i) => Device.get(i));
   }
 
-  /** Make this device's primary context current on the calling thread (retaining it on first use). */
+  /**
+   * Make this device's primary context current on the calling thread (retaining it on first use). Asks the driver
+   * what is current rather than trusting a cached answer: another library on this thread may have switched it.
+   */
   makeCurrent(): void {
     if (this.context === undefined) this.context = driver.primaryContextRetain(this.handle);
-    if (currentContext !== this.context) {
-      driver.contextSetCurrent(this.context);
-      currentContext = this.context;
-    }
+    if (driver.contextCurrentRaw() !== this.context) driver.contextSetCurrent(this.context);
   }
 
   /** An identifier of this device's context, stable for the process: what a loaded module belongs to. */
   get contextId(): string {
-    return `dev${this.ordinal}`;
+    return `dev${this.ordinal}.${this.generation}`;
   }
 
   /** Block until all work queued on this device has finished. */
@@ -139,8 +142,8 @@ export class Device {
     if (this.context === undefined) return;
     this.synchronize();
     driver.primaryContextRelease(this.handle);
-    if (currentContext === this.context) currentContext = undefined;
     this.context = undefined;
+    this.generation++;
     this.defaultStreamValue = undefined;
   }
 }

@@ -1,6 +1,7 @@
 import { driver, KernelParamBlock, PARAM_SIZE, type ParamType } from '../cuda/index.js';
 import type { KernelArg } from './args.js';
 import type { Device } from './device.js';
+import type { Module } from './module.js';
 import type { Stream } from './stream.js';
 
 const { FunctionAttribute } = driver;
@@ -39,6 +40,8 @@ export class Kernel {
 
   /** @internal use module.getKernel() */
   constructor(
+    /** The module this kernel lives in; held so the module is not unloaded (finalized) while the kernel is used. */
+    readonly module: Module,
     readonly device: Device,
     /** CUfunction. */
     readonly handle: bigint,

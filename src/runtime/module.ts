@@ -2,25 +2,33 @@ import { driver, type ParamType } from '../cuda/index.js';
 import type { Device } from './device.js';
 import { Kernel } from './kernel.js';
 
-const registry = new FinalizationRegistry<{ device: Device; handle: bigint }>(({ device, handle }) => {
-  try {
-    device.makeCurrent();
-    driver.moduleUnload(handle);
-  } catch {
-    // context gone
-  }
-});
+const registry = new FinalizationRegistry<{ device: Device; handle: bigint; generation: number }>(
+  ({ device, handle, generation }) => {
+    // Made before a Device.reset(): the context it lived in is gone, and the address may belong to a newer object.
+    if (device.generation !== generation) return;
+    try {
+      device.makeCurrent();
+      driver.moduleUnload(handle);
+    } catch {
+      // context gone
+    }
+  },
+);
 
 /** A loaded image (cubin, PTX or fatbin) in one device's context. */
 export class Module {
   private readonly kernels = new Map<string, Kernel>();
   private unloaded = false;
+  /** The device's context generation when created (see Device.generation). */
+  readonly generation: number;
 
   private constructor(
     readonly device: Device,
     readonly handle: bigint,
     private readonly signatures: Readonly<Record<string, readonly ParamType[]>>,
-  ) {}
+  ) {
+    this.generation = device.generation;
+  }
 
   /** @internal use device.loadModule() */
   static load(
@@ -30,23 +38,21 @@ export class Module {
   ) {
     device.makeCurrent();
     const m = new Module(device, driver.moduleLoadData(image), signatures);
-    registry.register(m, { device, handle: m.handle }, m);
+    registry.register(m, { device, handle: m.handle, generation: device.generation }, m);
     return m;
   }
 
   /** The kernel with this symbol name (lowered name for C++ kernels); the same object on repeated calls. */
   getKernel(name: string, signature?: readonly ParamType[]): Kernel {
-    let k = this.kernels.get(name);
+    const sig = signature ?? this.signatures[name];
+    // One Kernel per (symbol, signature): each keeps its own parameter block and argument typing.
+    const id = sig ? `${name}(${sig.join(',')})` : name;
+    let k = this.kernels.get(id);
     if (!k) {
       if (this.unloaded) throw new Error('Module used after unload()');
       this.device.makeCurrent();
-      k = new Kernel(
-        this.device,
-        driver.moduleGetFunction(this.handle, name),
-        name,
-        signature ?? this.signatures[name],
-      );
-      this.kernels.set(name, k);
+      k = new Kernel(this, this.device, driver.moduleGetFunction(this.handle, name), name, sig);
+      this.kernels.set(id, k);
     }
     return k;
   }
@@ -63,6 +69,7 @@ export class Module {
     this.unloaded = true;
     registry.unregister(this);
     this.kernels.clear();
+    if (this.device.generation !== this.generation) return; // its context was released by Device.reset()
     this.device.makeCurrent();
     driver.moduleUnload(this.handle);
   }

@@ -1,24 +1,32 @@
 import { driver } from '../cuda/index.js';
 import type { Device } from './device.js';
 
-const registry = new FinalizationRegistry<{ device: Device; handle: bigint }>(({ device, handle }) => {
-  try {
-    device.makeCurrent();
-    driver.streamDestroy(handle);
-  } catch {
-    // process is shutting down or the context is gone: nothing to release
-  }
-});
+const registry = new FinalizationRegistry<{ device: Device; handle: bigint; generation: number }>(
+  ({ device, handle, generation }) => {
+    // Made before a Device.reset(): the context it lived in is gone, and the address may belong to a newer object.
+    if (device.generation !== generation) return;
+    try {
+      device.makeCurrent();
+      driver.streamDestroy(handle);
+    } catch {
+      // process is shutting down or the context is gone: nothing to release
+    }
+  },
+);
 
 /** A CUDA stream: work queued on one stream runs in order; different streams may overlap. */
 export class Stream {
   private disposed = false;
+  /** The device's context generation when created (see Device.generation). */
+  readonly generation: number;
 
   private constructor(
     readonly device: Device,
     /** CUstream; 0n is the legacy default stream. */
     readonly handle: bigint,
-  ) {}
+  ) {
+    this.generation = device.generation;
+  }
 
   /** @internal */
   static defaultOf(device: Device): Stream {
@@ -29,7 +37,7 @@ export class Stream {
   static create(device: Device, options: { nonBlocking?: boolean }): Stream {
     device.makeCurrent();
     const s = new Stream(device, driver.streamCreate(options.nonBlocking ? 1 : 0));
-    registry.register(s, { device, handle: s.handle }, s);
+    registry.register(s, { device, handle: s.handle, generation: device.generation }, s);
     return s;
   }
 
@@ -49,6 +57,7 @@ export class Stream {
     if (this.disposed || this.handle === 0n) return;
     this.disposed = true;
     registry.unregister(this);
+    if (this.device.generation !== this.generation) return; // its context was released by Device.reset()
     this.device.makeCurrent();
     driver.streamDestroy(this.handle);
   }

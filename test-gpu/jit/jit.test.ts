@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { KernelCache } from '../../src/cache/index.js';
 import { TILED_GEMM_SOURCE } from '../../src/cli/sample-kernels.js';
 import { JitCompiler } from '../../src/jit/index.js';
-import { Device } from '../../src/runtime/index.js';
+import { Device, i32 } from '../../src/runtime/index.js';
 import { gpuSkipReason } from '../helpers.js';
 
 const skip = gpuSkipReason;
@@ -49,3 +49,22 @@ test(
     }
   },
 );
+
+test('a kernel handed out stays launchable after its image leaves the memory tier', { skip }, async () => {
+  const device = Device.get(0);
+  const jit = new JitCompiler({ cache: new KernelCache({ dir: null, policy: { memoryMaxEntries: 1 } }) });
+  const add = (c: number) => ({
+    source: `extern "C" __global__ void add${c}(float* x, int n) { int i = threadIdx.x; if (i < n) x[i] += ${c}.0f; }`,
+    name: `add${c}`,
+  });
+  const k1 = await jit.kernel(add(1), device);
+  const k2 = await jit.kernel(add(2), device); // evicts add1's entry (one entry allowed)
+  assert.equal(jit.getStats().process.evictions.memory, 1);
+  using buf = device.upload(new Float32Array(32));
+  if (typeof globalThis.gc === 'function') globalThis.gc();
+  k1.launch({ grid: 1, block: 32 }, [buf, i32(32)]);
+  k2.launch({ grid: 1, block: 32 }, [buf, i32(32)]);
+  device.synchronize();
+  assert.deepEqual([...buf.downloadAs(Float32Array)], new Array(32).fill(3));
+  await jit.cache.close();
+});

@@ -125,3 +125,18 @@ describe('arch helpers', () => {
     assert.throws(() => resolveTarget('sm_90', 'cubin', [], 'x'), /reports no supported archs/);
   });
 });
+
+test('NVRTC version: the patch level comes from the library file name, or its size stands in', async () => {
+  const { fullVersion } = await import('../../src/compiler/nvrtc-compiler.js');
+  const { mkdtempSync, writeFileSync, symlinkSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-nvrtc-ver-'));
+  writeFileSync(join(dir, 'libnvrtc.so.13.0.88'), 'x');
+  symlinkSync(join(dir, 'libnvrtc.so.13.0.88'), join(dir, 'libnvrtc.so.13'));
+  assert.equal(fullVersion(13, 0, join(dir, 'libnvrtc.so.13')), '13.0.88');
+  writeFileSync(join(dir, 'libnvrtc.so'), 'abcd');
+  assert.equal(fullVersion(13, 0, join(dir, 'libnvrtc.so')), '13.0+4');
+  assert.equal(fullVersion(12, 8, join(dir, 'libnvrtc.so.13')), '12.8+1', 'a name of another version is not trusted');
+  assert.equal(fullVersion(13, 0, join(dir, 'missing.so')), '13.0');
+});

@@ -145,3 +145,24 @@ test('the compiler identity is remembered in the cache dir; a stale memory is co
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a stale identity memory with concurrent misses: no crash, nothing labelled with the stale version', async () => {
+  const dir = tempDir();
+  try {
+    const first = new JitCompiler({ cache: new KernelCache({ dir, logger: quiet }), compiler: 'nvcc' });
+    const real = await first.compilerInfo();
+    await first.cache.close();
+    const memoPath = join(dir, 'compilers.json');
+    const [fingerprint] = Object.keys(JSON.parse(readFileSync(memoPath, 'utf8')) as object);
+    writeFileSync(memoPath, JSON.stringify({ [fingerprint ?? '']: { id: 'nvcc', version: '0.0.2' } }));
+    const jit = new JitCompiler({ cache: new KernelCache({ dir, logger: quiet }), compiler: 'nvcc' });
+    const results = await Promise.allSettled([spec(7), spec(8), spec(9)].map((s) => jit.compile(s, 'sm_90')));
+    for (const r of results) {
+      assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? String(r.reason) : '');
+      if (r.status === 'fulfilled') assert.equal(r.value.entry.meta.compiler.version, real.version);
+    }
+    await jit.cache.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -105,3 +105,31 @@ test('JitWrapper: persistent cache on/off and its own directory; wrappers of one
   );
   await GlobalJitManager.reset();
 });
+
+test('wrappers follow later global changes; the managers keep serving one cache with one policy', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-seed-'));
+  const own = mkdtempSync(join(tmpdir(), 'cuop-seed-own-'));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(own, { recursive: true, force: true });
+  });
+  const g = GlobalJitManager.instance();
+  const cm = GlobalPersistentCacheManager.instance();
+  const w = new JitWrapper(new Gemm()).setPersistentCacheDirectory(own);
+  assert.equal(w.jit.allowCompile, true);
+  g.setGlobalConfig({ enableJit: false });
+  assert.equal(w.jit.allowCompile, false, 'a wrapper with its own dir follows enableJit');
+  assert.equal(w.jit.cache.dir, own);
+  g.setGlobalConfig({ enableJit: true });
+
+  const before = g.jit();
+  cm.initialize(dir, CachePolicy.production());
+  assert.notEqual(g.jit(), before, 'initialize() after first use reaches the JIT');
+  assert.equal(g.jit().cache, cm.cache, 'getStats() and the JIT see the same cache');
+  g.setGlobalConfig({ debug: true });
+  assert.equal(cm.cache.dir, dir, 'a debug switch keeps the directory');
+  assert.equal(cm.cache.policy.compression, 'gzip', 'and the production policy');
+  assert.equal(cm.cache.policy.debug, true);
+  assert.equal(g.jit().cache, cm.cache);
+  await GlobalJitManager.reset();
+});
