@@ -137,6 +137,10 @@ test('NVRTC version: the patch level comes from the library file name, or its si
   assert.equal(fullVersion(13, 0, join(dir, 'libnvrtc.so.13')), '13.0.88');
   writeFileSync(join(dir, 'libnvrtc.so'), 'abcd');
   assert.equal(fullVersion(13, 0, join(dir, 'libnvrtc.so')), '13.0+4');
-  assert.equal(fullVersion(12, 8, join(dir, 'libnvrtc.so.13')), '12.8+1', 'a name of another version is not trusted');
+  assert.equal(
+    fullVersion(12, 8, join(dir, 'libnvrtc.so.13')),
+    '12.8+1',
+    'a name of another version is not trusted',
+  );
   assert.equal(fullVersion(13, 0, join(dir, 'missing.so')), '13.0');
 });
