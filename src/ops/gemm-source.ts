@@ -125,6 +125,10 @@ export function defaultGemmConfig(
     if (tiles(GEMM_CONFIGS.f32Medium) >= smCount) return GEMM_CONFIGS.f32Medium;
     return GEMM_CONFIGS.f32Small;
   }
+  // 128×256 tiles once they fill two waves: at 4096³ they gave 340 TFLOP/s against 312 for 128×128 on an H100
+  // (bench/gemm.js sweep, same call as cuBLAS; on an H200 336 against 337). Aligned only: the scalar-load path
+  // needs the registers that its 64×64 warp tiles would take.
+  if (aligned && tiles(GEMM_CONFIGS.mmaWide) >= 2 * smCount) return GEMM_CONFIGS.mmaWide;
   if (tiles(GEMM_CONFIGS.mmaLarge) >= smCount)
     return aligned ? GEMM_CONFIGS.mmaLarge : GEMM_CONFIGS.mmaLarge8;
   return GEMM_CONFIGS.mmaSmall;

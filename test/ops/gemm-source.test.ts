@@ -124,7 +124,8 @@ describe('gemmSource', () => {
     assert.equal(gemmAligned('float16', false, true, 64, 64, 64, [0n, 16n, 32n]), true);
     assert.deepEqual(defaultGemmConfig('float32', 4096, 4096), GEMM_CONFIGS.f32Large);
     assert.deepEqual(defaultGemmConfig('float32', 256, 256), GEMM_CONFIGS.f32Small);
-    assert.deepEqual(defaultGemmConfig('float16', 4096, 4096), GEMM_CONFIGS.mmaLarge);
+    assert.deepEqual(defaultGemmConfig('float16', 4096, 4096), GEMM_CONFIGS.mmaWide);
+    assert.deepEqual(defaultGemmConfig('float16', 2048, 2048), GEMM_CONFIGS.mmaLarge);
     assert.deepEqual(defaultGemmConfig('bfloat16', 512, 512), GEMM_CONFIGS.mmaSmall);
     assert.deepEqual(defaultGemmConfig('float16', 4096, 4096, 132, false), GEMM_CONFIGS.mmaLarge8);
     for (const c of Object.values(GEMM_CONFIGS)) {
