@@ -4,6 +4,7 @@ import koffi from 'koffi';
 import type * as Koffi from 'koffi';
 
 import { CudaError } from './errors.js';
+import { LazyLibrary } from './lazy-library.js';
 import { DRIVER_LIBRARY, openFirst } from './library-discovery.js';
 
 export type Handle = bigint;
@@ -86,23 +87,10 @@ interface RawDriver {
   cuLaunchKernel: Fn;
 }
 
-let raw: RawDriver | undefined;
 let initialized = false;
 
-// A failed search is remembered: it lists directories and runs `ldconfig -p`, too slow to repeat per call.
-let bindError: Error | undefined;
-
-function bind(): RawDriver {
-  if (raw) return raw;
-  if (bindError) throw bindError;
-  try {
-    raw = bindLibrary();
-  } catch (e) {
-    bindError = e instanceof Error ? e : new Error(String(e));
-    throw bindError;
-  }
-  return raw;
-}
+const library = new LazyLibrary(bindLibrary);
+const bind = (): RawDriver => library.get();
 
 function bindLibrary(): RawDriver {
   const { handle: lib, path } = openFirst(DRIVER_LIBRARY, (p) => koffi.load(p));
@@ -172,7 +160,7 @@ function bindLibrary(): RawDriver {
 }
 
 function errorName(code: number): { symbol: string; description: string } {
-  const r = raw;
+  const r = library.loaded;
   if (!r) return { symbol: `CUresult ${code}`, description: '' };
   const name: (string | null)[] = [null];
   const desc: (string | null)[] = [null];
@@ -275,7 +263,7 @@ export function contextGetCurrent(): Handle {
 const currentSlot = new BigUint64Array(1);
 /** The current context as a bigint (0n when none), without allocating: cheap enough to call per launch. */
 export function contextCurrentRaw(): bigint {
-  check((raw ?? cuda()).cuCtxGetCurrentInto(currentSlot), 'cuCtxGetCurrent');
+  check((library.loaded ?? cuda()).cuCtxGetCurrentInto(currentSlot), 'cuCtxGetCurrent');
   return currentSlot[0] as bigint;
 }
 
@@ -447,7 +435,7 @@ export function launchKernel(
   stream: Handle,
   params: Buffer,
 ): void {
-  const r = raw ?? cuda();
+  const r = library.loaded ?? cuda();
   const code = r.cuLaunchKernel(
     fn,
     gridX,

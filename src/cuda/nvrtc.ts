@@ -6,6 +6,7 @@ import koffi from 'koffi';
 import type * as Koffi from 'koffi';
 
 import { NvrtcError } from './errors.js';
+import { LazyLibrary } from './lazy-library.js';
 import { candidates, NVRTC_LIBRARY, openFirst } from './library-discovery.js';
 
 type Fn = ReturnType<Koffi.LibraryHandle['func']>;
@@ -30,22 +31,8 @@ interface RawNvrtc {
   nvrtcGetLoweredName: Fn;
 }
 
-let raw: RawNvrtc | undefined;
-
-// A failed search is remembered: it lists directories and runs `ldconfig -p`, too slow to repeat per call.
-let bindError: Error | undefined;
-
-function bind(): RawNvrtc {
-  if (raw) return raw;
-  if (bindError) throw bindError;
-  try {
-    raw = bindLibrary();
-  } catch (e) {
-    bindError = e instanceof Error ? e : new Error(String(e));
-    throw bindError;
-  }
-  return raw;
-}
+const library = new LazyLibrary(bindLibrary);
+const bind = (): RawNvrtc => library.get();
 
 function bindLibrary(): RawNvrtc {
   const { handle: lib, path } = openFirst(NVRTC_LIBRARY, (p) => koffi.load(p));
@@ -115,8 +102,8 @@ export function nvrtcAvailable(): boolean {
  * which a process whose kernels all come from the cache need not pay.
  */
 export function nvrtcLibraryLocation(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (raw) return raw.path;
-  if (bindError) return undefined;
+  if (library.loaded) return library.loaded.path;
+  if (library.failed) return undefined;
   for (const c of candidates(NVRTC_LIBRARY, env)) {
     if (c.path.includes('/') && !c.path.includes('*') && existsSync(c.path)) return c.path;
   }

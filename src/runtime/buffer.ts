@@ -1,20 +1,10 @@
 import { driver } from '../cuda/index.js';
 import type { Device } from './device.js';
+import { releaseIn, releaseRegistry } from './release.js';
 import type { Stream } from './stream.js';
 
-// Safety net for buffers the program forgot to dispose: freed when the JS object is collected.
-const registry = new FinalizationRegistry<{ device: Device; ptr: bigint; generation: number }>(
-  ({ device, ptr, generation }) => {
-    // Made before a Device.reset(): the context it lived in is gone, and the address may belong to a newer object.
-    if (device.generation !== generation) return;
-    try {
-      device.makeCurrent();
-      driver.memFree(ptr);
-    } catch {
-      // context already gone at exit
-    }
-  },
-);
+// Safety net for objects the program forgot to dispose: released when the JS object is collected.
+const registry = releaseRegistry((handle) => driver.memFree(handle));
 
 type TypedArrayCtor<T> = {
   new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
@@ -43,7 +33,7 @@ export class DeviceBuffer {
     }
     device.makeCurrent();
     const b = new DeviceBuffer(device, bytes, driver.memAlloc(bytes));
-    registry.register(b, { device, ptr: b.ptrValue, generation: device.generation }, b);
+    registry.register(b, { device, handle: b.ptrValue, generation: device.generation }, b);
     return b;
   }
 
@@ -112,9 +102,7 @@ export class DeviceBuffer {
     const ptr = this.ptrValue;
     this.ptrValue = 0n;
     registry.unregister(this);
-    if (this.device.generation !== this.generation) return; // its context was released by Device.reset()
-    this.device.makeCurrent();
-    driver.memFree(ptr);
+    releaseIn({ device: this.device, handle: ptr, generation: this.generation }, driver.memFree);
   }
 
   [Symbol.dispose](): void {

@@ -1,21 +1,12 @@
 import { driver } from '../cuda/index.js';
 import type { Device } from './device.js';
+import { releaseIn, releaseRegistry } from './release.js';
 import type { Stream } from './stream.js';
 
 const CU_EVENT_DISABLE_TIMING = 0x2;
 
-const registry = new FinalizationRegistry<{ device: Device; handle: bigint; generation: number }>(
-  ({ device, handle, generation }) => {
-    // Made before a Device.reset(): the context it lived in is gone, and the address may belong to a newer object.
-    if (device.generation !== generation) return;
-    try {
-      device.makeCurrent();
-      driver.eventDestroy(handle);
-    } catch {
-      // context gone
-    }
-  },
-);
+// Safety net for objects the program forgot to dispose: released when the JS object is collected.
+const registry = releaseRegistry((handle) => driver.eventDestroy(handle));
 
 /** A marker in a stream; two timing events give the device time between them. */
 export class Event {
@@ -59,9 +50,7 @@ export class Event {
     if (this.disposed) return;
     this.disposed = true;
     registry.unregister(this);
-    if (this.device.generation !== this.generation) return; // its context was released by Device.reset()
-    this.device.makeCurrent();
-    driver.eventDestroy(this.handle);
+    releaseIn(this, driver.eventDestroy);
   }
 
   [Symbol.dispose](): void {

@@ -1,19 +1,10 @@
 import { driver, type ParamType } from '../cuda/index.js';
 import type { Device } from './device.js';
+import { releaseIn, releaseRegistry } from './release.js';
 import { Kernel } from './kernel.js';
 
-const registry = new FinalizationRegistry<{ device: Device; handle: bigint; generation: number }>(
-  ({ device, handle, generation }) => {
-    // Made before a Device.reset(): the context it lived in is gone, and the address may belong to a newer object.
-    if (device.generation !== generation) return;
-    try {
-      device.makeCurrent();
-      driver.moduleUnload(handle);
-    } catch {
-      // context gone
-    }
-  },
-);
+// Safety net for objects the program forgot to dispose: released when the JS object is collected.
+const registry = releaseRegistry((handle) => driver.moduleUnload(handle));
 
 /** A loaded image (cubin, PTX or fatbin) in one device's context. */
 export class Module {
@@ -69,8 +60,6 @@ export class Module {
     this.unloaded = true;
     registry.unregister(this);
     this.kernels.clear();
-    if (this.device.generation !== this.generation) return; // its context was released by Device.reset()
-    this.device.makeCurrent();
-    driver.moduleUnload(this.handle);
+    releaseIn(this, driver.moduleUnload);
   }
 }

@@ -1,18 +1,9 @@
 import { driver } from '../cuda/index.js';
 import type { Device } from './device.js';
+import { releaseIn, releaseRegistry } from './release.js';
 
-const registry = new FinalizationRegistry<{ device: Device; handle: bigint; generation: number }>(
-  ({ device, handle, generation }) => {
-    // Made before a Device.reset(): the context it lived in is gone, and the address may belong to a newer object.
-    if (device.generation !== generation) return;
-    try {
-      device.makeCurrent();
-      driver.streamDestroy(handle);
-    } catch {
-      // process is shutting down or the context is gone: nothing to release
-    }
-  },
-);
+// Safety net for objects the program forgot to dispose: released when the JS object is collected.
+const registry = releaseRegistry((handle) => driver.streamDestroy(handle));
 
 /** A CUDA stream: work queued on one stream runs in order; different streams may overlap. */
 export class Stream {
@@ -57,9 +48,7 @@ export class Stream {
     if (this.disposed || this.handle === 0n) return;
     this.disposed = true;
     registry.unregister(this);
-    if (this.device.generation !== this.generation) return; // its context was released by Device.reset()
-    this.device.makeCurrent();
-    driver.streamDestroy(this.handle);
+    releaseIn(this, driver.streamDestroy);
   }
 
   [Symbol.dispose](): void {
