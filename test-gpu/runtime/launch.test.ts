@@ -179,3 +179,37 @@ test('cuModuleGetFunction of a missing name names the symbol', { skip }, async (
       e instanceof CudaError && e.call.includes('no_such_kernel') && e.symbol === 'CUDA_ERROR_NOT_FOUND',
   );
 });
+
+test(
+  'a PTX image loads (the driver JIT-compiles it) and computes the same result as the cubin',
+  { skip },
+  async () => {
+    const device = Device.get(0);
+    const compiler = new NvrtcCompiler();
+    const r = await compiler.compile({
+      source: VECTOR_ADD,
+      arch: device.arch,
+      nameExpressions: ['vadd'],
+      imageKind: 'ptx',
+    });
+    assert.equal(r.imageKind, 'ptx');
+    assert.equal(r.image[r.image.length - 1], 0, 'PTX handed to the driver ends with NUL');
+    assert.match(r.image.toString('latin1'), /\.entry vadd/);
+    const k = device.loadModule(r.image).getKernel('vadd');
+    const n = 4099;
+    const a = randomArray(n);
+    const b = randomArray(n);
+    using da = device.upload(a);
+    using db = device.upload(b);
+    using dc = device.alloc(n * 4);
+    dc.fillWords(NAN_F32_BITS);
+    k.launch({ grid: Math.ceil(n / 128), block: 128 }, [da, db, dc, i32(n), f32(-0.5)]);
+    const c = dc.downloadAs(Float32Array);
+    assert.ok(
+      relativeError(
+        c,
+        Array.from(a, (x, i) => x - 0.5 * (b[i] as number)),
+      ) <= 1e-6,
+    );
+  },
+);
