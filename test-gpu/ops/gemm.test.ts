@@ -7,12 +7,11 @@ import { after, describe, test } from 'node:test';
 import { driverAvailable } from '../../src/cuda/driver.js';
 import { GEMM_CONFIGS, type GemmConfig } from '../../src/ops/gemm-source.js';
 import { Gemm, gemm } from '../../src/ops/gemm.js';
-import { DTYPE_BYTES, Tensor, decodeHost, encodeHost, type DType } from '../../src/ops/tensor.js';
+import { DTYPE_BYTES, Tensor, encodeHost, type DType } from '../../src/ops/tensor.js';
 import { Device } from '../../src/runtime/index.js';
+import { DTYPES, roundToDtype, TOL } from './helpers.js';
 
 const skip = driverAvailable() ? false : 'no CUDA driver on this machine';
-const TOL: Readonly<Record<DType, number>> = { float32: 1e-5, float16: 1e-2, bfloat16: 1e-2 };
-const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16'];
 const TRANS: readonly [boolean, boolean][] = [
   [false, false],
   [false, true],
@@ -69,7 +68,7 @@ function rng(seed: number): () => number {
 function randomRounded(n: number, dtype: DType, rand: () => number): Float64Array {
   const v = new Float64Array(n);
   for (let i = 0; i < n; i++) v[i] = rand() * 2 - 1;
-  return decodeHost(encodeHost(v, dtype), dtype);
+  return roundToDtype(v, dtype);
 }
 
 /** ref = alpha·op(A)·op(B) + beta·C0 in float64. */

@@ -2,14 +2,13 @@
 // with nvcc (when it is installed) for sm_90 and sm_80, and validation runs against tensors over a fake device buffer
 // (a plain object standing in for DeviceBuffer/Device: validation must reject before anything touches the device).
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
-import type { KernelProvider } from '../../src/jit/types.js';
 import {
   GEMM_CONFIGS,
   defaultGemmConfig,
@@ -20,11 +19,11 @@ import {
   type GemmSpec,
 } from '../../src/ops/gemm-source.js';
 import { Gemm } from '../../src/ops/gemm.js';
-import { ShapeError, Tensor, type DType } from '../../src/ops/tensor.js';
+import { Tensor, type DType } from '../../src/ops/tensor.js';
 import type { DeviceBuffer } from '../../src/runtime/index.js';
+import { assertShapeError, DTYPES, findNvcc, noJit, twoAtATime } from './helpers.js';
 
 const run = promisify(execFile);
-const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16'];
 const TRANS: readonly [boolean, boolean][] = [
   [false, false],
   [false, true],
@@ -139,19 +138,7 @@ describe('gemmSource', () => {
 
 // ---- nvcc compile checks ----------------------------------------------------------------------------------------
 
-function nvccPath(): string | undefined {
-  for (const p of [process.env.NVCC, 'nvcc', '/usr/local/cuda/bin/nvcc', '/usr/local/bin/nvcc']) {
-    if (!p) continue;
-    try {
-      execFileSync(p, ['--version'], { stdio: 'ignore' });
-      return p;
-    } catch {
-      // try the next
-    }
-  }
-  return undefined;
-}
-const nvcc = nvccPath();
+const nvcc = findNvcc([process.env.NVCC, 'nvcc', '/usr/local/cuda/bin/nvcc', '/usr/local/bin/nvcc']);
 
 interface Compiled {
   readonly name: string;
@@ -201,16 +188,7 @@ async function compileAll(
       });
     }
   }
-  const results: Compiled[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const job = jobs[next++] as () => Promise<Compiled>;
-      results.push(await job());
-    }
-  };
-  await Promise.all([worker(), worker()]); // 2 at a time
-  return results;
+  return twoAtATime(jobs);
 }
 
 describe('generated sources compile with nvcc', { skip: nvcc ? false : 'nvcc not found' }, () => {
@@ -287,20 +265,10 @@ const fakeTensor = (shape: number[], dtype: DType = 'float32', device: unknown =
   } as unknown as DeviceBuffer;
   return new Tensor(buffer, shape, dtype);
 };
-const noJit: KernelProvider = {
-  kernel() {
-    throw new Error('the JIT must not be reached when validation fails');
-  },
-};
 
 describe('Gemm.forward validation (fake device, no GPU)', () => {
-  const rejects = async (op: Gemm, inputs: Tensor[], outputs: Tensor[], re: RegExp): Promise<void> => {
-    await assert.rejects(op.forward(inputs, outputs, { jit: noJit }), (e: unknown) => {
-      assert.ok(e instanceof ShapeError, `expected ShapeError, got ${String(e)}`);
-      assert.match(e.message, re);
-      return true;
-    });
-  };
+  const rejects = (op: Gemm, inputs: Tensor[], outputs: Tensor[], re: RegExp): Promise<void> =>
+    assertShapeError(() => op.forward(inputs, outputs, { jit: noJit }), re);
 
   test('inner dimensions must agree (for every transpose combination)', async () => {
     await rejects(

@@ -1,118 +1,22 @@
 // CPU tests of the reduction source generator and operator front end: no GPU, no driver.
-// Validation and launch planning run on real Tensor objects over a minimal fake DeviceBuffer/Device
-// ({ byteLength, device, devicePtr } and { multiprocessorCount, alloc }), with a fake KernelProvider that records
-// the requested spec and the launch instead of touching a GPU.
+// Validation and launch planning run on real Tensor objects over the minimal fake DeviceBuffer/Device of
+// ./helpers.ts, with a fake KernelProvider that records the requested spec and the launch instead of touching a GPU.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import type { KernelProvider, KernelSpec } from '../../src/jit/types.js';
-import type { Device, DeviceBuffer, Kernel, KernelArg, LaunchConfig } from '../../src/runtime/index.js';
-import {
-  max,
-  Reduce,
-  reduceSource,
-  rowKernelShape,
-  ShapeError,
-  sum,
-  Tensor,
-  type DType,
-} from '../../src/ops/index.js';
+import { max, Reduce, reduceSource, rowKernelShape, sum } from '../../src/ops/index.js';
 import { rowBlockThreads } from '../../src/ops/reduce-source.js';
-
-// ---- nvcc (shared shape with the elementwise/softmax tests) ----
-const NVCC = process.env.NVCC ?? 'nvcc';
-const nvccMissing = ((): string | false => {
-  try {
-    execFileSync(NVCC, ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return `nvcc not found (set NVCC=/path/to/nvcc)`;
-  }
-})();
-
-/** Compile each source for each arch (2 nvcc processes at a time); returns failure messages. */
-async function compileAll(units: { label: string; source: string }[], archs: string[]): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'cuop-reduce-'));
-  const jobs = units.flatMap((u, i) => archs.map((arch) => ({ ...u, arch, file: join(dir, `k${i}.cu`) })));
-  units.forEach((u, i) => writeFileSync(join(dir, `k${i}.cu`), u.source));
-  const failures: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) {
-      const j = jobs[next++]!;
-      await new Promise<void>((done) => {
-        execFile(
-          NVCC,
-          ['-cubin', `-arch=${j.arch}`, '-o', `${j.file}.${j.arch}.cubin`, j.file],
-          (err, _o, stderr) => {
-            if (err) failures.push(`${j.label} (${j.arch}): ${stderr || err.message}`);
-            done();
-          },
-        );
-      });
-    }
-  };
-  try {
-    await Promise.all([worker(), worker()]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return failures;
-}
-
-/** NVRTC resolves no system header and has no <math.h> macros: only the fp16/bf16 headers may be included. */
-function assertNvrtcSafe(label: string, source: string): void {
-  for (const inc of source.match(/#include\s*[<"][^>"]*[>"]/g) ?? []) {
-    assert.match(inc, /^#include <cuda_(fp16|bf16)\.h>$/, `${label}: ${inc} would not resolve under NVRTC`);
-  }
-  assert.doesNotMatch(
-    source,
-    /\b(INFINITY|NAN|HUGE_VALF?|FLT_MAX)\b/,
-    `${label}: uses a <math.h>/<float.h> macro`,
-  );
-}
-
-// ---- fakes ----
-interface Launch {
-  spec: KernelSpec;
-  config: LaunchConfig;
-  args: readonly KernelArg[];
-}
-const fakeDevice = {
-  multiprocessorCount: 132,
-  alloc: (bytes: number) => fakeBuffer(bytes, 8192n),
-} as unknown as Device;
-function fakeBuffer(byteLength: number, ptr: bigint, device = fakeDevice): DeviceBuffer {
-  return { byteLength, device, devicePtr: ptr } as unknown as DeviceBuffer;
-}
-function fake(
-  shape: number[],
-  dtype: DType = 'float32',
-  opts: { strides?: number[]; ptr?: bigint } = {},
-): Tensor {
-  return new Tensor(fakeBuffer(1 << 30, opts.ptr ?? 4096n), shape, dtype, opts.strides);
-}
-const noJit: KernelProvider = {
-  kernel: () => {
-    throw new Error('a kernel was requested: validation should have failed before');
-  },
-};
-function recordingJit(): { jit: KernelProvider; launches: Launch[] } {
-  const launches: Launch[] = [];
-  const jit: KernelProvider = {
-    kernel: (spec) =>
-      Promise.resolve({
-        launch: (config: LaunchConfig, args: readonly KernelArg[]) => launches.push({ spec, config, args }),
-      } as unknown as Kernel),
-  };
-  return { jit, launches };
-}
-
-const DTYPES: DType[] = ['float32', 'float16', 'bfloat16'];
-const WIDTH: Record<DType, number> = { float32: 4, float16: 8, bfloat16: 8 };
+import {
+  assertCompiles,
+  assertNewSpecialization,
+  assertShapeErrors,
+  DTYPES,
+  fake,
+  noJit,
+  nvccMissing,
+  recordingJit,
+  WIDTH,
+  type Launch,
+} from './helpers.js';
 
 test('deterministic sources; every (op, dtype, shape, vec) differs', () => {
   const seen = new Map<string, string>();
@@ -122,19 +26,11 @@ test('deterministic sources; every (op, dtype, shape, vec) differs', () => {
         for (const vec of [1, WIDTH[dtype]]) {
           const key = `${op}/${dtype}/${shape}/v${vec}`;
           const g = reduceSource({ op, dtype, shape, vec });
-          assert.equal(
-            reduceSource({ op, dtype, shape, vec }).source,
-            g.source,
-            `${key} is not deterministic`,
-          );
+          assertNewSpecialization(seen, key, g.source, reduceSource({ op, dtype, shape, vec }).source);
           assert.equal(
             g.name,
             `cuop_reduce_${op}_${{ float32: 'f32', float16: 'f16', bfloat16: 'bf16' }[dtype]}_${shape}_v${vec}`,
           );
-          for (const [k2, s2] of seen)
-            assert.notEqual(g.source, s2, `${key} generated the same source as ${k2}`);
-          assertNvrtcSafe(key, g.source);
-          seen.set(key, g.source);
         }
       }
     }
@@ -184,8 +80,7 @@ test(
         source: reduceSource({ op: 'max', dtype: 'float32', shape: 'warp', vec: 1 }).source,
       },
     ];
-    const failures = await compileAll(units, ['sm_90', 'sm_80']);
-    assert.deepEqual(failures, [], failures.join('\n\n'));
+    await assertCompiles(units, 'cuop-reduce-');
   },
 );
 
@@ -221,13 +116,7 @@ test('validation raises ShapeError before any kernel is requested', async () => 
     ],
     ['max() of a scalar', () => max(fake([], 'float16'), { jit: noJit }), /rank 0/],
   ];
-  for (const [label, run, message] of cases) {
-    await assert.rejects(run, (e: unknown) => {
-      assert.ok(e instanceof ShapeError, `${label}: expected ShapeError, got ${String(e)}`);
-      assert.match(e.message, message, label);
-      return true;
-    });
-  }
+  await assertShapeErrors(cases);
   assert.throws(() => new Reduce('mean' as 'sum'), TypeError);
 });
 

@@ -1,108 +1,21 @@
 // CPU tests of the softmax source generator and operator front end: no GPU, no driver.
-// Validation and launch planning run on real Tensor objects over a minimal fake DeviceBuffer/Device
-// ({ byteLength, device, devicePtr } and { multiprocessorCount, alloc }), with a fake KernelProvider that records
-// the requested spec and the launch instead of touching a GPU.
+// Validation and launch planning run on real Tensor objects over the minimal fake DeviceBuffer/Device of
+// ./helpers.ts, with a fake KernelProvider that records the requested spec and the launch instead of touching a GPU.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import type { KernelProvider, KernelSpec } from '../../src/jit/types.js';
-import type { Device, DeviceBuffer, Kernel, KernelArg, LaunchConfig } from '../../src/runtime/index.js';
-import { ShapeError, Softmax, softmax, softmaxSource, Tensor, type DType } from '../../src/ops/index.js';
-
-// ---- nvcc (shared shape with the elementwise/reduce tests) ----
-const NVCC = process.env.NVCC ?? 'nvcc';
-const nvccMissing = ((): string | false => {
-  try {
-    execFileSync(NVCC, ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return `nvcc not found (set NVCC=/path/to/nvcc)`;
-  }
-})();
-
-/** Compile each source for each arch (2 nvcc processes at a time); returns failure messages. */
-async function compileAll(units: { label: string; source: string }[], archs: string[]): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'cuop-softmax-'));
-  const jobs = units.flatMap((u, i) => archs.map((arch) => ({ ...u, arch, file: join(dir, `k${i}.cu`) })));
-  units.forEach((u, i) => writeFileSync(join(dir, `k${i}.cu`), u.source));
-  const failures: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) {
-      const j = jobs[next++]!;
-      await new Promise<void>((done) => {
-        execFile(
-          NVCC,
-          ['-cubin', `-arch=${j.arch}`, '-o', `${j.file}.${j.arch}.cubin`, j.file],
-          (err, _o, stderr) => {
-            if (err) failures.push(`${j.label} (${j.arch}): ${stderr || err.message}`);
-            done();
-          },
-        );
-      });
-    }
-  };
-  try {
-    await Promise.all([worker(), worker()]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return failures;
-}
-
-/** NVRTC resolves no system header and has no <math.h> macros: only the fp16/bf16 headers may be included. */
-function assertNvrtcSafe(label: string, source: string): void {
-  for (const inc of source.match(/#include\s*[<"][^>"]*[>"]/g) ?? []) {
-    assert.match(inc, /^#include <cuda_(fp16|bf16)\.h>$/, `${label}: ${inc} would not resolve under NVRTC`);
-  }
-  assert.doesNotMatch(
-    source,
-    /\b(INFINITY|NAN|HUGE_VALF?|FLT_MAX)\b/,
-    `${label}: uses a <math.h>/<float.h> macro`,
-  );
-}
-
-// ---- fakes ----
-interface Launch {
-  spec: KernelSpec;
-  config: LaunchConfig;
-  args: readonly KernelArg[];
-}
-const fakeDevice = {
-  multiprocessorCount: 132,
-  alloc: (bytes: number) => fakeBuffer(bytes, 8192n),
-} as unknown as Device;
-function fakeBuffer(byteLength: number, ptr: bigint, device = fakeDevice): DeviceBuffer {
-  return { byteLength, device, devicePtr: ptr } as unknown as DeviceBuffer;
-}
-function fake(
-  shape: number[],
-  dtype: DType = 'float32',
-  opts: { strides?: number[]; ptr?: bigint } = {},
-): Tensor {
-  return new Tensor(fakeBuffer(1 << 30, opts.ptr ?? 4096n), shape, dtype, opts.strides);
-}
-const noJit: KernelProvider = {
-  kernel: () => {
-    throw new Error('a kernel was requested: validation should have failed before');
-  },
-};
-function recordingJit(): { jit: KernelProvider; launches: Launch[] } {
-  const launches: Launch[] = [];
-  const jit: KernelProvider = {
-    kernel: (spec) =>
-      Promise.resolve({
-        launch: (config: LaunchConfig, args: readonly KernelArg[]) => launches.push({ spec, config, args }),
-      } as unknown as Kernel),
-  };
-  return { jit, launches };
-}
-
-const DTYPES: DType[] = ['float32', 'float16', 'bfloat16'];
-const WIDTH: Record<DType, number> = { float32: 4, float16: 8, bfloat16: 8 };
+import { Softmax, softmax, softmaxSource } from '../../src/ops/index.js';
+import {
+  assertCompiles,
+  assertNewSpecialization,
+  assertShapeErrors,
+  DTYPES,
+  fake,
+  noJit,
+  nvccMissing,
+  recordingJit,
+  WIDTH,
+  type Launch,
+} from './helpers.js';
 
 test('deterministic sources; every (dtype, shape, vec) differs', () => {
   const seen = new Map<string, string>();
@@ -111,11 +24,7 @@ test('deterministic sources; every (dtype, shape, vec) differs', () => {
       for (const vec of [1, WIDTH[dtype]]) {
         const key = `${dtype}/${shape}/v${vec}`;
         const g = softmaxSource({ dtype, shape, vec });
-        assert.equal(softmaxSource({ dtype, shape, vec }).source, g.source, `${key} is not deterministic`);
-        for (const [k2, s2] of seen)
-          assert.notEqual(g.source, s2, `${key} generated the same source as ${k2}`);
-        assertNvrtcSafe(key, g.source);
-        seen.set(key, g.source);
+        assertNewSpecialization(seen, key, g.source, softmaxSource({ dtype, shape, vec }).source);
       }
     }
   }
@@ -140,8 +49,7 @@ test(
       { label: 'bf16 warp v1', source: softmaxSource({ dtype: 'bfloat16', shape: 'warp', vec: 1 }).source },
       { label: 'f32 block v1', source: softmaxSource({ dtype: 'float32', shape: 'block', vec: 1 }).source },
     ];
-    const failures = await compileAll(units, ['sm_90', 'sm_80']);
-    assert.deepEqual(failures, [], failures.join('\n\n'));
+    await assertCompiles(units, 'cuop-softmax-');
   },
 );
 
@@ -174,13 +82,7 @@ test('validation raises ShapeError before any kernel is requested', async () => 
     ['two inputs', () => s.forward([x, x], [x], { jit: noJit }), /expected 1 input tensor, got 2/],
     ['softmax() of a scalar', () => softmax(fake([], 'bfloat16'), { jit: noJit }), /rank 0/],
   ];
-  for (const [label, run, message] of cases) {
-    await assert.rejects(run, (e: unknown) => {
-      assert.ok(e instanceof ShapeError, `${label}: expected ShapeError, got ${String(e)}`);
-      assert.match(e.message, message, label);
-      return true;
-    });
-  }
+  await assertShapeErrors(cases);
 });
 
 test('launch plan (fake provider)', async () => {
