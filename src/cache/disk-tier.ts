@@ -376,6 +376,12 @@ export class DiskTier implements CacheTier {
       const mdir = join(this.metadataDir, this.shard(key));
       await fsp.mkdir(kdir, { recursive: true, mode: 0o700 });
       await fsp.mkdir(mdir, { recursive: true, mode: 0o700 });
+      // Another writer already committed a sound entry (e.g. after a lock wait ran out): keep it rather than swap
+      // its kernel file under a reader that has read its metadata.
+      if (fs.existsSync(metaPath) && this.verify(key) === undefined) {
+        for (const t of temps) if (t) await fsp.unlink(t).catch(() => {});
+        return;
+      }
       await fsp.rename(temps[0]!, kernelPath);
       temps[0] = '';
       await this.syncDir(kdir);

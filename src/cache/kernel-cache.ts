@@ -664,7 +664,7 @@ export class KernelCache {
         continue;
       }
       if (lockIsStale(info, Date.now(), Math.max(this.policy.lockWaitMs, 1), mtime)) {
-        await fs.promises.unlink(l).catch(() => {});
+        breakStaleLock(l, info); // the same guarded removal as a waiter's takeover
       }
     }
   }

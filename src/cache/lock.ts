@@ -107,10 +107,24 @@ export function breakStaleLock(path: string, judged: LockInfo | undefined): void
 }
 
 export function releaseLock(path: string): void {
+  // Move the lock aside first, then look at what was moved: if a successor took over a lock judged stale (a
+  // compile that outlived lockWaitMs) and made its own, put that one back instead of deleting it.
+  const tomb = `${path}.release.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}`;
   try {
-    const cur = readLock(path);
-    if (cur && (cur.pid !== process.pid || cur.host !== HOST || cur.threadId !== threadId)) return;
-    unlinkSync(path);
+    renameSync(path, tomb);
+  } catch {
+    return; // already gone
+  }
+  const cur = readLock(tomb);
+  if (cur && (cur.pid !== process.pid || cur.host !== HOST || cur.threadId !== threadId)) {
+    try {
+      linkSync(tomb, path);
+    } catch {
+      // a third party holds the path now
+    }
+  }
+  try {
+    unlinkSync(tomb);
   } catch {
     // already gone
   }
