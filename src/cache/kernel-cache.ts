@@ -235,6 +235,31 @@ export class KernelCache {
   }
 
   /**
+   * Memory, then the disk, answered synchronously: never compiles, never waits, counts no miss (the caller falls
+   * back to getOrCompile). A fresh process's first lookups are mostly first-execution cost of the code they run;
+   * this path runs far less of it than the promise chain of getOrCompile.
+   */
+  lookupSync(spec: KeySpec): CacheLookup | undefined {
+    const key = memoizedCacheKey(spec);
+    const resident = this.memory.peek(key);
+    if (resident !== undefined) {
+      this.noteMemoryHit(resident);
+      return { key, entry: resident, tier: 'memory' };
+    }
+    if (!this.disk || this.inflight.has(key)) return undefined;
+    let rec: TierRecord | undefined;
+    try {
+      rec = this.disk.getSync(key, this.expectOf(spec));
+    } catch {
+      return undefined; // the async path retries and reports
+    }
+    if (!rec) return undefined;
+    const entry = this.hit(this.disk.name, rec);
+    setImmediate(() => this.touchDisk(key, rec.meta));
+    return { key, entry, tier: this.disk.name };
+  }
+
+  /**
    * Count a hit the caller answered from its own copy of a resident entry (the JIT's loaded-kernel map), so stats
    * see every lookup. In-memory increments only.
    */

@@ -98,6 +98,7 @@ export class JitCompiler implements KernelProvider {
   private readonly compilerChoice: Compiler | CompilerPreference;
   private compilerValue: Compiler | undefined;
   private infoValue: Promise<CompilerInfo> | undefined;
+  private infoResolved: CompilerInfo | undefined; // infoValue's value once settled: lookups need not await it
   // spec object → device ordinal → ready kernel (the "loaded kernels" level: no hashing, no I/O, no driver call).
   private readonly resident = new WeakMap<KernelSpec, Map<number, Resident>>();
   // spec object → arch + compiler → key spec (so the key, memoized on the key spec object, is hashed once).
@@ -126,7 +127,7 @@ export class JitCompiler implements KernelProvider {
    * all hit neither loads NVRTC nor runs nvcc.
    */
   compilerInfo(): Promise<CompilerInfo> {
-    this.infoValue ??= this.resolveCompilerInfo();
+    this.infoValue ??= this.resolveCompilerInfo().then((info) => (this.infoResolved = info));
     return this.infoValue;
   }
 
@@ -165,8 +166,10 @@ export class JitCompiler implements KernelProvider {
 
   /** Compile (or fetch from the cache) without loading: for precompiling on hosts without a GPU. */
   async compile(spec: KernelSpec, arch: string, device?: Device): Promise<CacheLookup> {
-    const info = await this.compilerInfo();
+    const info = this.infoResolved ?? (await this.compilerInfo());
     const keySpec = this.keySpecFor(spec, arch, info);
+    const hit = this.cache.lookupSync(keySpec);
+    if (hit) return hit;
     try {
       return await this.cache.getOrCompile(
         keySpec,
@@ -177,6 +180,7 @@ export class JitCompiler implements KernelProvider {
       if (!(e instanceof CompilerIdentityChanged)) throw e;
       // The remembered identity was stale (compiler replaced in place): forget it and look up under the real one.
       this.infoValue = Promise.resolve(e.actual);
+      this.infoResolved = e.actual;
       return this.compile(spec, arch, device);
     }
   }

@@ -217,3 +217,28 @@ test('memory hit cost (peek + getOrCompile with a memoized key) stays in the mic
   assert.ok(us < 20, `memory hit ${us.toFixed(2)} µs`); // generous for a loaded CI box; the bench reports the real figure
   await c.close();
 });
+
+test('lookupSync: memory, then a verified disk read; a miss is undefined and neither compiles nor counts', async () => {
+  const dir = tempDir('sync');
+  const a = new KernelCache({ dir, logger: quiet, env: {} });
+  const published = await a.getOrCompile(specFor(1), countingCompile(1).compile);
+  await a.close();
+  const b = new KernelCache({ dir, logger: quiet, env: {} });
+  const fromDisk = b.lookupSync(specFor(1));
+  assert.equal(fromDisk?.tier, 'disk');
+  assert.deepEqual(fromDisk?.entry.image, published.entry.image);
+  assert.equal(b.lookupSync(specFor(1))?.tier, 'memory');
+  assert.equal(b.lookupSync(specFor(2)), undefined);
+  const s = b.getStats().process;
+  assert.deepEqual([s.hits.disk, s.hits.memory, s.misses, s.compiles], [1, 1, 0, 0]);
+  // A damaged entry is not returned by the sync path either: it is removed and counted.
+  const kp = join(dir, 'kernels', published.key.slice(0, 2), `${published.key}.cubin`);
+  const c = new KernelCache({ dir, logger: quiet, env: {} });
+  const bytes = readFileSync(kp);
+  bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x40;
+  writeFileSync(kp, bytes);
+  assert.equal(c.lookupSync(specFor(1)), undefined);
+  assert.equal(c.getStats().process.corruptFound, 1);
+  await b.close();
+  await c.close();
+});
