@@ -226,7 +226,11 @@ export class NvccCompiler implements Compiler {
     if (r.code !== 0 || !m) {
       throw new CompilerUnavailableError(`${nvcc} --version failed (exit ${r.code}): ${text.trim()}`);
     }
-    return { id: 'nvcc', version: m[3] ?? `${m[1]}.${m[2]}` };
+    const version = m[3] ?? `${m[1]}.${m[2]}`;
+    const extra = nvccEnvFlags(this.env);
+    // nvcc adds NVCC_PREPEND_FLAGS / NVCC_APPEND_FLAGS to every command line: they change the machine code as much
+    // as options do, so they become part of the identity (and so of every cache key).
+    return { id: 'nvcc', version: extra ? `${version}+env:${extra}` : version };
   }
 
   private async readArchs(): Promise<number[]> {
@@ -356,4 +360,11 @@ function cleanLog(text: string, root: string, srcName: string, programName: stri
     out = out.replace(new RegExp(`(^|[\\s"'])${escapeRegExp(srcName)}(?=[("':])`, 'gm'), `$1${programName}`);
   }
   return out.trim();
+}
+
+/** The flags nvcc takes from its environment, as one string ('' when none). */
+export function nvccEnvFlags(env: NodeJS.ProcessEnv): string {
+  const pre = env['NVCC_PREPEND_FLAGS']?.trim() ?? '';
+  const post = env['NVCC_APPEND_FLAGS']?.trim() ?? '';
+  return pre || post ? `${pre}|${post}` : '';
 }

@@ -8,7 +8,7 @@ import { readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 
 import { join } from 'node:path';
 
 import type { CompilerInfo, CompilerPreference } from '../compiler/index.js';
-import { findNvcc } from '../compiler/index.js';
+import { findNvcc, nvccEnvFlags } from '../compiler/index.js';
 import { nvrtc } from '../cuda/index.js';
 
 const MEMO_FILE = 'compilers.json';
@@ -41,7 +41,7 @@ export function compilerFingerprint(
     try {
       const exe = findNvcc({ env });
       const s = stamp(exe);
-      return s ? `nvcc|${s}` : undefined;
+      return s ? `nvcc|${s}|${nvccEnvFlags(env)}` : undefined;
     } catch {
       return undefined;
     }

@@ -259,6 +259,14 @@ describe('NvccCompiler', () => {
     );
   });
 
+  test('flags nvcc takes from NVCC_PREPEND_FLAGS / NVCC_APPEND_FLAGS are part of its identity', async () => {
+    const plain = await nvcc.info();
+    const withFlags = await new NvccCompiler({
+      env: { ...process.env, NVCC_APPEND_FLAGS: '-DCUOP_ENV=1' },
+    }).info();
+    assert.equal(withFlags.version, `${plain.version}+env:|-DCUOP_ENV=1`);
+  });
+
   test('a missing nvcc makes info() and compile() reject with CompilerUnavailableError', async () => {
     const missing = new NvccCompiler({ nvccPath: join(fakes, 'nowhere', 'nvcc') });
     assert.ok((await rejection(missing.info())) instanceof CompilerUnavailableError);
