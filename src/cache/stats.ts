@@ -267,7 +267,10 @@ export class StatsStore {
       mergedNow.push(n);
     }
     if (liveKeys) for (const k of Object.keys(uses)) if (!liveKeys.has(k)) delete uses[k];
-    const body: TotalFile = { v: 1, counters, keyUses: uses, merged: mergedNow };
+    // Files merged by an earlier compaction that died before deleting them stay listed, or a second crash in the
+    // same place would count them twice.
+    const stillThere = [...alreadyMerged].filter((n) => fs.existsSync(join(this.dir as string, n)));
+    const body: TotalFile = { v: 1, counters, keyUses: uses, merged: [...stillThere, ...mergedNow] };
     const tmp = `${totalPath}.${process.pid}.tmp`;
     try {
       fs.writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
