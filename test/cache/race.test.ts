@@ -131,3 +131,31 @@ test("the lock holder's compile fails: the waiter compiles itself and gets the s
   await a.close();
   await b.close();
 });
+
+test('8 worker threads racing cold on the same 3 keys compile each key once (lock files carry the thread id)', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const dir = tempDir('threads');
+  const workers = Array.from(
+    { length: 8 },
+    () => new Worker(worker('thread-worker'), { workerData: { dir, n: 3 } }),
+  );
+  const ready = workers.map((w) => new Promise<void>((res) => w.once('message', () => res())));
+  await Promise.all(ready);
+  const done = workers.map(
+    (w) =>
+      new Promise<Report>((res, rej) => {
+        w.once('message', (m) => res(m as Report));
+        w.once('error', rej);
+      }),
+  );
+  for (const w of workers) w.postMessage('go');
+  const reports = await Promise.all(done);
+  await Promise.all(workers.map((w) => w.terminate()));
+  assert.deepEqual(reports.flatMap((r) => r.compiled).sort(), [0, 1, 2], JSON.stringify(reports));
+  const tiers = reports.flatMap((r) => r.tiers);
+  assert.equal(tiers.filter((t) => t === 'compiled').length, 3);
+  assert.ok(
+    tiers.every((t) => ['compiled', 'shared', 'disk'].includes(t)),
+    tiers.join(','),
+  );
+});
