@@ -95,20 +95,32 @@ export function checkVec(dtype: DType, vec: number): void {
 }
 
 /** A sum or max over the last axis: `out[r] = reduce(in[r*n .. r*n+n))` for r < rows. */
+/**
+ * The first lines of a row kernel `name(out, in, rows, n)`, shared by reduce and softmax: its signature and, for one
+ * warp per row, the row and lane of the calling thread (whole warps past the last row return).
+ */
+export function rowKernelOpening(name: string, shape: RowKernelShape): string[] {
+  const bounds = shape === 'warp' ? WARP_KERNEL_BLOCK : ROW_BLOCK_MAX;
+  const k = [
+    `extern "C" __global__ void __launch_bounds__(${bounds})`,
+    `${name}(T* __restrict__ out, const T* __restrict__ in, long long rows, long long n) {`,
+  ];
+  if (shape === 'warp') {
+    k.push('  const long long row = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);');
+    k.push('  const int lane = threadIdx.x & 31;');
+    k.push('  if (row >= rows) return;  // uniform across the warp');
+  }
+  return k;
+}
+
 export function reduceSource(opts: ReduceSourceOptions): ReduceSource {
   const { op, dtype, shape, vec } = opts;
   checkVec(dtype, vec);
   const name = `cuop_reduce_${op}_${DTYPE_TAG[dtype]}_${shape}_v${vec}`;
   const id = IDENTITY[op];
   const combine = COMBINE[op];
-  const k: string[] = [];
-  const bounds = shape === 'warp' ? WARP_KERNEL_BLOCK : ROW_BLOCK_MAX;
-  k.push(`extern "C" __global__ void __launch_bounds__(${bounds})`);
-  k.push(`${name}(T* __restrict__ out, const T* __restrict__ in, long long rows, long long n) {`);
+  const k = rowKernelOpening(name, shape);
   if (shape === 'warp') {
-    k.push('  const long long row = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);');
-    k.push('  const int lane = threadIdx.x & 31;');
-    k.push('  if (row >= rows) return;  // uniform across the warp');
     k.push('  const T* __restrict__ p = in + row * n;');
     k.push(`  float acc = ${id};`);
     k.push(...rowLoop(vec, 'lane', '32', (x) => `acc = ${combine('acc', x)};`));

@@ -47,6 +47,26 @@ export function rowsOf(op: string, t: Tensor): { rows: number; n: number } {
   return { rows: n === 0 ? t.shape.slice(0, -1).reduce((a, b) => a * b, 1) : t.size / n, n };
 }
 
+/**
+ * @internal Launch a row kernel `(out, in, rows, n)` (reduce, softmax) over `rows` rows of n elements, with the
+ * geometry rowLaunch picks and the kernel of that shape.
+ */
+export async function launchRows(
+  op: string,
+  x: Tensor,
+  out: Tensor,
+  { rows, n, vec }: { rows: number; n: number; vec: number },
+  specOf: (shape: RowKernelShape) => KernelSpec,
+  options?: ForwardOptions,
+): Promise<void> {
+  const geo = rowLaunch(op, rows, n, vec);
+  const kernel = await providerOf(options).kernel(specOf(geo.shape), x.device);
+  kernel.launch(
+    { grid: geo.grid, block: geo.block, ...(options?.stream ? { stream: options.stream } : {}) },
+    [out, x, i64(rows), i64(n)],
+  );
+}
+
 /** @internal The launch geometry for `rows` rows of n elements. */
 export function rowLaunch(
   op: string,
@@ -107,11 +127,13 @@ export class Reduce implements Operator {
     if (rows === 0) return;
     const width = vectorWidth(x.dtype);
     const vec = n % width === 0 && n > 0 && aligned16([x]) ? width : 1;
-    const geo = rowLaunch(this.name, rows, n, vec);
-    const kernel = await providerOf(options).kernel(reduceSpec(this.op, x.dtype, geo.shape, vec), x.device);
-    kernel.launch(
-      { grid: geo.grid, block: geo.block, ...(options?.stream ? { stream: options.stream } : {}) },
-      [out, x, i64(rows), i64(n)],
+    await launchRows(
+      this.name,
+      x,
+      out,
+      { rows, n, vec },
+      (shape) => reduceSpec(this.op, x.dtype, shape, vec),
+      options,
     );
   }
 }

@@ -7,7 +7,7 @@
 // -inf entries give 0; a row that is entirely -inf gives NaN (0/0, as PyTorch); a NaN entry makes its row NaN.
 // Row layout, kernel shapes and vector widths are those of the reductions (reduce-source.ts).
 import { DTYPE_TAG, dtypePrelude } from './elementwise-source.js';
-import { checkVec, ROW_BLOCK_MAX, rowLoop, WARP_KERNEL_BLOCK, type RowKernelShape } from './reduce-source.js';
+import { checkVec, rowKernelOpening, rowLoop, type RowKernelShape } from './reduce-source.js';
 import type { DType } from './tensor.js';
 
 export interface SoftmaxSourceOptions {
@@ -56,15 +56,8 @@ export function softmaxSource(opts: SoftmaxSourceOptions): SoftmaxSource {
   const name = `cuop_softmax_${DTYPE_TAG[dtype]}_${shape}_v${vec}`;
   const [start, step] =
     shape === 'warp' ? ['lane', '32'] : ['(long long)threadIdx.x', '(long long)blockDim.x'];
-  const k: string[] = [];
-  const bounds = shape === 'warp' ? WARP_KERNEL_BLOCK : ROW_BLOCK_MAX;
-  k.push(`extern "C" __global__ void __launch_bounds__(${bounds})`);
-  k.push(`${name}(T* __restrict__ out, const T* __restrict__ in, long long rows, long long n) {`);
-  if (shape === 'warp') {
-    k.push('  const long long row = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);');
-    k.push('  const int lane = threadIdx.x & 31;');
-    k.push('  if (row >= rows) return;  // uniform across the warp');
-  } else {
+  const k = rowKernelOpening(name, shape);
+  if (shape !== 'warp') {
     k.push('  __shared__ float part_m[32], part_s[32];');
     k.push('  __shared__ float row_m, row_s;');
     k.push('  const long long row = blockIdx.x;');

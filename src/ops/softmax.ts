@@ -3,19 +3,17 @@
 //   await new Softmax().forward([x], [y]);
 //   const y2 = await softmax(x);                 // allocates the output
 import type { KernelSpec } from '../jit/types.js';
-import { i64 } from '../runtime/args.js';
 import { vectorWidth } from './elementwise-source.js';
 import {
   aligned16,
   describeTensor,
-  providerOf,
   requireCount,
   requireSameDevice,
   requireTensor,
   sameShape,
 } from './elementwise.js';
 import type { ForwardOptions, Operator } from './operator.js';
-import { rowLaunch, rowsOf } from './reduce.js';
+import { launchRows, rowsOf } from './reduce.js';
 import type { RowKernelShape } from './reduce-source.js';
 import { softmaxSource } from './softmax-source.js';
 import { ShapeError, Tensor, type DType } from './tensor.js';
@@ -72,11 +70,13 @@ export class Softmax implements Operator {
     if (rows === 0 || n === 0) return;
     const width = vectorWidth(x.dtype);
     const vec = n % width === 0 && aligned16([x, out]) ? width : 1;
-    const geo = rowLaunch(this.name, rows, n, vec);
-    const kernel = await providerOf(options).kernel(softmaxSpec(x.dtype, geo.shape, vec), x.device);
-    kernel.launch(
-      { grid: geo.grid, block: geo.block, ...(options?.stream ? { stream: options.stream } : {}) },
-      [out, x, i64(rows), i64(n)],
+    await launchRows(
+      this.name,
+      x,
+      out,
+      { rows, n, vec },
+      (shape) => softmaxSpec(x.dtype, shape, vec),
+      options,
     );
   }
 }
