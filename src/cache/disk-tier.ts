@@ -291,7 +291,7 @@ export class DiskTier implements CacheTier {
     }
     let image: Buffer;
     try {
-      image = decompress(meta.codec, stored, meta.rawBytes);
+      image = meta.codec === 'none' ? stored : decompress(meta.codec, stored, meta.rawBytes);
     } catch (e) {
       return { reason: `cannot decompress (${errorCode(e)})`, paths: both };
     }
@@ -310,14 +310,28 @@ export class DiskTier implements CacheTier {
     return this.getSync(key, expect);
   }
 
-  /** LRU bookkeeping on a hit: set the kernel file's mtime (no metadata rewrite). Fire and forget. */
-  touch(key: string, meta: Pick<EntryMetadata, 'imageKind' | 'codec'>, atMs: number): void {
+  /**
+   * LRU bookkeeping for a hit: set the kernel file's mtime (no metadata rewrite). Fire and forget, or synchronous
+   * (at close and process exit, when a callback would never run).
+   */
+  touch(key: string, meta: Pick<EntryMetadata, 'imageKind' | 'codec'>, atMs: number, sync = false): void {
     const t = atMs / 1000;
     // The memory copy of a freshly compiled entry does not know the codec the disk stored it with: try the
     // disk's own codec after the recorded one.
     const paths = [...new Set([meta.codec, this.opts.codec])].map((c) =>
       this.kernelPath(key, meta.imageKind, c),
     );
+    if (sync) {
+      for (const p of paths) {
+        try {
+          fs.utimesSync(p, t, t);
+          return;
+        } catch {
+          // try the next codec's path
+        }
+      }
+      return;
+    }
     const next = (i: number): void => {
       const p = paths[i];
       if (p) fs.utimes(p, t, t, (e) => e && next(i + 1));

@@ -10,7 +10,7 @@ import { CacheLog, errorCode, errorText, stderrLogger, type CacheLogger } from '
 import { MemoryTier, type CacheEntry } from './memory-tier.js';
 import { parseEntryMetadata, type EntryMetadata } from './metadata.js';
 import { resolveCacheDir, resolvePolicy, type CachePolicy, type CachePolicyInput } from './policy.js';
-import { registerForExitFlush, snapshot, StatsStore, unregisterExitFlush, type CacheStats } from './stats.js';
+import { registerExitFlush, snapshot, StatsStore, unregisterExitFlush, type CacheStats } from './stats.js';
 import type { CacheTier, EvictionReason, ExpectedIdentity, TierHooks, TierRecord } from './tier.js';
 
 export type LookupTier = 'memory' | 'disk' | 'compiled' | 'shared' | (string & {});
@@ -135,6 +135,7 @@ export class KernelCache {
   private readonly timers: NodeJS.Timeout[] = [];
   private maintenanceRunning: Promise<unknown> | undefined;
   private closed = false;
+  private readonly flushAtExit = (): void => this.flushStats(true);
 
   constructor(opts: KernelCacheOptions = {}) {
     const env = opts.env ?? process.env;
@@ -162,7 +163,7 @@ export class KernelCache {
     this.lower = [...(this.disk ? [this.disk] : []), ...(opts.tiers ?? [])];
     this.stats = new StatsStore(this.disk?.statsDir);
     if (this.disk) {
-      registerForExitFlush(this.stats);
+      registerExitFlush(this.flushAtExit);
       const flush = setInterval(() => this.flushStats(), Math.max(100, this.policy.statsFlushMs));
       flush.unref();
       this.timers.push(flush);
@@ -263,8 +264,9 @@ export class KernelCache {
       return undefined; // the async path retries and reports
     }
     if (!rec) return undefined;
+    // The LRU touch of the kernel file waits for the next stats flush (timer, close or exit): scheduling it here
+    // would put a timer and the process's first async fs call on the hit path.
     const entry = this.hit(this.disk.name, rec);
-    setImmediate(() => this.touchDisk(key, rec.meta));
     return { key, entry, tier: this.disk.name };
   }
 
@@ -310,7 +312,7 @@ export class KernelCache {
     c.hits[tier] = (c.hits[tier] ?? 0) + 1;
     c.savedCompileMs += rec.meta.compileMs;
     this.stats.use(rec.key, this.clock());
-    this.log.debug(`hit ${tier} ${rec.key}`);
+    if (this.log.debugEnabled) this.log.debug(`hit ${tier} ${rec.key}`);
     return this.memory.insert(rec);
   }
 
@@ -347,12 +349,17 @@ export class KernelCache {
     }
   }
 
-  private touchDisk(key: string, meta: EntryMetadata, now = this.clock()): void {
+  private touchDisk(
+    key: string,
+    meta: Pick<EntryMetadata, 'imageKind' | 'codec'>,
+    now: number,
+    sync: boolean,
+  ): void {
     if (!this.disk) return;
     const last = this.lastTouch.get(key);
     if (last !== undefined && now - last < this.policy.touchIntervalMs) return;
     this.lastTouch.set(key, now);
-    this.disk.touch(key, meta, now);
+    this.disk.touch(key, meta, now, sync);
   }
 
   private async lookupSlow(
@@ -366,9 +373,7 @@ export class KernelCache {
       const tier = this.lower[i]!;
       const rec = await this.tierGet(tier, key, expect);
       if (rec) {
-        const entry = this.hit(tier.name, rec);
-        // LRU bookkeeping after the caller has its entry: the first async fs call of a process costs ~0.2 ms.
-        if (tier === this.disk) setImmediate(() => this.touchDisk(key, rec.meta));
+        const entry = this.hit(tier.name, rec); // its LRU touch comes with the next stats flush
         if (i > 0) await this.publish(this.lower.slice(0, i), rec);
         return { key, entry, tier: tier.name };
       }
@@ -515,12 +520,13 @@ export class KernelCache {
     return { process: snapshot(this.stats.counters), all: snapshot(all.counters), processFiles: all.files };
   }
 
-  /** Persists the stats and the LRU touches of keys hit in memory since the last flush. */
-  private flushStats(): void {
+  /** Persists the stats and the LRU touches of keys hit since the last flush (synchronously at close and exit). */
+  private flushStats(sync = false): void {
     if (this.disk && this.stats.usedSinceFlush.size > 0) {
       for (const [key, at] of this.stats.usedSinceFlush) {
-        const e = this.memory.peek(key);
-        if (e) this.touchDisk(key, e.meta, at);
+        // An entry the memory tier already dropped is touched as a cubin (its stored kind is unknown here).
+        const meta = this.memory.peek(key)?.meta ?? { imageKind: 'cubin', codec: this.policy.compression };
+        this.touchDisk(key, meta, at, sync);
       }
       this.stats.usedSinceFlush.clear();
     }
@@ -836,8 +842,8 @@ export class KernelCache {
     for (const t of this.timers) clearInterval(t);
     if (this.maintenanceRunning) await this.maintenanceRunning;
     await Promise.allSettled([...this.inflight.values()]);
-    this.flushStats();
-    unregisterExitFlush(this.stats);
+    this.flushStats(true);
+    unregisterExitFlush(this.flushAtExit);
     for (const t of this.lower) if (t.close && t !== this.disk) await t.close().catch(() => {});
   }
 }

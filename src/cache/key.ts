@@ -22,8 +22,10 @@ const KEY_DOMAIN = 'cuop-kernel-cache-key';
 
 function field(h: Hash, tag: string, value: string): void {
   // Length-prefixed (UTF-8 byte length), so no two different inputs share an encoding: ["-a","b"] ≠ ["-ab"].
-  h.update(`${tag}=${Buffer.byteLength(value, 'utf8')}:`);
-  h.update(value, 'utf8');
+  // Encoded once: measuring the length and then hashing the string would walk a 10 KB source twice.
+  const bytes = Buffer.from(value, 'utf8');
+  h.update(`${tag}=${bytes.length}:`);
+  h.update(bytes);
   h.update('\n');
 }
 

@@ -293,20 +293,20 @@ export class StatsStore {
   }
 }
 
-const liveStores = new Set<StatsStore>();
+const exitFlushes = new Set<() => void>();
 let exitHookInstalled = false;
 
-/** Flushes registered stores at process exit (one listener for all caches). */
-export function registerForExitFlush(s: StatsStore): void {
-  liveStores.add(s);
+/** Runs `flush` at process exit (one 'exit' listener for all caches); it must be synchronous. */
+export function registerExitFlush(flush: () => void): void {
+  exitFlushes.add(flush);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
-      for (const st of liveStores) st.flush();
+      for (const f of exitFlushes) f();
     });
   }
 }
 
-export function unregisterExitFlush(s: StatsStore): void {
-  liveStores.delete(s);
+export function unregisterExitFlush(flush: () => void): void {
+  exitFlushes.delete(flush);
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -7,7 +8,15 @@ import { memoizedCacheKey } from '../../src/cache/key.js';
 import { KernelCache } from '../../src/cache/kernel-cache.js';
 import { parseEntryMetadata } from '../../src/cache/metadata.js';
 import { CompileError } from '../../src/compiler/errors.js';
-import { countingCompile, kernelSource, nvccCubin, recordingLogger, specFor, tempDir } from './fixtures.js';
+import {
+  countingCompile,
+  kernelSource,
+  nvccCubin,
+  recordingLogger,
+  specFor,
+  tempDir,
+  worker,
+} from './fixtures.js';
 
 const quiet = recordingLogger().logger;
 
@@ -71,7 +80,7 @@ test('disk layout: kernels/<aa>/<key>.cubin, metadata/<aa>/<key>.json (schema-va
   assert.equal(meta.compileMs, 400);
 });
 
-test('a disk hit does not rewrite metadata; it touches the kernel mtime (throttled)', async () => {
+test('a disk hit does not rewrite metadata; it touches the kernel mtime at the next flush (throttled)', async () => {
   const dir = tempDir('touch');
   let now = 1_000_000_000_000;
   const clock = () => now;
@@ -86,10 +95,27 @@ test('a disk hit does not rewrite metadata; it touches the kernel mtime (throttl
   now += 3_600_000;
   const b = new KernelCache({ dir, logger: quiet, env: {}, clock });
   assert.equal((await b.getOrCompile(specFor(2), countingCompile(2).compile)).tier, 'disk');
-  await new Promise((r) => setTimeout(r, 50));
+  now += 1000; // the flush records the latest use
+  assert.equal((await b.getOrCompile(specFor(2), countingCompile(2).compile)).tier, 'memory');
+  await b.close();
   assert.equal(Math.round(statSync(kernelPath).mtimeMs), now);
   assert.equal(statSync(metaPath).mtimeMs, metaBefore);
-  await b.close();
+});
+
+test("a process that exits without close() still records its disk hits' LRU touches", async () => {
+  const dir = tempDir('touch-exit');
+  const spec = specFor(4);
+  const a = new KernelCache({ dir, logger: quiet, env: {}, clock: () => 1_000_000_000_000 });
+  const { key } = await a.getOrCompile(spec, countingCompile(4).compile);
+  await a.close();
+  const kernelPath = join(dir, 'kernels', key.slice(0, 2), `${key}.cubin`);
+  const later = 1_000_000_000_000 + 86_400_000;
+  const r = spawnSync(process.execPath, [worker('touch-worker'), dir, String(later), '4'], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'disk');
+  assert.equal(Math.round(statSync(kernelPath).mtimeMs), later);
 });
 
 test('concurrent misses of one key in one process share one compile', async () => {
