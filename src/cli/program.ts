@@ -1,0 +1,103 @@
+// The cuop command line: the demo (the main job), host info, and cache maintenance. Loaded by main.ts.
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { KernelCache, parseByteSize, resolveCacheDir } from '../cache/index.js';
+import { runDemo } from './demo.js';
+import { printInfo } from './info.js';
+
+const program = new Command();
+program
+  .name('cuop')
+  .description('CUDA JIT toolkit with a persistent kernel cache')
+  .version(process.env['npm_package_version'] ?? '0.1.0')
+  .showHelpAfterError();
+
+program
+  .command('demo')
+  .description(
+    'compile, cache, load and run the GEMM the seed way (JitWrapper + persistent cache) and time it',
+  )
+  .option(
+    '--cache-dir <dir>',
+    'cache directory (default: CUOP_CACHE_DIR, $XDG_CACHE_HOME/cuop or ~/.cache/cuop)',
+  )
+  .option('--size <n>', 'matrix size M=N=K', (v) => positiveInt(v), 1024)
+  .option('--dtype <dtype>', 'float32 | float16 | bfloat16', 'float32')
+  .option('--no-child', 'skip the fresh-process (disk hit) step')
+  .addOption(new Option('--child-run', 'run as the fresh process of the demo').hideHelp())
+  .action(
+    async (opts: { cacheDir?: string; size: number; dtype: string; child: boolean; childRun?: boolean }) => {
+      process.exitCode = await runDemo(opts);
+    },
+  );
+
+program
+  .command('info')
+  .description('devices, compilers and the cache directory of this host')
+  .action(async () => {
+    await printInfo();
+  });
+
+const cache = program.command('cache').description('inspect and maintain the persistent kernel cache');
+cache.option(
+  '--cache-dir <dir>',
+  'cache directory (default: CUOP_CACHE_DIR, $XDG_CACHE_HOME/cuop or ~/.cache/cuop)',
+);
+const openCache = (): KernelCache => {
+  const dir = (cache.opts() as { cacheDir?: string }).cacheDir ?? resolveCacheDir();
+  return new KernelCache({ dir, policy: { maintenanceIntervalMs: 0 } });
+};
+const withCache = (fn: (c: KernelCache) => Promise<unknown>) => async () => {
+  const c = openCache();
+  try {
+    const result = await fn(c);
+    if (result !== undefined) console.log(JSON.stringify(result, null, 2));
+  } finally {
+    await c.close();
+  }
+};
+
+cache
+  .command('stats')
+  .description('hits per tier, misses, compiles, saved compile time, bytes, evictions (all processes)')
+  .action(withCache(async (c) => ({ dir: c.dir, ...c.getStats() })));
+cache
+  .command('verify')
+  .description('check every entry (metadata schema, size, SHA-256) and remove the bad ones')
+  .option('--no-repair', 'only report')
+  .action((o: { repair: boolean }) => withCache((c) => c.validateCacheIntegrity({ repair: o.repair }))());
+cache
+  .command('prune')
+  .description('remove expired entries, orphans, stale temp files and entries of other format versions')
+  .action(withCache(async (c) => ({ expired: await c.cleanupExpiredCache(), stale: await c.pruneStale() })));
+cache
+  .command('shrink <size>')
+  .description('evict the least valuable entries until the disk tier holds at most <size> (e.g. 500MB)')
+  .action((size: string) => withCache((c) => c.cleanupBySize(parseByteSize(size)))());
+cache
+  .command('clear')
+  .description('remove every entry')
+  .action(withCache(async (c) => c.clear()));
+cache
+  .command('dir')
+  .description('print the cache directory')
+  .action(() => console.log(openCacheDir()));
+
+function openCacheDir(): string {
+  return (
+    (cache.opts() as { cacheDir?: string }).cacheDir ??
+    resolveCacheDir() ??
+    '(disabled: CUOP_CACHE_DISABLE=1)'
+  );
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exitCode = 1;
+});
