@@ -23,6 +23,7 @@ node build/bench/warm-process.js "$cache/warm" 7 > "$out/warm.log" 2>&1
 node -e "import('./build/src/cli/sample-kernels.js').then(m=>require('fs').writeFileSync('$cache/tg.cu', m.TILED_GEMM_SOURCE))"
 for i in 1 2 3 4 5 6; do node build/test-gpu/jit/child-lookup.js "$cache/tg"; done > "$out/child.jsonl" 2>&1
 python3 bench/fresh_cupy.py "$cache/tg.cu" 5 > "$out/fresh-cupy.json" 2>&1
+node build/bench/first-kernel.js 11 --json "$out/first-kernel.json" > "$out/first-kernel.log" 2>&1
 node build/bench/forward-overhead.js > "$out/forward.json" 2>&1
 node build/bench/gemm.js --json "$out/gemm-cuop.json" > "$out/gemm.log" 2>&1
 python3 bench/gemm_torch.py --json "$out/gemm-torch.json" >> "$out/gemm.log" 2>&1
@@ -42,6 +43,7 @@ for k in rows[0]:
 PY
 echo "  tiled GEMM, fresh process, disk hit -> launch-ready (6 runs; the first compiles):"; tr '\n' ' ' < "$out/child.jsonl"; echo
 echo "  CuPy RawModule, same source, fresh process, its disk cache warm: $(cat "$out/fresh-cupy.json")"
+echo; echo "== first kernel of a fresh process vs the raw floor"; cat "$out/first-kernel.log"
 echo; echo "== warm process"; cat "$out/warm.log"
 echo; echo "== forward host cost"; cat "$out/forward.json"
 echo; echo "== GEMM vs cuBLAS"; cat "$out/gemm-report.txt"

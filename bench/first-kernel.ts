@@ -1,0 +1,130 @@
+// The first kernel of a fresh process, from a warm disk cache, against the raw floor, on the GPU host. Each sample
+// is a new process (the costs measured here are one-time costs of a process); kinds alternate so drift hits both.
+//   raw    read the cubin file + cuModuleLoadData + cuModuleGetFunction: no key, no metadata, no verification
+//          (the floor of DESIGN.md: "read file + load + get function")
+//   cuop   `await jit.kernel(spec, device)` for the Gemm f32 1024³ kernel: key, metadata, SHA-256 check, load,
+//          get function; then the same for the f16 kernel (the process's second kernel)
+// Driver init and the context come first in both and are not counted; cache open is reported on its own.
+// Usage: node build/bench/first-kernel.js [samples=9] [--json out.json]
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+import { KernelCache } from '../src/cache/index.js';
+import { driver } from '../src/cuda/index.js';
+import { JitCompiler } from '../src/jit/index.js';
+import { Gemm, kernelSpecOf } from '../src/ops/gemm.js';
+import { gemmSource } from '../src/ops/gemm-source.js';
+import type { KernelSpec } from '../src/jit/index.js';
+import { Device } from '../src/runtime/index.js';
+
+const N = 1024;
+
+function gemmSpec(device: Device, dtype: 'float32' | 'float16'): KernelSpec {
+  const gen = gemmSource(
+    new Gemm({ dtype }).specFor({ M: N, N, K: N }, [0n, 0n, 0n], device.multiprocessorCount),
+  );
+  return kernelSpecOf(gen);
+}
+
+async function childCuop(dir: string): Promise<Record<string, number>> {
+  const device = Device.get(0);
+  device.makeCurrent();
+  const t0 = performance.now();
+  const jit = new JitCompiler({ cache: new KernelCache({ dir }) });
+  await jit.compilerInfo();
+  const t1 = performance.now();
+  const specs = [gemmSpec(device, 'float32'), gemmSpec(device, 'float16')];
+  const t2 = performance.now();
+  await jit.kernel(specs[0] as KernelSpec, device);
+  const t3 = performance.now();
+  await jit.kernel(specs[1] as KernelSpec, device);
+  const t4 = performance.now();
+  const s = jit.getStats().process;
+  if (s.hits.disk !== 2 || s.compiles !== 0)
+    throw new Error(`expected 2 disk hits: ${JSON.stringify(s.hits)}`);
+  await jit.cache.close();
+  return { openMs: t1 - t0, firstKernelMs: t3 - t2, secondKernelMs: t4 - t3 };
+}
+
+function childRaw(cubinPath: string, symbol: string): Record<string, number> {
+  const device = Device.get(0);
+  device.makeCurrent();
+  const t0 = performance.now();
+  const image = readFileSync(cubinPath);
+  const mod = driver.moduleLoadData(image);
+  const fn = driver.moduleGetFunction(mod, symbol);
+  const t1 = performance.now();
+  if (!fn) throw new Error('no function');
+  return { firstKernelMs: t1 - t0 };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--child-cuop') {
+    console.log(JSON.stringify(await childCuop(argv[1] as string)));
+    return;
+  }
+  if (argv[0] === '--child-raw') {
+    console.log(JSON.stringify(childRaw(argv[1] as string, argv[2] as string)));
+    return;
+  }
+  const samples = Number(argv.find((a) => /^\d+$/.test(a)) ?? 9);
+  const jsonAt = argv.indexOf('--json');
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-first-'));
+  try {
+    // Fill the cache (NVRTC when present) and find the f32 entry's file for the raw floor.
+    const device = Device.get(0);
+    const jit = new JitCompiler({ cache: new KernelCache({ dir }) });
+    const lookups = [];
+    for (const dtype of ['float32', 'float16'] as const) {
+      const spec = gemmSpec(device, dtype);
+      lookups.push({ spec, lookup: await jit.compile(spec, device.arch, device) });
+    }
+    await jit.cache.close();
+    const { spec, lookup } = lookups[0]!;
+    const cubin = join(dir, 'kernels', lookup.key.slice(0, 2), `${lookup.key}.cubin`);
+    const symbol = lookup.entry.meta.loweredNames[spec.name] ?? spec.name;
+    const self = fileURLToPath(import.meta.url);
+    const run = (args: string[]): Record<string, number> =>
+      JSON.parse(execFileSync(process.execPath, [self, ...args], { encoding: 'utf8' })) as Record<
+        string,
+        number
+      >;
+    const raw: Record<string, number>[] = [];
+    const cuop: Record<string, number>[] = [];
+    for (let i = 0; i < samples; i++) {
+      raw.push(run(['--child-raw', cubin, symbol]));
+      cuop.push(run(['--child-cuop', dir]));
+    }
+    const col = (rows: Record<string, number>[], k: string) => rows.map((r) => r[k] as number);
+    const result = {
+      samples,
+      imageBytes: lookup.entry.image.length,
+      compiler: lookup.entry.meta.compiler,
+      rawFirstKernelMs: median(col(raw, 'firstKernelMs')),
+      cuopOpenMs: median(col(cuop, 'openMs')),
+      cuopFirstKernelMs: median(col(cuop, 'firstKernelMs')),
+      cuopSecondKernelMs: median(col(cuop, 'secondKernelMs')),
+      runs: { raw, cuop },
+    };
+    if (jsonAt >= 0) writeFileSync(argv[jsonAt + 1] as string, JSON.stringify(result, null, 2));
+    const f = (x: number) => `${x.toFixed(3)} ms`;
+    console.log(
+      `fresh process, warm disk cache, Gemm f32 ${N}³ kernel (${result.imageBytes} B cubin), median of ${samples}:`,
+    );
+    console.log(`  raw floor: read file + load + get function   ${f(result.rawFirstKernelMs)}`);
+    console.log(`  cuop: first kernel, disk hit → launch-ready  ${f(result.cuopFirstKernelMs)}`);
+    console.log(`  cuop: second kernel (f16) in that process    ${f(result.cuopSecondKernelMs)}`);
+    console.log(`  cuop: cache open + compiler identity         ${f(result.cuopOpenMs)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
