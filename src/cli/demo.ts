@@ -153,7 +153,7 @@ async function cpuOnlyDemo(opts: DemoOptions, wrapper: JitWrapper<Gemm>): Promis
   }
   const info = await jit.compilerInfo();
   console.log(
-    'cuop demo: no CUDA driver on this host, so the GEMM kernel is compiled and cached but not launched.',
+    'cuop demo: no CUDA driver on this host, so the GEMM kernel is compiled and cached but not launched (`cuop info` shows where cuop looked).',
   );
   console.log(`  compiler ${info.id} ${info.version}, target sm_90, cache ${jit.cache.dir ?? 'memory only'}`);
   const rows: [string, { ms: number; tier: string }][] = [

@@ -1,6 +1,8 @@
 // The cuop command line: the demo (the main job), host info, and cache maintenance. Loaded by main.ts.
 import { Command, InvalidArgumentError, Option } from 'commander';
 
+import { readFileSync } from 'node:fs';
+
 import { KernelCache, parseByteSize, resolveCacheDir } from '../cache/index.js';
 import { runDemo } from './demo.js';
 import { printInfo } from './info.js';
@@ -9,7 +11,7 @@ const program = new Command();
 program
   .name('cuop')
   .description('CUDA JIT toolkit with a persistent kernel cache')
-  .version(process.env['npm_package_version'] ?? '0.1.0')
+  .version(ownVersion())
   .showHelpAfterError();
 
 program
@@ -50,6 +52,8 @@ const openCache = (): KernelCache => {
 const withCache = (fn: (c: KernelCache) => Promise<unknown>) => async () => {
   const c = openCache();
   try {
+    if (c.dir === null)
+      console.error('cuop: the disk cache is disabled (CUOP_CACHE_DISABLE=1): nothing to do.');
     const result = await fn(c);
     if (result !== undefined) console.log(JSON.stringify(result, null, 2));
   } finally {
@@ -64,8 +68,15 @@ cache
 cache
   .command('verify')
   .description('check every entry (metadata schema, size, SHA-256) and remove the bad ones')
-  .option('--no-repair', 'only report')
-  .action((o: { repair: boolean }) => withCache((c) => c.validateCacheIntegrity({ repair: o.repair }))());
+  .option('--no-repair', 'only report (exit status 1 when there are problems)')
+  .action((o: { repair: boolean }) =>
+    withCache(async (c) => {
+      const report = await c.validateCacheIntegrity({ repair: o.repair });
+      // Scripts can tell a sound cache from a damaged one: problems left in place are a failure.
+      if (report.problems.length > report.repaired) process.exitCode = 1;
+      return report;
+    })(),
+  );
 cache
   .command('prune')
   .description('remove expired entries, orphans, stale temp files and entries of other format versions')
@@ -76,8 +87,13 @@ cache
   .action((size: string) => withCache((c) => c.cleanupBySize(parseByteSize(size)))());
 cache
   .command('clear')
-  .description('remove every entry')
-  .action(withCache(async (c) => c.clear()));
+  .description('remove every entry (the stats history is kept)')
+  .action(
+    withCache(async (c) => {
+      await c.clear();
+      if (c.dir !== null) console.log(`cleared ${c.dir}`);
+    }),
+  );
 cache
   .command('dir')
   .description('print the cache directory')
@@ -89,6 +105,14 @@ function openCacheDir(): string {
     resolveCacheDir() ??
     '(disabled: CUOP_CACHE_DISABLE=1)'
   );
+}
+
+/** The version of this package (not npm_package_version, which is the version of whatever project runs npm). */
+function ownVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
 }
 
 function positiveInt(v: string): number {

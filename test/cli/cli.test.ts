@@ -1,0 +1,513 @@
+// The `cuop` command line, run for real: the built build/src/cli/main.js in a child process, against cache
+// directories filled with real nvcc cubins through KernelCache. No GPU needed.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { KernelCache } from '../../src/cache/kernel-cache.js';
+import { driverAvailable } from '../../src/cuda/driver.js';
+import { countingCompile, recordingLogger, specFor, tempDir as fixtureTempDir } from '../cache/fixtures.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
+const quiet = recordingLogger().logger;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+const scratch: string[] = [];
+/** A fresh temp directory, removed when the file's tests are done. */
+function tempDir(tag: string): string {
+  const d = fixtureTempDir(tag);
+  scratch.push(d);
+  return d;
+}
+after(() => {
+  for (const d of scratch) rmSync(d, { recursive: true, force: true });
+});
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of the test process without anything that would steer the CLI (CUOP_*, npm's, the runner's). */
+function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('CUOP_') || k.startsWith('npm_') || k.startsWith('NODE_TEST')) continue;
+    env[k] = v;
+  }
+  return env;
+}
+
+function cuop(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Run {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...baseEnv(), ...env },
+    ...(cwd ? { cwd } : {}),
+    timeout: 60_000,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs a command that must succeed and print one JSON document. */
+function cuopJson<T>(args: string[], env: NodeJS.ProcessEnv, status = 0): T {
+  const r = cuop(args, env);
+  assert.equal(r.status, status, `cuop ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** A stack frame line ("    at fn (file:line:col)") anywhere in the text. */
+const STACK_FRAME = /^\s+at .+[:(]/m;
+
+function openCache(dir: string): KernelCache {
+  return new KernelCache({ dir, env: {}, logger: quiet, policy: { maintenanceIntervalMs: 0 } });
+}
+
+/** Puts kernels `ids` into the cache at `dir` (one compile each), closes it, returns the keys in order. */
+async function populate(dir: string, ids: number[]): Promise<string[]> {
+  const c = openCache(dir);
+  const keys: string[] = [];
+  for (const i of ids) {
+    const r = await c.getOrCompile(specFor(i), countingCompile(i).compile);
+    assert.equal(r.tier, 'compiled');
+    keys.push(r.key);
+  }
+  await c.close();
+  return keys;
+}
+
+const metaPath = (dir: string, key: string) => join(dir, 'metadata', key.slice(0, 2), `${key}.json`);
+const kernelPath = (dir: string, key: string) => join(dir, 'kernels', key.slice(0, 2), `${key}.cubin`);
+const onDisk = (dir: string, key: string) =>
+  existsSync(metaPath(dir, key)) && existsSync(kernelPath(dir, key));
+const entryBytes = (dir: string, key: string) =>
+  statSync(metaPath(dir, key)).size + statSync(kernelPath(dir, key)).size;
+
+/** Every plain file under `sub` of the cache dir, relative paths. */
+function filesUnder(dir: string, sub: string): string[] {
+  const root = join(dir, sub);
+  if (!existsSync(root)) return [];
+  return (readdirSync(root, { recursive: true }) as string[])
+    .filter((p) => statSync(join(root, p)).isFile())
+    .sort();
+}
+
+function setMtime(path: string, ms: number): void {
+  utimesSync(path, new Date(ms), new Date(ms));
+}
+
+interface Report {
+  ran: boolean;
+  removed: number;
+  freedBytes: number;
+  byReason: Record<string, number>;
+  entries: number;
+  bytes: number;
+}
+
+interface Stats {
+  dir: string;
+  process: Counters;
+  all: Counters;
+}
+interface Counters {
+  hits: Record<string, number>;
+  misses: number;
+  compiles: number;
+  savedCompileMs: number;
+  hitRate: number;
+  evictions: Record<string, number>;
+}
+
+interface Integrity {
+  ran: boolean;
+  checked: number;
+  ok: number;
+  problems: { key?: string; path: string; problem: string }[];
+  repaired: number;
+}
+
+// ------------------------------------------------------------------ help, version, bad input
+
+test('--help lists the commands, and `cache --help` the cache subcommands', () => {
+  const top = cuop(['--help']);
+  assert.equal(top.status, 0, top.stderr);
+  assert.match(top.stdout, /^Usage: cuop /m);
+  for (const cmd of ['demo', 'info', 'cache']) assert.match(top.stdout, new RegExp(`^\\s+${cmd}\\b`, 'm'));
+
+  const cache = cuop(['cache', '--help']);
+  assert.equal(cache.status, 0, cache.stderr);
+  assert.match(cache.stdout, /^Usage: cuop cache /m);
+  for (const cmd of ['stats', 'verify', 'prune', 'shrink <size>', 'clear', 'dir']) {
+    assert.match(cache.stdout, new RegExp(`^\\s+${cmd.replace(/[<>]/g, '\\$&')}\\s`, 'm'), cmd);
+  }
+  assert.match(cache.stdout, /--cache-dir <dir>/);
+});
+
+test('--version prints the package version', () => {
+  const { version } = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string };
+  const r = cuop(['--version']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), version);
+});
+
+test('--version is cuop’s own, not the version of the npm project it is run from', () => {
+  const { version } = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string };
+  const r = cuop(['--version'], { npm_package_version: '9.9.9' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), version);
+});
+
+test('an unknown command exits non-zero, names the command and shows the usage', () => {
+  const top = cuop(['frobnicate']);
+  assert.notEqual(top.status, 0);
+  assert.match(top.stderr, /unknown command 'frobnicate'/);
+  assert.match(top.stderr, /Usage: cuop /);
+  assert.doesNotMatch(top.stderr, STACK_FRAME);
+
+  const sub = cuop(['cache', 'frobnicate'], { CUOP_CACHE_DIR: join(tempDir('cli-unknown'), 'c') });
+  assert.notEqual(sub.status, 0);
+  assert.match(sub.stderr, /unknown command 'frobnicate'/);
+  assert.match(sub.stderr, /Usage: cuop cache /);
+  assert.equal(sub.stdout, '');
+});
+
+// ------------------------------------------------------------------ cache dir
+
+test('cache dir prints the resolved directory: CUOP_CACHE_DIR (relative to the cwd), --cache-dir, disabled', () => {
+  const base = tempDir('cli-dir');
+  const fromEnv = join(base, 'from-env');
+  let r = cuop(['cache', 'dir'], { CUOP_CACHE_DIR: fromEnv });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `${fromEnv}\n`);
+  assert.equal(existsSync(fromEnv), false, 'printing the directory must not create it');
+
+  r = cuop(['cache', 'dir'], { CUOP_CACHE_DIR: 'rel/cache' }, base);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `${join(base, 'rel', 'cache')}\n`);
+
+  // XDG_CACHE_HOME when CUOP_CACHE_DIR is unset
+  r = cuop(['cache', 'dir'], { XDG_CACHE_HOME: join(base, 'xdg') });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `${join(base, 'xdg', 'cuop')}\n`);
+
+  // the option wins over the environment, before or after the subcommand
+  const fromOpt = join(base, 'from-opt');
+  r = cuop(['cache', '--cache-dir', fromOpt, 'dir'], { CUOP_CACHE_DIR: fromEnv });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `${fromOpt}\n`);
+  r = cuop(['cache', 'dir', '--cache-dir', fromOpt], { CUOP_CACHE_DIR: fromEnv });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `${fromOpt}\n`);
+
+  r = cuop(['cache', 'dir'], { CUOP_CACHE_DIR: fromEnv, CUOP_CACHE_DISABLE: '1' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '(disabled: CUOP_CACHE_DISABLE=1)\n');
+});
+
+test('maintenance commands on a disabled cache say so instead of reporting an empty cache', () => {
+  const dir = join(tempDir('cli-disabled'), 'c');
+  for (const args of [
+    ['cache', 'verify'],
+    ['cache', 'clear'],
+    ['cache', 'prune'],
+  ]) {
+    const r = cuop(args, { CUOP_CACHE_DIR: dir, CUOP_CACHE_DISABLE: '1' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /disk cache is disabled \(CUOP_CACHE_DISABLE=1\)/, args.join(' '));
+    assert.ok(!existsSync(dir), 'nothing is created');
+  }
+});
+
+// ------------------------------------------------------------------ cache stats
+
+test('cache stats reports the compiles and the memory and disk hits of earlier processes', async () => {
+  const dir = join(tempDir('cli-stats'), 'c');
+  // First cache object: one compile, then a memory hit.
+  const a = openCache(dir);
+  const f = countingCompile(0);
+  assert.equal((await a.getOrCompile(specFor(0), f.compile)).tier, 'compiled');
+  assert.equal((await a.getOrCompile(specFor(0), f.compile)).tier, 'memory');
+  await a.close();
+  // Second one, as a fresh process would be: a disk hit.
+  const b = openCache(dir);
+  assert.equal((await b.getOrCompile(specFor(0), f.compile)).tier, 'disk');
+  await b.close();
+  assert.equal(f.calls(), 1);
+
+  const check = (s: Stats) => {
+    assert.equal(s.dir, dir);
+    assert.equal(s.all.compiles, 1);
+    assert.equal(s.all.misses, 1);
+    assert.equal(s.all.hits['memory'], 1);
+    assert.equal(s.all.hits['disk'], 1);
+    assert.equal(s.all.hitRate, 2 / 3);
+    assert.ok(s.all.savedCompileMs > 0, 'two hits of a compiled entry saved compile time');
+    // The stats command itself looks nothing up.
+    assert.equal(s.process.compiles, 0);
+    assert.equal(s.process.misses, 0);
+    assert.deepEqual(s.process.hits, { memory: 0, disk: 0, shared: 0 });
+  };
+  check(cuopJson<Stats>(['cache', 'stats'], { CUOP_CACHE_DIR: dir }));
+  // Asking twice changes nothing; --cache-dir beats CUOP_CACHE_DIR.
+  const other = join(tempDir('cli-stats-other'), 'c');
+  check(cuopJson<Stats>(['cache', '--cache-dir', dir, 'stats'], { CUOP_CACHE_DIR: other }));
+
+  const empty = cuopJson<Stats>(['cache', 'stats'], { CUOP_CACHE_DIR: other });
+  assert.equal(empty.dir, other);
+  assert.equal(empty.all.compiles, 0);
+  assert.equal(empty.all.hits['disk'], 0);
+});
+
+// ------------------------------------------------------------------ cache verify
+
+test('cache verify: a sound cache is sound; a flipped byte is reported, kept with --no-repair, removed without', async () => {
+  const dir = join(tempDir('cli-verify'), 'c');
+  const env = { CUOP_CACHE_DIR: dir };
+  const [k0, k1] = await populate(dir, [0, 1]);
+  assert.ok(k0 && k1);
+
+  let v = cuopJson<Integrity>(['cache', 'verify'], env);
+  assert.deepEqual(v, { ran: true, checked: 2, ok: 2, problems: [], repaired: 0 });
+
+  // Corrupt k1's cubin: same size, one byte flipped in the middle.
+  const kp = kernelPath(dir, k1);
+  const bytes = readFileSync(kp);
+  const at = bytes.length >> 1;
+  bytes[at] = (bytes[at] as number) ^ 0xff;
+  writeFileSync(kp, bytes);
+
+  v = cuopJson<Integrity>(['cache', 'verify', '--no-repair'], env, 1); // problems left in place: exit 1
+  assert.equal(v.checked, 2);
+  assert.equal(v.ok, 1);
+  assert.equal(v.repaired, 0);
+  assert.equal(v.problems.length, 1);
+  assert.equal(v.problems[0]?.key, k1);
+  assert.match(v.problems[0]?.problem ?? '', /sha-?256|checksum/i);
+  assert.ok(onDisk(dir, k1), '--no-repair only reports');
+  assert.deepEqual(readFileSync(kp), bytes, '--no-repair leaves the file as it was');
+
+  v = cuopJson<Integrity>(['cache', 'verify'], env);
+  assert.equal(v.checked, 2);
+  assert.equal(v.ok, 1);
+  assert.equal(v.problems.length, 1);
+  assert.equal(v.problems[0]?.key, k1);
+  assert.equal(v.repaired, 1);
+  assert.equal(existsSync(metaPath(dir, k1)), false, 'metadata of the bad entry removed');
+  assert.equal(existsSync(kp), false, 'kernel of the bad entry removed');
+  assert.ok(onDisk(dir, k0), 'the sound entry stays');
+
+  v = cuopJson<Integrity>(['cache', 'verify'], env);
+  assert.deepEqual(v, { ran: true, checked: 1, ok: 1, problems: [], repaired: 0 });
+
+  // What survived is still served from disk; the repaired key compiles again.
+  const c = openCache(dir);
+  assert.equal((await c.getOrCompile(specFor(0), countingCompile(0).compile)).tier, 'disk');
+  assert.equal((await c.getOrCompile(specFor(1), countingCompile(1).compile)).tier, 'compiled');
+  await c.close();
+});
+
+// ------------------------------------------------------------------ cache prune
+
+test('cache prune removes expired entries, orphan kernels, old temp files and other format versions', async () => {
+  const dir = join(tempDir('cli-prune'), 'c');
+  const [k0, k1, k2] = await populate(dir, [0, 1, 2]);
+  assert.ok(k0 && k1 && k2);
+  const now = Date.now();
+  setMtime(kernelPath(dir, k0), now - 40 * DAY); // unused for longer than maxAgeMs (30 days)
+  rmSync(metaPath(dir, k1)); // k1's kernel is now an orphan ...
+  setMtime(kernelPath(dir, k1), now - HOUR); // ... older than the grace period (10 min)
+  const oldTemp = join(dir, 'temp', 'left-by-a-killed-writer.tmp');
+  const freshTemp = join(dir, 'temp', 'being-written.tmp');
+  writeFileSync(oldTemp, 'x');
+  setMtime(oldTemp, now - HOUR);
+  writeFileSync(freshTemp, 'y');
+  const foreign = 'ff'.repeat(32); // an entry written by another cache format version
+  mkdirSync(dirname(metaPath(dir, foreign)), { recursive: true });
+  writeFileSync(metaPath(dir, foreign), JSON.stringify({ formatVersion: 999 }));
+
+  const r = cuopJson<{ expired: Report; stale: Report }>(['cache', 'prune'], { CUOP_CACHE_DIR: dir });
+  assert.equal(r.expired.removed, 1);
+  assert.deepEqual(r.expired.byReason, { expired: 1 });
+  assert.equal(r.stale.removed, 3);
+  assert.deepEqual(r.stale.byReason, { orphan: 2, stale: 1 });
+  assert.equal(r.stale.entries, 1);
+
+  assert.equal(existsSync(metaPath(dir, k0)), false);
+  assert.equal(existsSync(kernelPath(dir, k0)), false);
+  assert.equal(existsSync(kernelPath(dir, k1)), false);
+  assert.equal(existsSync(oldTemp), false);
+  assert.equal(existsSync(metaPath(dir, foreign)), false);
+  assert.ok(existsSync(freshTemp), 'a temp file younger than the grace period may be a write in progress');
+  assert.ok(onDisk(dir, k2), 'the live entry stays');
+  assert.deepEqual(filesUnder(dir, 'metadata'), [join(k2.slice(0, 2), `${k2}.json`)]);
+  assert.deepEqual(filesUnder(dir, 'kernels'), [join(k2.slice(0, 2), `${k2}.cubin`)]);
+
+  // Nothing left to prune.
+  const again = cuopJson<{ expired: Report; stale: Report }>(['cache', 'prune'], { CUOP_CACHE_DIR: dir });
+  assert.equal(again.expired.removed + again.stale.removed, 0);
+  assert.ok(onDisk(dir, k2));
+});
+
+// ------------------------------------------------------------------ cache shrink
+
+test('cache shrink <size> evicts the least recently used entries until the disk tier fits', async () => {
+  const dir = join(tempDir('cli-shrink'), 'c');
+  const env = { CUOP_CACHE_DIR: dir };
+  const [k0, k1, k2] = await populate(dir, [0, 1, 2]);
+  assert.ok(k0 && k1 && k2);
+  const now = Date.now();
+  setMtime(kernelPath(dir, k0), now - 3 * HOUR); // oldest use: goes first
+  setMtime(kernelPath(dir, k1), now - 2 * HOUR);
+  setMtime(kernelPath(dir, k2), now - 1 * HOUR);
+  const size = { [k0]: entryBytes(dir, k0), [k1]: entryBytes(dir, k1), [k2]: entryBytes(dir, k2) };
+  const total = size[k0]! + size[k1]! + size[k2]!;
+
+  // Bad sizes fail before anything is removed.
+  const bad = cuop(['cache', 'shrink', 'banana'], env);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /not a byte size: "banana"/);
+  assert.match(bad.stderr, /512MB/, 'the message shows what a size looks like');
+  assert.doesNotMatch(bad.stderr, STACK_FRAME);
+  assert.equal(bad.stdout, '');
+  const missing = cuop(['cache', 'shrink'], env);
+  assert.notEqual(missing.status, 0);
+  assert.match(missing.stderr, /missing required argument 'size'/);
+  assert.ok(onDisk(dir, k0) && onDisk(dir, k1) && onDisk(dir, k2), 'bad input removes nothing');
+
+  // Already small enough: nothing happens.
+  let r = cuopJson<Report>(['cache', 'shrink', '1GB'], env);
+  assert.equal(r.removed, 0);
+  assert.equal(r.entries, 3);
+  assert.equal(r.bytes, total);
+
+  // One byte too small: exactly the oldest entry goes.
+  r = cuopJson<Report>(['cache', 'shrink', String(total - 1)], env);
+  assert.equal(r.removed, 1);
+  assert.deepEqual(r.byReason, { size: 1 });
+  assert.equal(r.freedBytes, size[k0]);
+  assert.equal(r.entries, 2);
+  assert.equal(r.bytes, size[k1]! + size[k2]!);
+  assert.equal(existsSync(metaPath(dir, k0)), false);
+  assert.equal(existsSync(kernelPath(dir, k0)), false);
+  assert.ok(onDisk(dir, k1) && onDisk(dir, k2));
+
+  // "At most <size>": exactly the bytes on disk is small enough.
+  r = cuopJson<Report>(['cache', 'shrink', String(size[k1]! + size[k2]!)], env);
+  assert.equal(r.removed, 0);
+  assert.equal(r.entries, 2);
+  assert.ok(onDisk(dir, k1) && onDisk(dir, k2));
+
+  // A size with a unit that holds only the newest entry.
+  assert.ok(size[k1]! >= 1000, 'each entry is a real cubin of more than 1 kB');
+  const limit = Math.ceil(size[k2]! / 1000);
+  r = cuopJson<Report>(['cache', 'shrink', `${limit}KB`], env);
+  assert.equal(r.removed, 1);
+  assert.equal(r.entries, 1);
+  assert.ok(r.bytes <= limit * 1000);
+  assert.equal(existsSync(kernelPath(dir, k1)), false);
+  assert.ok(onDisk(dir, k2));
+  assert.deepEqual(filesUnder(dir, 'metadata'), [join(k2.slice(0, 2), `${k2}.json`)]);
+  assert.deepEqual(filesUnder(dir, 'kernels'), [join(k2.slice(0, 2), `${k2}.cubin`)]);
+});
+
+// ------------------------------------------------------------------ cache clear
+
+test('cache clear removes every entry; the next lookup compiles again', async () => {
+  const dir = join(tempDir('cli-clear'), 'c');
+  const [k0, k1] = await populate(dir, [0, 1]);
+  assert.ok(k0 && k1 && onDisk(dir, k0) && onDisk(dir, k1));
+
+  const r = cuop(['cache', 'clear'], { CUOP_CACHE_DIR: dir });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `cleared ${dir}\n`);
+  assert.deepEqual(filesUnder(dir, 'metadata'), []);
+  assert.deepEqual(filesUnder(dir, 'kernels'), []);
+  assert.deepEqual(cuopJson<Integrity>(['cache', 'verify'], { CUOP_CACHE_DIR: dir }), {
+    ran: true,
+    checked: 0,
+    ok: 0,
+    problems: [],
+    repaired: 0,
+  });
+  // The history is kept (clear() keeps the stats).
+  assert.equal(cuopJson<Stats>(['cache', 'stats'], { CUOP_CACHE_DIR: dir }).all.compiles, 2);
+
+  const c = openCache(dir);
+  const f = countingCompile(0);
+  assert.equal((await c.getOrCompile(specFor(0), f.compile)).tier, 'compiled');
+  assert.equal(f.calls(), 1);
+  await c.close();
+});
+
+// ------------------------------------------------------------------ demo and info without a GPU
+
+const noDriver = driverAvailable() ? 'this host has a CUDA driver (covered by test-gpu/)' : false;
+
+test(
+  'demo without a CUDA driver says so, compiles and caches the GEMM with nvcc, and exits 0',
+  { skip: noDriver },
+  () => {
+    const dir = join(tempDir('cli-demo'), 'c');
+    const env = { CUOP_CACHE_DIR: dir };
+    const r = cuop(['demo', '--size', '64'], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /no CUDA driver on this host/);
+    assert.match(r.stdout, /compiled and cached but not launched/);
+    assert.ok(r.stdout.includes(`cache ${dir}`), r.stdout);
+    assert.match(r.stdout, /first lookup in this process\s+[\d.]+ ms\s+compiled$/m);
+    assert.match(r.stdout, /repeat lookup\s+[\d.]+ ms\s+memory$/m);
+    assert.match(r.stdout, /first lookup in a fresh process\s+[\d.]+ ms\s+disk$/m);
+    assert.doesNotMatch(r.stdout + r.stderr, STACK_FRAME);
+    assert.equal(filesUnder(dir, 'metadata').length, 1, 'one GEMM kernel cached on disk');
+    assert.equal(filesUnder(dir, 'kernels').length, 1);
+
+    // A second run finds it on disk; --cache-dir beats CUOP_CACHE_DIR.
+    const again = cuop(['demo', '--size', '64', '--no-child', '--cache-dir', dir], {
+      CUOP_CACHE_DIR: join(tempDir('cli-demo-other'), 'c'),
+    });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /first lookup in this process\s+[\d.]+ ms\s+disk$/m);
+    assert.doesNotMatch(again.stdout, /fresh process/, '--no-child skips the fresh process');
+    assert.equal(filesUnder(dir, 'metadata').length, 1);
+  },
+);
+
+test('demo rejects a bad --dtype or --size with a message, before compiling anything', () => {
+  const dir = join(tempDir('cli-demo-bad'), 'c');
+  const dtype = cuop(['demo', '--dtype', 'int8'], { CUOP_CACHE_DIR: dir });
+  assert.notEqual(dtype.status, 0);
+  assert.match(dtype.stderr, /--dtype must be one of float32, float16, bfloat16/);
+  assert.equal(dtype.stdout, '');
+
+  const size = cuop(['demo', '--size', '-3'], { CUOP_CACHE_DIR: dir });
+  assert.notEqual(size.status, 0);
+  assert.match(size.stderr, /'--size <n>' argument '-3' is invalid\. expected a positive integer/);
+  assert.doesNotMatch(dtype.stderr + size.stderr, STACK_FRAME);
+  assert.deepEqual(filesUnder(dir, 'metadata'), []);
+});
+
+test('info names the missing libcuda, lists nvcc and the cache directory', { skip: noDriver }, () => {
+  const dir = join(tempDir('cli-info'), 'c');
+  const r = cuop(['info'], { CUOP_CACHE_DIR: dir });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^driver\s+none: could not load libcuda/m);
+  assert.match(r.stdout, /CUOP_LIBCUDA_PATH/, 'it tells the user how to point at the library');
+  assert.match(r.stdout, /^nvcc\s+\d+\.\d+/m);
+  assert.match(r.stdout, new RegExp(`^cache dir\\s+${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  assert.doesNotMatch(r.stdout + r.stderr, STACK_FRAME);
+});
