@@ -5,7 +5,8 @@
 //   cuop   `await jit.kernel(spec, device)` for the Gemm f32 1024³ kernel: key, metadata, SHA-256 check, load,
 //          get function; then the same for the f16 kernel (the process's second kernel)
 // Driver init and the context come first in both and are not counted; cache open is reported on its own.
-// Usage: node build/bench/first-kernel.js [samples=9] [--json out.json]
+// `--kernel tiled` uses the small sample kernel tiled_gemm<16> (then tiled_gemm<32>) instead of Gemm's.
+// Usage: node build/bench/first-kernel.js [samples=9] [--kernel gemm|tiled] [--json out.json]
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,10 +19,13 @@ import { driver } from '../src/cuda/index.js';
 import { JitCompiler } from '../src/jit/index.js';
 import { Gemm, kernelSpecOf } from '../src/ops/gemm.js';
 import { gemmSource } from '../src/ops/gemm-source.js';
+import { TILED_GEMM_SOURCE } from '../src/cli/sample-kernels.js';
 import type { KernelSpec } from '../src/jit/index.js';
 import { Device } from '../src/runtime/index.js';
 
 const N = 1024;
+
+type KernelChoice = 'gemm' | 'tiled';
 
 function gemmSpec(device: Device, dtype: 'float32' | 'float16'): KernelSpec {
   const gen = gemmSource(
@@ -30,18 +34,29 @@ function gemmSpec(device: Device, dtype: 'float32' | 'float16'): KernelSpec {
   return kernelSpecOf(gen);
 }
 
-async function childCuop(dir: string): Promise<Record<string, number>> {
+/** The process's first and second kernel. */
+function specsOf(device: Device, choice: KernelChoice): [KernelSpec, KernelSpec] {
+  if (choice === 'tiled') {
+    return [
+      { source: TILED_GEMM_SOURCE, name: 'tiled_gemm<16>' },
+      { source: TILED_GEMM_SOURCE, name: 'tiled_gemm<32>' },
+    ];
+  }
+  return [gemmSpec(device, 'float32'), gemmSpec(device, 'float16')];
+}
+
+async function childCuop(dir: string, choice: KernelChoice): Promise<Record<string, number>> {
   const device = Device.get(0);
   device.makeCurrent();
   const t0 = performance.now();
   const jit = new JitCompiler({ cache: new KernelCache({ dir }) });
   await jit.compilerInfo();
   const t1 = performance.now();
-  const specs = [gemmSpec(device, 'float32'), gemmSpec(device, 'float16')];
+  const specs = specsOf(device, choice);
   const t2 = performance.now();
-  await jit.kernel(specs[0] as KernelSpec, device);
+  await jit.kernel(specs[0], device);
   const t3 = performance.now();
-  await jit.kernel(specs[1] as KernelSpec, device);
+  await jit.kernel(specs[1], device);
   const t4 = performance.now();
   const s = jit.getStats().process;
   if (s.hits.disk !== 2 || s.compiles !== 0)
@@ -67,7 +82,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--child-cuop') {
-    console.log(JSON.stringify(await childCuop(argv[1] as string)));
+    console.log(JSON.stringify(await childCuop(argv[1] as string, argv[2] as KernelChoice)));
     return;
   }
   if (argv[0] === '--child-raw') {
@@ -76,14 +91,15 @@ async function main(): Promise<void> {
   }
   const samples = Number(argv.find((a) => /^\d+$/.test(a)) ?? 9);
   const jsonAt = argv.indexOf('--json');
+  const kernelAt = argv.indexOf('--kernel');
+  const choice: KernelChoice = kernelAt >= 0 && argv[kernelAt + 1] === 'tiled' ? 'tiled' : 'gemm';
   const dir = mkdtempSync(join(tmpdir(), 'cuop-first-'));
   try {
     // Fill the cache (NVRTC when present) and find the f32 entry's file for the raw floor.
     const device = Device.get(0);
     const jit = new JitCompiler({ cache: new KernelCache({ dir }) });
     const lookups = [];
-    for (const dtype of ['float32', 'float16'] as const) {
-      const spec = gemmSpec(device, dtype);
+    for (const spec of specsOf(device, choice)) {
       lookups.push({ spec, lookup: await jit.compile(spec, device.arch, device) });
     }
     await jit.cache.close();
@@ -100,11 +116,12 @@ async function main(): Promise<void> {
     const cuop: Record<string, number>[] = [];
     for (let i = 0; i < samples; i++) {
       raw.push(run(['--child-raw', cubin, symbol]));
-      cuop.push(run(['--child-cuop', dir]));
+      cuop.push(run(['--child-cuop', dir, choice]));
     }
     const col = (rows: Record<string, number>[], k: string) => rows.map((r) => r[k] as number);
     const result = {
       samples,
+      kernel: spec.name,
       imageBytes: lookup.entry.image.length,
       compiler: lookup.entry.meta.compiler,
       rawFirstKernelMs: median(col(raw, 'firstKernelMs')),
@@ -115,12 +132,13 @@ async function main(): Promise<void> {
     };
     if (jsonAt >= 0) writeFileSync(argv[jsonAt + 1] as string, JSON.stringify(result, null, 2));
     const f = (x: number) => `${x.toFixed(3)} ms`;
+    const what = choice === 'tiled' ? spec.name : `Gemm f32 ${N}³`;
     console.log(
-      `fresh process, warm disk cache, Gemm f32 ${N}³ kernel (${result.imageBytes} B cubin), median of ${samples}:`,
+      `fresh process, warm disk cache, ${what} kernel (${result.imageBytes} B cubin), median of ${samples}:`,
     );
     console.log(`  raw floor: read file + load + get function   ${f(result.rawFirstKernelMs)}`);
     console.log(`  cuop: first kernel, disk hit → launch-ready  ${f(result.cuopFirstKernelMs)}`);
-    console.log(`  cuop: second kernel (f16) in that process    ${f(result.cuopSecondKernelMs)}`);
+    console.log(`  cuop: second kernel in that process          ${f(result.cuopSecondKernelMs)}`);
     console.log(`  cuop: cache open + compiler identity         ${f(result.cuopOpenMs)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

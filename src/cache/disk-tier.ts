@@ -217,6 +217,25 @@ export class DiskTier implements CacheTier {
     return r;
   }
 
+  /** Committed entries (metadata files) now: one directory listing per shard, no file is opened. */
+  countEntries(): number {
+    let n = 0;
+    let shards: string[];
+    try {
+      shards = fs.readdirSync(this.metadataDir);
+    } catch {
+      return 0;
+    }
+    for (const shard of shards) {
+      try {
+        for (const name of fs.readdirSync(join(this.metadataDir, shard))) if (name.endsWith('.json')) n++;
+      } catch {
+        // not a shard directory
+      }
+    }
+    return n;
+  }
+
   /** Run the read path's file and path code once (see KernelCache's warm-up); reads only the format file. */
   warmUp(): void {
     const zero = '0'.repeat(64);

@@ -517,7 +517,12 @@ export class KernelCache {
   /** Counters of this object and the persisted totals of every process using the directory. */
   getStats(): CacheStats {
     const all = this.stats.readAll();
-    return { process: snapshot(this.stats.counters), all: snapshot(all.counters), processFiles: all.files };
+    return {
+      process: snapshot(this.stats.counters),
+      all: snapshot(all.counters),
+      processFiles: all.files,
+      cachedKernels: { memory: this.memory.size, disk: this.disk?.countEntries() ?? 0 },
+    };
   }
 
   /** Persists the stats and the LRU touches of keys hit since the last flush (synchronously at close and exit). */

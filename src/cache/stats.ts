@@ -30,8 +30,13 @@ export interface CacheCounters {
 }
 
 export interface CacheStatsSnapshot extends CacheCounters {
-  /** hits / (hits + misses), 0 when there was no lookup. */
+  /** hits / (hits + misses) over every tier, 0 when there was no lookup. */
   hitRate: number;
+  /**
+   * The persistent tiers' share: hits below memory (disk, shared, remote) / (those hits + misses), 0 when none.
+   * What a restarted process gains from the cache, the seed's disk hit rate.
+   */
+  diskHitRate: number;
 }
 
 export interface CacheStats {
@@ -41,6 +46,8 @@ export interface CacheStats {
   all: CacheStatsSnapshot;
   /** How many per-process stats files were summed into `all` (compacted ones are in the total). */
   processFiles: number;
+  /** Kernels cached now: images in this process's memory tier, entries in the disk tier (counted when asked). */
+  cachedKernels: { memory: number; disk: number };
 }
 
 export function emptyCounters(): CacheCounters {
@@ -84,7 +91,12 @@ export function snapshot(c: CacheCounters): CacheStatsSnapshot {
   let hits = 0;
   for (const v of Object.values(copy.hits)) hits += v;
   const lookups = hits + copy.misses;
-  return { ...copy, hitRate: lookups === 0 ? 0 : hits / lookups };
+  const persistent = hits - copy.hits.memory;
+  return {
+    ...copy,
+    hitRate: lookups === 0 ? 0 : hits / lookups,
+    diskHitRate: persistent + copy.misses === 0 ? 0 : persistent / (persistent + copy.misses),
+  };
 }
 
 interface ProcessFile {

@@ -3,6 +3,8 @@ import { resolve } from 'node:path';
 
 import {
   KernelCache,
+  parseByteSize,
+  resolveCacheDir,
   type CacheLogger,
   type CacheStats,
   type IntegrityReport,
@@ -97,12 +99,19 @@ export class GlobalPersistentCacheManager {
   validateCacheIntegrity(options: { repair?: boolean } = { repair: true }): Promise<IntegrityReport> {
     return this.cache.validateCacheIntegrity(options);
   }
-  /** Evict the least valuable entries until the disk tier holds at most `targetBytes`. */
-  cleanupBySize(targetBytes: number): Promise<MaintenanceReport> {
-    return this.cache.cleanupBySize(targetBytes);
+  /**
+   * Remove expired entries, then evict the least valuable ones until the disk tier holds at most `target` (bytes,
+   * or a size such as '2GB').
+   */
+  cleanupBySize(target: number | string): Promise<MaintenanceReport> {
+    return this.cache.cleanupBySize(typeof target === 'string' ? parseByteSize(target) : target);
   }
-  pruneStale(): Promise<MaintenanceReport> {
-    return this.cache.pruneStale();
+  /**
+   * Reclaim orphans, stale temp files and entries of other format versions; with `compiler`, also the entries
+   * another compiler (e.g. the toolkit before an upgrade) built.
+   */
+  pruneStale(options: { compiler?: { id: string; version: string } } = {}): Promise<MaintenanceReport> {
+    return this.cache.pruneStale(options);
   }
   clear(): Promise<void> {
     return this.cache.clear();
@@ -112,6 +121,14 @@ export class GlobalPersistentCacheManager {
     await this.cacheValue?.close();
     this.cacheValue = undefined;
   }
+}
+
+/** Where the managed cache will live once created, without creating it (undefined dir: the default one). */
+function resolveManagedDefault(cm: GlobalPersistentCacheManager): string | null {
+  const dir = cm.directory;
+  if (dir === null) return null;
+  const d = dir === undefined ? resolveCacheDir() : dir;
+  return d === null ? null : resolve(d);
 }
 
 function makeCache(dir: string | null | undefined, policy: CachePolicy, logger?: CacheLogger): KernelCache {
@@ -183,15 +200,25 @@ export class GlobalJitManager {
   }
 
   /**
-   * A JIT over another cache, following this configuration (enableJit, compiler): `dir` a directory of its own,
-   * `null` memory only. One per directory in the process, so wrappers of one directory share a memory tier.
+   * A JIT over another cache, following this configuration (enableJit, compiler) and the policy given to
+   * GlobalPersistentCacheManager.initialize(): `dir` a directory of its own, `null` memory only. The managed
+   * cache's own directory gives the process's JIT itself (one cache object, one set of stats); other directories
+   * get one JIT each, so wrappers of one directory share a memory tier.
    */
   jitFor(dir: string | null): JitCompiler {
-    let j = this.jits.get(dir);
+    const cm = GlobalPersistentCacheManager.instance();
+    const wanted = dir === null ? null : resolve(dir);
+    const managedDir = cm.isInitialized ? cm.cache.dir : resolveManagedDefault(cm);
+    if (wanted !== null && wanted === managedDir) return this.jit();
+    let j = this.jits.get(wanted);
     if (!j) {
-      const cache = new KernelCache({ dir, ...(this.config.debug ? { policy: { debug: true } } : {}) });
+      const policy = new CachePolicy({
+        ...cm.policy,
+        enableDebug: cm.policy.enableDebug || this.config.debug,
+      });
+      const cache = new KernelCache({ dir: wanted, policy: policy.toCachePolicyInput() });
       j = new JitCompiler({ cache, compiler: this.config.compiler, allowCompile: this.config.enableJit });
-      this.jits.set(dir, j);
+      this.jits.set(wanted, j);
     }
     return j;
   }

@@ -50,6 +50,7 @@ test("stats from 8 concurrent processes sum exactly (ending by close(), process.
     assert.equal(s.compileMs, (own + 1) * 400);
     assert.ok(s.bytesWritten > 0 && s.bytesRead > 0);
     assert.ok(Math.abs(s.hitRate - hits / (hits + own + 1)) < 1e-9);
+    assert.ok(Math.abs(s.diskHitRate - P / (P + own + 1)) < 1e-9, 'memory hits are not in the disk rate');
   };
   check();
   assert.equal(reader.getStats().processFiles, P + 2);
@@ -66,4 +67,28 @@ test("stats from 8 concurrent processes sum exactly (ending by close(), process.
   assert.equal(reader.getStats().processFiles, 2);
   assert.equal(reader.getStats().process.compiles, 0);
   await reader.close();
+});
+
+test('cachedKernels counts the memory tier and the committed disk entries', async () => {
+  const dir = tempDir('count');
+  const c = new KernelCache({
+    dir,
+    env: {},
+    logger: recordingLogger().logger,
+    policy: { maintenanceIntervalMs: 0 },
+  });
+  assert.deepEqual(c.getStats().cachedKernels, { memory: 0, disk: 0 });
+  for (const i of [0, 1, 2]) await c.getOrCompile(specFor(i), countingCompile(i).compile);
+  assert.deepEqual(c.getStats().cachedKernels, { memory: 3, disk: 3 });
+  await c.close();
+  const d = new KernelCache({
+    dir,
+    env: {},
+    logger: recordingLogger().logger,
+    policy: { maintenanceIntervalMs: 0 },
+  });
+  assert.deepEqual(d.getStats().cachedKernels, { memory: 0, disk: 3 }, 'a new process sees the disk entries');
+  await d.cleanupBySize(1); // evicts everything
+  assert.equal(d.getStats().cachedKernels.disk, 0);
+  await d.close();
 });

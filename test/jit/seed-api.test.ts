@@ -133,3 +133,39 @@ test('wrappers follow later global changes; the managers keep serving one cache 
   assert.equal(g.jit().cache, cm.cache);
   await GlobalJitManager.reset();
 });
+
+test("the seed's order: initialize(dir, policy), then a wrapper on that dir or its own dir, under that policy", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-seed-'));
+  const own = mkdtempSync(join(tmpdir(), 'cuop-seed-own-'));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(own, { recursive: true, force: true });
+  });
+  const cm = GlobalPersistentCacheManager.instance();
+  cm.initialize(dir, new CachePolicy({ maxCachedKernels: 5000, enableCompression: true }));
+  const same = new JitWrapper(new Gemm()).setPersistentCacheDirectory(dir);
+  assert.equal(
+    same.jit,
+    GlobalJitManager.instance().jit(),
+    'the managed directory: the managed cache itself',
+  );
+  assert.equal(same.jit.cache, cm.cache, 'so getStats() and maintenance see its kernels');
+  const other = new JitWrapper(new Gemm()).setPersistentCacheDirectory(own);
+  assert.equal(other.jit.cache.dir, own);
+  assert.equal(other.jit.cache.policy.maxEntries, 5000, "another directory gets the manager's policy");
+  assert.equal(other.jit.cache.policy.compression, 'gzip');
+  const memoryOnly = new JitWrapper(new Gemm()).enablePersistentCache(false);
+  assert.equal(memoryOnly.jit.cache.dir, null);
+  await GlobalJitManager.reset();
+});
+
+test('the manager cleans up by a size written as text and prunes a given compiler', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-seed-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cm = GlobalPersistentCacheManager.instance().initialize(dir);
+  assert.equal((await cm.cleanupBySize('2GB')).ran, true);
+  assert.throws(() => cm.cleanupBySize('lots'), /not a byte size/);
+  const r = await cm.pruneStale({ compiler: { id: 'nvrtc', version: '0.0.0' } });
+  assert.equal(r.ran, true);
+  await GlobalJitManager.reset();
+});
