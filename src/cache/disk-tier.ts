@@ -330,32 +330,31 @@ export class DiskTier implements CacheTier {
   }
 
   /**
-   * LRU bookkeeping for a hit: set the kernel file's mtime (no metadata rewrite). Fire and forget, or synchronous
-   * (at close and process exit, when a callback would never run).
+   * LRU bookkeeping for a hit: set the kernel file's mtime (no metadata rewrite). Synchronous (one utimes call:
+   * durable even if the process is killed next; true when it took), or fire and forget.
    */
-  touch(key: string, meta: Pick<EntryMetadata, 'imageKind' | 'codec'>, atMs: number, sync = false): void {
+  touch(key: string, meta: Pick<EntryMetadata, 'imageKind' | 'codec'>, atMs: number, sync: boolean): boolean {
     const t = atMs / 1000;
-    // The memory copy of a freshly compiled entry does not know the codec the disk stored it with: try the
-    // disk's own codec after the recorded one.
-    const paths = [...new Set([meta.codec, this.opts.codec])].map((c) =>
-      this.kernelPath(key, meta.imageKind, c),
-    );
+    const first = this.kernelPath(key, meta.imageKind, meta.codec);
+    // The memory copy of a freshly compiled entry does not know the codec the disk stored it with: the disk's own
+    // codec is tried after the recorded one.
+    const second =
+      meta.codec === this.opts.codec ? undefined : this.kernelPath(key, meta.imageKind, this.opts.codec);
     if (sync) {
-      for (const p of paths) {
+      for (const p of second ? [first, second] : [first]) {
         try {
           fs.utimesSync(p, t, t);
-          return;
+          return true;
         } catch {
-          // try the next codec's path
+          // try the next path
         }
       }
-      return;
+      return false;
     }
-    const next = (i: number): void => {
-      const p = paths[i];
-      if (p) fs.utimes(p, t, t, (e) => e && next(i + 1));
-    };
-    next(0);
+    fs.utimes(first, t, t, (e) => {
+      if (e && second) fs.utimes(second, t, t, () => {});
+    });
+    return true;
   }
 
   private async writeTemp(name: string, data: Buffer | string, mtimeMs: number): Promise<string> {
@@ -477,11 +476,14 @@ export class DiskTier implements CacheTier {
     }
   }
 
+  /** Removes every entry; throws when a directory could not be removed (e.g. EACCES), after trying them all. */
   async clear(): Promise<void> {
+    let failure: unknown;
     for (const d of [this.metadataDir, this.kernelsDir, this.tempDir]) {
-      await fsp.rm(d, { recursive: true, force: true }).catch(() => {});
+      await fsp.rm(d, { recursive: true, force: true }).catch((e: unknown) => (failure ??= e));
       await fsp.mkdir(d, { recursive: true, mode: 0o700 }).catch(() => {});
     }
+    if (failure !== undefined) throw failure;
   }
 
   /** Walks the directory for maintenance (async, yields to the event loop between files). */

@@ -22,7 +22,10 @@ const KEY_DOMAIN = 'cuop-kernel-cache-key';
 
 function field(h: Hash, tag: string, value: string): void {
   // Length-prefixed (UTF-8 byte length), so no two different inputs share an encoding: ["-a","b"] ≠ ["-ab"].
-  // Encoded once: measuring the length and then hashing the string would walk a 10 KB source twice.
+  // Encoded once: measuring the length and then hashing the string would walk a 10 KB source twice. A non-string
+  // (from untyped JS) would be encoded as something else entirely, so two different specs could share a key.
+  if (typeof value !== 'string')
+    throw new TypeError(`cache key: ${tag} must be a string, got ${typeof value}`);
   const bytes = Buffer.from(value, 'utf8');
   h.update(`${tag}=${bytes.length}:`);
   h.update(bytes);

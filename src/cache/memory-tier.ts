@@ -37,15 +37,25 @@ export class MemoryTier implements CacheTier {
   readonly name = 'memory';
   private readonly lru: LRUCache<string, CacheEntry>;
 
-  constructor(opts: { maxBytes: number; maxEntries: number; hooks?: TierHooks }) {
+  constructor(opts: {
+    maxBytes: number;
+    maxEntries: number;
+    hooks?: TierHooks;
+    /** Called with each entry the LRU pushes out (not for delete or clear). */
+    onEvict?: (entry: CacheEntry) => void;
+  }) {
     const hooks = opts.hooks ?? noHooks;
+    const onEvict = opts.onEvict;
     this.lru = new LRUCache<string, CacheEntry>({
       max: Math.max(1, opts.maxEntries),
       maxSize: Math.max(1, opts.maxBytes),
       sizeCalculation: (e) => Math.max(1, e.image.length),
       dispose: (entry, key, reason) => {
         disposeAttached(entry);
-        if (reason === 'evict') hooks.eviction('memory', key);
+        if (reason === 'evict') {
+          hooks.eviction('memory', key);
+          onEvict?.(entry);
+        }
       },
     });
   }

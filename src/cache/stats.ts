@@ -314,7 +314,13 @@ export function registerExitFlush(flush: () => void): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
-      for (const f of exitFlushes) f();
+      for (const f of exitFlushes) {
+        try {
+          f();
+        } catch {
+          // best effort: never break the process's exit or the other listeners
+        }
+      }
     });
   }
 }

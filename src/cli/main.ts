@@ -1,9 +1,40 @@
 #!/usr/bin/env node
-// The `cuop` executable. Turns on Node's on-disk compile cache (Node ≥ 22.8; NODE_COMPILE_CACHE picks the directory,
-// NODE_DISABLE_COMPILE_CACHE=1 turns it off) before the rest of the CLI is loaded, so later runs skip compiling it:
-// about 7 ms of an 84 ms `cuop cache dir` on Node 24. The import must stay dynamic: static imports are compiled
-// before this module's body runs.
+// The `cuop` executable. Turns on Node's on-disk compile cache (Node ≥ 22.8) before the rest of the CLI is loaded,
+// so later runs skip compiling it: about 7 ms of an 84 ms `cuop cache dir` on Node 24. The import of the program
+// must stay dynamic: static imports are compiled before this module's body runs.
+//
+// The cache holds V8 bytecode that Node runs without further checks, so it goes where cuop keeps its kernels and
+// only when that place is private (owned by this user, not group- or world-writable); never Node's default, a
+// shared directory under the OS temp dir that another user could fill first. NODE_COMPILE_CACHE set by the user
+// wins (Node has then enabled it already); NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+import { mkdirSync, statSync } from 'node:fs';
 import module from 'node:module';
+import { join } from 'node:path';
 
-(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+import { resolveCacheDir } from '../cache/policy.js';
+
+function privateCompileCacheDir(): string | undefined {
+  const base = resolveCacheDir();
+  if (base === null) return undefined;
+  const dir = join(base, 'node-compile-cache');
+  try {
+    // Only inside a cache directory that already exists: `cuop cache dir` must not create one.
+    statSync(base);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const uid = process.getuid?.();
+    for (const d of [base, dir]) {
+      const st = statSync(d);
+      if ((uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;
+    }
+    return dir;
+  } catch {
+    return undefined; // unwritable or missing home: run without the cache
+  }
+}
+
+const enable = (module as { enableCompileCache?: (dir?: string) => unknown }).enableCompileCache;
+if (enable && process.env['NODE_COMPILE_CACHE'] === undefined) {
+  const dir = privateCompileCacheDir();
+  if (dir !== undefined) enable(dir);
+}
 await import('./program.js');

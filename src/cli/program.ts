@@ -52,8 +52,16 @@ const openCache = (): KernelCache => {
 const withCache = (fn: (c: KernelCache) => Promise<unknown>) => async () => {
   const c = openCache();
   try {
-    if (c.dir === null)
-      console.error('cuop: the disk cache is disabled (CUOP_CACHE_DISABLE=1): nothing to do.');
+    if (c.dir === null) {
+      const disabled = ['1', 'true'].includes(process.env['CUOP_CACHE_DISABLE'] ?? '');
+      if (disabled) {
+        console.error('cuop: the disk cache is disabled (CUOP_CACHE_DISABLE=1): nothing to do.');
+      } else {
+        // The cache already warned why it refused the directory.
+        console.error('cuop: the cache directory was refused (see above): nothing was done.');
+        process.exitCode = 1;
+      }
+    }
     const result = await fn(c);
     if (result !== undefined) console.log(JSON.stringify(result, null, 2));
   } finally {
@@ -72,8 +80,9 @@ cache
   .action((o: { repair: boolean }) =>
     withCache(async (c) => {
       const report = await c.validateCacheIntegrity({ repair: o.repair });
-      // Scripts can tell a sound cache from a damaged one: problems left in place are a failure.
-      if (report.problems.length > report.repaired) process.exitCode = 1;
+      // Scripts can tell a sound cache from a damaged one: problems left in place, or no check at all (refused
+      // directory, maintenance lock held too long), are a failure.
+      if ((!report.ran && c.dir !== null) || report.problems.length > report.repaired) process.exitCode = 1;
       return report;
     })(),
   );
@@ -90,8 +99,9 @@ cache
   .description('remove every entry (the stats history is kept)')
   .action(
     withCache(async (c) => {
-      await c.clear();
-      if (c.dir !== null) console.log(`cleared ${c.dir}`);
+      if (c.dir === null) return;
+      if (await c.clear()) console.log(`cleared ${c.dir}`);
+      else process.exitCode = 1; // the cache warned what failed
     }),
   );
 cache
@@ -109,10 +119,14 @@ function openCacheDir(): string {
 
 /** The version of this package (not npm_package_version, which is the version of whatever project runs npm). */
 function ownVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown'; // a layout without our package.json (e.g. a single-file bundle)
+  }
 }
 
 function positiveInt(v: string): number {

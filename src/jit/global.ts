@@ -113,7 +113,8 @@ export class GlobalPersistentCacheManager {
   pruneStale(options: { compiler?: { id: string; version: string } } = {}): Promise<MaintenanceReport> {
     return this.cache.pruneStale(options);
   }
-  clear(): Promise<void> {
+  /** Removes every entry; false when a tier could not be cleared (a warning says why). */
+  clear(): Promise<boolean> {
     return this.cache.clear();
   }
   /** Flush stats and stop background maintenance (the timers never keep a process alive anyway). */

@@ -27,10 +27,12 @@ test('an image the driver refuses (checksum intact) is invalidated and recompile
     const { key } = await a.compile(spec, device.arch, device);
     await a.cache.close();
 
-    // Replace the image with bytes that are no ELF, and make the metadata vouch for them.
+    // Replace the image with an ELF header followed by garbage (so the driver parses it as a broken cubin, not as
+    // PTX text), and make the metadata vouch for it.
     const kernelPath = join(dir, 'kernels', key.slice(0, 2), `${key}.cubin`);
     const metaPath = join(dir, 'metadata', key.slice(0, 2), `${key}.json`);
     const bogus = Buffer.alloc(512, 0xab);
+    bogus.write('\x7fELF', 0, 'latin1');
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as Record<string, unknown>;
     writeFileSync(kernelPath, bogus);
     writeFileSync(

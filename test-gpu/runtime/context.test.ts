@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { findNvcc } from '../../src/compiler/index.js';
+import { findNvcc, NvrtcCompiler } from '../../src/compiler/index.js';
 import { VECTOR_ADD_SOURCE } from '../../src/cli/sample-kernels.js';
 import { driver } from '../../src/cuda/index.js';
 import { Device, f32, i32 } from '../../src/runtime/index.js';
@@ -37,17 +37,32 @@ function vaddCheck(device: Device, image: Uint8Array): void {
   assert.ok(relativeError(dc.downloadAs(Float32Array), ref) < 1e-6);
 }
 
-test('a context switched away by other code is restored before the next launch', { skip }, () => {
-  const device = Device.get(0);
-  device.makeCurrent();
-  const bytes = new Float32Array([1, 2, 3, 4]);
-  using buf = device.upload(bytes);
-  driver.contextSetCurrent(0n); // what another CUDA user in the process may do
-  assert.equal(driver.contextCurrentRaw(), 0n);
-  // Would be CUDA_ERROR_INVALID_CONTEXT if the device trusted a remembered "current" flag.
-  assert.deepEqual([...buf.downloadAs(Float32Array)], [1, 2, 3, 4]);
-  assert.notEqual(driver.contextCurrentRaw(), 0n);
-});
+test(
+  'a context switched away by other code is restored before the next call and launch',
+  { skip },
+  async () => {
+    const device = Device.get(0);
+    device.makeCurrent();
+    const r = await new NvrtcCompiler().compile({
+      source: VECTOR_ADD_SOURCE,
+      arch: device.arch,
+      nameExpressions: ['vadd'],
+    });
+    const k = device.loadModule(r.image).getKernel('vadd');
+    const n = 256;
+    using a = device.upload(new Float32Array(n).fill(1));
+    using b = device.upload(new Float32Array(n).fill(2));
+    using c = device.upload(new Float32Array(n).fill(NaN));
+    // What another CUDA user in the process may do; each call below would be CUDA_ERROR_INVALID_CONTEXT if cuop
+    // trusted a remembered "current" flag.
+    driver.contextSetCurrent(0n);
+    assert.equal(driver.contextCurrentRaw(), 0n);
+    k.launch({ grid: 1, block: n }, [a, b, c, i32(n), f32(3)]);
+    assert.notEqual(driver.contextCurrentRaw(), 0n, 'the launch made the context current again');
+    driver.contextSetCurrent(0n);
+    assert.deepEqual([...c.downloadAs(Float32Array)], new Array(n).fill(7), 'and so does a download');
+  },
+);
 
 test(
   'fatbins load: the sm_90 cubin inside one, and a PTX-only fatbin the driver JIT-compiles',

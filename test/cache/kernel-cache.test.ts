@@ -80,7 +80,7 @@ test('disk layout: kernels/<aa>/<key>.cubin, metadata/<aa>/<key>.json (schema-va
   assert.equal(meta.compileMs, 400);
 });
 
-test('a disk hit does not rewrite metadata; it touches the kernel mtime at the next flush (throttled)', async () => {
+test('a disk hit touches the kernel mtime at once and never rewrites metadata; memory hits at the flush, throttled', async () => {
   const dir = tempDir('touch');
   let now = 1_000_000_000_000;
   const clock = () => now;
@@ -93,29 +93,62 @@ test('a disk hit does not rewrite metadata; it touches the kernel mtime at the n
   const metaBefore = statSync(metaPath).mtimeMs;
   assert.equal(Math.round(statSync(kernelPath).mtimeMs), now);
   now += 3_600_000;
+  const hitAt = now;
   const b = new KernelCache({ dir, logger: quiet, env: {}, clock });
   assert.equal((await b.getOrCompile(specFor(2), countingCompile(2).compile)).tier, 'disk');
-  now += 1000; // the flush records the latest use
+  assert.equal(Math.round(statSync(kernelPath).mtimeMs), hitAt, 'touched by the hit itself');
+  now += 1000; // within touchIntervalMs of the last touch: the flush at close skips it
   assert.equal((await b.getOrCompile(specFor(2), countingCompile(2).compile)).tier, 'memory');
   await b.close();
-  assert.equal(Math.round(statSync(kernelPath).mtimeMs), now);
+  assert.equal(Math.round(statSync(kernelPath).mtimeMs), hitAt);
   assert.equal(statSync(metaPath).mtimeMs, metaBefore);
+  now += 120_000; // past touchIntervalMs: a memory hit's use reaches the disk at close
+  const c = new KernelCache({ dir, logger: quiet, env: {}, clock });
+  await c.getOrCompile(specFor(2), countingCompile(2).compile); // disk, touched
+  now += 120_000;
+  assert.equal((await c.getOrCompile(specFor(2), countingCompile(2).compile)).tier, 'memory');
+  await c.close();
+  assert.equal(Math.round(statSync(kernelPath).mtimeMs), now);
 });
 
-test("a process that exits without close() still records its disk hits' LRU touches", async () => {
+test("a memory hit's use reaches the disk when the entry leaves memory before the flush (gzip entries too)", async () => {
+  const dir = tempDir('touch-evict');
+  let now = 1_000_000_000_000;
+  const clock = () => now;
+  const policy = { compression: 'gzip' as const, memoryMaxEntries: 1, maintenanceIntervalMs: 0 };
+  const a = new KernelCache({ dir, logger: quiet, env: {}, clock, policy });
+  const { key } = await a.getOrCompile(specFor(5), countingCompile(5).compile);
+  await a.getOrCompile(specFor(6), countingCompile(6).compile);
+  await a.close();
+  const kernelPath = join(dir, 'kernels', key.slice(0, 2), `${key}.cubin.gz`);
+  const b = new KernelCache({ dir, logger: quiet, env: {}, clock, policy });
+  now += 3_600_000;
+  assert.equal((await b.getOrCompile(specFor(5), countingCompile(5).compile)).tier, 'disk');
+  now += 120_000;
+  const usedAt = now;
+  assert.equal((await b.getOrCompile(specFor(5), countingCompile(5).compile)).tier, 'memory');
+  now += 1000;
+  assert.equal((await b.getOrCompile(specFor(6), countingCompile(6).compile)).tier, 'disk'); // evicts 5
+  await new Promise((r) => setTimeout(r, 50)); // the eviction's touch is asynchronous
+  assert.equal(Math.round(statSync(kernelPath).mtimeMs), usedAt);
+  await b.close();
+});
+
+test("a process that exits without close() still records its memory hits' LRU touches", async () => {
   const dir = tempDir('touch-exit');
   const spec = specFor(4);
-  const a = new KernelCache({ dir, logger: quiet, env: {}, clock: () => 1_000_000_000_000 });
+  const t0 = 1_000_000_000_000;
+  const a = new KernelCache({ dir, logger: quiet, env: {}, clock: () => t0 });
   const { key } = await a.getOrCompile(spec, countingCompile(4).compile);
   await a.close();
   const kernelPath = join(dir, 'kernels', key.slice(0, 2), `${key}.cubin`);
-  const later = 1_000_000_000_000 + 86_400_000;
-  const r = spawnSync(process.execPath, [worker('touch-worker'), dir, String(later), '4'], {
+  const [t1, t2] = [t0 + 86_400_000, t0 + 86_400_000 + 600_000];
+  const r = spawnSync(process.execPath, [worker('touch-worker'), dir, String(t1), String(t2), '4'], {
     encoding: 'utf8',
   });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout, 'disk');
-  assert.equal(Math.round(statSync(kernelPath).mtimeMs), later);
+  assert.equal(r.stdout, 'disk,memory');
+  assert.equal(Math.round(statSync(kernelPath).mtimeMs), t2);
 });
 
 test('concurrent misses of one key in one process share one compile', async () => {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -12,6 +13,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import module from 'node:module';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +49,7 @@ function baseEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('CUOP_') || k.startsWith('npm_') || k.startsWith('NODE_TEST')) continue;
+    if (k === 'NODE_COMPILE_CACHE' || k === 'NODE_DISABLE_COMPILE_CACHE') continue;
     env[k] = v;
   }
   return env;
@@ -510,4 +513,45 @@ test('info names the missing libcuda, lists nvcc and the cache directory', { ski
   assert.match(r.stdout, /^nvcc\s+\d+\.\d+/m);
   assert.match(r.stdout, new RegExp(`^cache dir\\s+${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
   assert.doesNotMatch(r.stdout + r.stderr, STACK_FRAME);
+});
+
+// ------------------------------------------------------------------ the CLI's own compile cache, refused dirs
+
+const compileCacheApi =
+  typeof (module as { enableCompileCache?: unknown }).enableCompileCache === 'function'
+    ? false
+    : 'this Node has no module.enableCompileCache (added in 22.8)';
+
+test(
+  "the CLI keeps Node's compile cache in the user's private cache dir, never in a shared one",
+  { skip: compileCacheApi },
+  () => {
+    const dir = join(tempDir('cli-ncc'), 'c');
+    assert.equal(cuop(['cache', 'dir'], { CUOP_CACHE_DIR: dir }).status, 0);
+    assert.ok(!existsSync(dir), 'no cache dir yet: the CLI creates none');
+    mkdirSync(dir, { mode: 0o700 });
+    assert.equal(cuop(['cache', 'dir'], { CUOP_CACHE_DIR: dir }).status, 0);
+    assert.ok(filesUnder(dir, 'node-compile-cache').length > 0, 'bytecode cached in the private dir');
+    const shared = join(tempDir('cli-ncc-shared'), 'c');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    assert.equal(cuop(['cache', 'dir'], { CUOP_CACHE_DIR: shared }).status, 0);
+    assert.deepEqual(filesUnder(shared, 'node-compile-cache'), [], 'nothing cached where others can write');
+  },
+);
+
+test('maintenance on a refused (world-writable) cache directory exits 1 and says why', () => {
+  const dir = join(tempDir('cli-refused'), 'c');
+  mkdirSync(dir);
+  chmodSync(dir, 0o777);
+  for (const args of [
+    ['cache', 'verify'],
+    ['cache', 'clear'],
+  ]) {
+    const r = cuop(args, { CUOP_CACHE_DIR: dir });
+    assert.equal(r.status, 1, args.join(' '));
+    assert.match(r.stderr, /writable/, args.join(' '));
+    assert.match(r.stderr, /refused/, args.join(' '));
+    assert.doesNotMatch(r.stderr, /CUOP_CACHE_DISABLE/);
+  }
 });
