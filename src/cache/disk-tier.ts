@@ -236,18 +236,6 @@ export class DiskTier implements CacheTier {
     return n;
   }
 
-  /** Run the read path's file and path code once (see KernelCache's warm-up); reads only the format file. */
-  warmUp(): void {
-    const zero = '0'.repeat(64);
-    this.metaPath(zero);
-    this.kernelPath(zero, 'cubin', 'none');
-    try {
-      readExpected(join(this.root, FORMAT_FILE), 16);
-    } catch {
-      // checked properly at open
-    }
-  }
-
   /** Full verification of one entry without touching it (checksum always): undefined when sound, else why not. */
   verify(key: string): string | undefined {
     const r = this.inspect(key, undefined, true, false);

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CompileResult } from '../compiler/types.js';
 import { DiskTier, type DiskEntryInfo, type DiskScan } from './disk-tier.js';
-import { CACHE_FORMAT_VERSION, cacheKey, memoizedCacheKey, type KeySpec } from './key.js';
+import { CACHE_FORMAT_VERSION, memoizedCacheKey, type KeySpec } from './key.js';
 import { breakStaleLock, HOST, lockIsStale, readLock, releaseLock, tryCreateLock } from './lock.js';
 import { CacheLog, errorCode, errorText, stderrLogger, type CacheLogger } from './logger.js';
 import { MemoryTier, type CacheEntry } from './memory-tier.js';
-import { parseEntryMetadata, type EntryMetadata } from './metadata.js';
+import type { EntryMetadata } from './metadata.js';
 import { resolveCacheDir, resolvePolicy, type CachePolicy, type CachePolicyInput } from './policy.js';
 import { registerExitFlush, snapshot, StatsStore, unregisterExitFlush, type CacheStats } from './stats.js';
 import type { CacheTier, EvictionReason, ExpectedIdentity, TierHooks, TierRecord } from './tier.js';
@@ -58,52 +58,6 @@ export interface IntegrityReport {
   ok: number;
   problems: IntegrityProblem[];
   repaired: number;
-}
-
-let warmedUp = false;
-/**
- * Run the disk hit's pure-JS steps once per process (key, JSON parse, metadata check, SHA-256) on a dummy record, while the process
- * starts rather than inside its first lookup: cold, they cost ~0.5 ms of interpreter time; warm, ~20 µs.
- */
-function warmUpReadPath(): EntryMetadata {
-  const h = createHash('sha256').update(Buffer.alloc(64)).digest('hex');
-  const sample: EntryMetadata = {
-    formatVersion: CACHE_FORMAT_VERSION,
-    key: h,
-    kernelNames: ['k'],
-    loweredNames: { k: 'k' },
-    sourceSha256: h,
-    headers: { 'h.cuh': h },
-    options: ['-O3'],
-    compiler: { id: 'nvrtc', version: '0' },
-    target: 'sm_90',
-    requestedImageKind: 'cubin',
-    imageKind: 'cubin',
-    imageTarget: 'sm_90',
-    codec: 'none',
-    rawBytes: 64,
-    storedBytes: 64,
-    checksum: { algorithm: 'sha256', value: h },
-    createdAt: 0,
-    compileMs: 0,
-    driverVersion: null,
-    host: 'h',
-    log: '',
-  };
-  cacheKey({
-    source: h,
-    headers: sample.headers,
-    nameExpressions: sample.kernelNames,
-    options: sample.options,
-    compiler: sample.compiler,
-    target: sample.target,
-    imageKind: 'cubin',
-  });
-  if (!warmedUp && !parseEntryMetadata(JSON.parse(JSON.stringify(sample))).success) {
-    throw new Error('metadata check is broken');
-  }
-  warmedUp = true;
-  return sample;
 }
 
 /** Removes a file; true when it is gone afterwards (already missing counts as gone). */
@@ -194,11 +148,6 @@ export class KernelCache {
       }
     }
     this.log.debug(`cache dir ${this.dir ?? '(memory only)'} policy ${JSON.stringify(this.policy)}`);
-    if (this.disk) {
-      const sample = warmUpReadPath();
-      this.disk.warmUp();
-      this.memory.warmUp({ key: sample.key, image: Buffer.alloc(64), meta: sample });
-    }
   }
 
   private hooks(): TierHooks {

@@ -79,14 +79,6 @@ export class MemoryTier implements CacheTier {
     return entry;
   }
 
-  /** Insert and delete a dummy entry once, so the LRU's code is compiled before the first real lookup. */
-  warmUp(template: TierRecord): void {
-    const key = 'cuop-warm-up';
-    this.insert({ ...template, key });
-    this.peek(key);
-    this.lru.delete(key); // reason 'delete': not counted as an eviction
-  }
-
   get size(): number {
     return this.lru.size;
   }
