@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import type { EntryMetadata } from './metadata.js';
 import { noHooks, type CacheTier, type TierHooks, type TierRecord } from './tier.js';
 
@@ -32,10 +31,31 @@ function disposeAttached(entry: CacheEntry): void {
   entry.attached.clear();
 }
 
-/** The in-process tier: an LRU bounded by image bytes and entry count. */
+interface Slot {
+  readonly entry: CacheEntry;
+  /** Toward the least recently used end. */
+  older: Slot | undefined;
+  newer: Slot | undefined;
+}
+
+/**
+ * The in-process tier: an LRU bounded by image bytes and entry count, a Map over a doubly linked recency list (a
+ * use relinks one slot: O(1) at any size; moving entries by Map delete + set measured 4 µs per use at 10 000).
+ *
+ * Hand-written rather than taken from lru-cache: a fresh process pays lru-cache's import (3.6 ms on the 2-core CI
+ * box), its constructor (0.3-0.6 ms: it preallocates arrays for `max` entries) and its first set/get (0.3 ms)
+ * before its first kernel, against a target of 0.5 ms for that whole lookup.
+ */
 export class MemoryTier implements CacheTier {
   readonly name = 'memory';
-  private readonly lru: LRUCache<string, CacheEntry>;
+  private readonly slots = new Map<string, Slot>();
+  private oldest: Slot | undefined;
+  private newest: Slot | undefined;
+  private bytesValue = 0;
+  private readonly maxBytes: number;
+  private readonly maxEntries: number;
+  private readonly hooks: TierHooks;
+  private readonly onEvict: ((entry: CacheEntry) => void) | undefined;
 
   constructor(opts: {
     maxBytes: number;
@@ -44,30 +64,29 @@ export class MemoryTier implements CacheTier {
     /** Called with each entry the LRU pushes out (not for delete or clear). */
     onEvict?: (entry: CacheEntry) => void;
   }) {
-    const hooks = opts.hooks ?? noHooks;
-    const onEvict = opts.onEvict;
-    this.lru = new LRUCache<string, CacheEntry>({
-      max: Math.max(1, opts.maxEntries),
-      maxSize: Math.max(1, opts.maxBytes),
-      sizeCalculation: (e) => Math.max(1, e.image.length),
-      dispose: (entry, key, reason) => {
-        disposeAttached(entry);
-        if (reason === 'evict') {
-          hooks.eviction('memory', key);
-          onEvict?.(entry);
-        }
-      },
-    });
+    this.maxBytes = Math.max(1, opts.maxBytes);
+    this.maxEntries = Math.max(1, opts.maxEntries);
+    this.hooks = opts.hooks ?? noHooks;
+    this.onEvict = opts.onEvict;
   }
 
   /** Synchronous, no I/O: the hot path. Refreshes recency. */
   peek(key: string): CacheEntry | undefined {
-    return this.lru.get(key);
+    const slot = this.slots.get(key);
+    if (slot === undefined) return undefined;
+    if (slot !== this.newest) {
+      this.unlink(slot);
+      this.linkNewest(slot);
+    }
+    return slot.entry;
   }
 
-  /** Inserts (or returns the already resident entry for the key, keeping its attached values). */
+  /**
+   * Inserts (or returns the already resident entry for the key, keeping its attached values). An image larger
+   * than the whole byte bound is returned but not kept.
+   */
   insert(record: TierRecord): CacheEntry {
-    const cur = this.lru.get(record.key);
+    const cur = this.peek(record.key);
     if (cur) return cur;
     const entry: CacheEntry = {
       key: record.key,
@@ -75,20 +94,31 @@ export class MemoryTier implements CacheTier {
       meta: record.meta,
       attached: new Map(),
     };
-    this.lru.set(record.key, entry);
+    const size = sizeOf(entry);
+    if (size > this.maxBytes) return entry;
+    const slot: Slot = { entry, older: undefined, newer: undefined };
+    this.slots.set(record.key, slot);
+    this.linkNewest(slot);
+    this.bytesValue += size;
+    while (this.slots.size > this.maxEntries || this.bytesValue > this.maxBytes) {
+      const victim = this.oldest as Slot;
+      this.remove(victim);
+      this.hooks.eviction('memory', victim.entry.key);
+      this.onEvict?.(victim.entry);
+    }
     return entry;
   }
 
   get size(): number {
-    return this.lru.size;
+    return this.slots.size;
   }
 
   get bytes(): number {
-    return this.lru.calculatedSize;
+    return this.bytesValue;
   }
 
   async get(key: string): Promise<TierRecord | undefined> {
-    return this.lru.get(key);
+    return this.peek(key);
   }
 
   async put(record: TierRecord): Promise<void> {
@@ -96,18 +126,49 @@ export class MemoryTier implements CacheTier {
   }
 
   async has(key: string): Promise<boolean> {
-    return this.lru.has(key);
+    return this.slots.has(key);
   }
 
   async delete(key: string): Promise<boolean> {
-    return this.lru.delete(key);
+    const slot = this.slots.get(key);
+    if (slot === undefined) return false;
+    this.remove(slot);
+    return true;
   }
 
   async *keys(): AsyncIterable<string> {
-    for (const k of [...this.lru.keys()]) yield k;
+    for (const k of [...this.slots.keys()]) yield k;
   }
 
   async clear(): Promise<void> {
-    this.lru.clear();
+    const all = [...this.slots.values()];
+    this.slots.clear();
+    this.oldest = this.newest = undefined;
+    this.bytesValue = 0;
+    for (const s of all) disposeAttached(s.entry);
+  }
+
+  private remove(slot: Slot): void {
+    this.slots.delete(slot.entry.key);
+    this.unlink(slot);
+    this.bytesValue -= sizeOf(slot.entry);
+    disposeAttached(slot.entry);
+  }
+
+  private unlink(slot: Slot): void {
+    if (slot.older) slot.older.newer = slot.newer;
+    else this.oldest = slot.newer;
+    if (slot.newer) slot.newer.older = slot.older;
+    else this.newest = slot.older;
+    slot.older = slot.newer = undefined;
+  }
+
+  private linkNewest(slot: Slot): void {
+    slot.older = this.newest;
+    if (this.newest) this.newest.newer = slot;
+    else this.oldest = slot;
+    this.newest = slot;
   }
 }
+
+const sizeOf = (e: CacheEntry): number => Math.max(1, e.image.length);
