@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { HOST, pidAlive } from './lock.js';
@@ -119,13 +118,14 @@ interface TotalFile {
 }
 
 const TOTAL = 'total.json';
+let storesMade = 0;
 const MAX_KEYS = 100_000;
 /** A process file of another host not updated for this long is considered dead and compacted. */
 const FOREIGN_DEAD_MS = 7 * 86_400_000;
 
 /**
  * Stats of one KernelCache. Hot-path updates are plain increments of in-memory fields. Persistence: each cache object
- * owns one file stats/<host>.<pid>.<thread>.<random>.json holding its cumulative counters, rewritten atomically
+ * owns one file stats/<host>.<pid>.<thread>.<created>-<n>.json holding its cumulative counters, rewritten atomically
  * (temp + rename) on an unref'd timer, at close() and at process exit. Only its owner ever writes it, so concurrent
  * processes cannot lose each other's increments; readers sum all files plus total.json, into which maintenance
  * compacts the files of dead processes.
@@ -136,7 +136,9 @@ export class StatsStore {
   readonly keyUses = new Map<string, number>();
   /** Keys used since the last flush → time of their last use (for LRU touches of memory hits). */
   readonly usedSinceFlush = new Map<string, number>();
-  private readonly fileName = `${HOST}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.json`;
+  // Unique without randomness (a process's first randomBytes costs ~0.1 ms of RNG setup): the creation time tells a
+  // reused pid apart, the counter two stores of one thread created within the same millisecond.
+  private readonly fileName = `${HOST}.${process.pid}.${threadId}.${Date.now().toString(36)}-${++storesMade}.json`;
   private readonly startedAt = Date.now();
   private dirty = false;
 

@@ -91,7 +91,7 @@ test('random inserts, uses and deletes agree with a reference LRU (2000 steps, s
     [50, 300],
   ] as const) {
     const { t, evicted } = tier(maxEntries, maxBytes);
-    let model: { k: number; bytes: number }[] = []; // oldest first
+    const model: { k: number; bytes: number }[] = []; // oldest first
     const modelEvicted: string[] = [];
     let seed = 12345 + maxEntries;
     const rand = (n: number) => {
