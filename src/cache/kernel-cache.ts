@@ -497,7 +497,7 @@ export class KernelCache {
     if (this.disk && this.stats.usedSinceFlush.size > 0) {
       for (const [key, at] of this.stats.usedSinceFlush) {
         // Entries evicted from memory were touched at eviction; deleted ones need none.
-        const e = this.memory.peek(key);
+        const e = this.memory.entryOf(key);
         if (e) this.touchDisk(key, e.meta, at, sync);
       }
       this.stats.usedSinceFlush.clear();

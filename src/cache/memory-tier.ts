@@ -100,13 +100,24 @@ export class MemoryTier implements CacheTier {
     this.slots.set(record.key, slot);
     this.linkNewest(slot);
     this.bytesValue += size;
+    const victims: CacheEntry[] = [];
     while (this.slots.size > this.maxEntries || this.bytesValue > this.maxBytes) {
       const victim = this.oldest as Slot;
-      this.remove(victim);
-      this.hooks.eviction('memory', victim.entry.key);
-      this.onEvict?.(victim.entry);
+      this.detach(victim);
+      victims.push(victim.entry);
+    }
+    // Callbacks only once the tier is consistent again: one that uses the tier cannot disturb the loop.
+    for (const v of victims) {
+      disposeAttached(v);
+      this.hooks.eviction('memory', v.key);
+      this.onEvict?.(v);
     }
     return entry;
+  }
+
+  /** The resident entry without counting a use (bookkeeping must not reorder the LRU). */
+  entryOf(key: string): CacheEntry | undefined {
+    return this.slots.get(key)?.entry;
   }
 
   get size(): number {
@@ -149,10 +160,14 @@ export class MemoryTier implements CacheTier {
   }
 
   private remove(slot: Slot): void {
+    this.detach(slot);
+    disposeAttached(slot.entry);
+  }
+
+  private detach(slot: Slot): void {
     this.slots.delete(slot.entry.key);
     this.unlink(slot);
     this.bytesValue -= sizeOf(slot.entry);
-    disposeAttached(slot.entry);
   }
 
   private unlink(slot: Slot): void {

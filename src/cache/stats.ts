@@ -125,7 +125,7 @@ const FOREIGN_DEAD_MS = 7 * 86_400_000;
 
 /**
  * Stats of one KernelCache. Hot-path updates are plain increments of in-memory fields. Persistence: each cache object
- * owns one file stats/<host>.<pid>.<thread>.<created>-<n>.json holding its cumulative counters, rewritten atomically
+ * owns one file stats/<host>.<pid>.<thread>.<created>-<n>-<random>.json holding its cumulative counters, rewritten atomically
  * (temp + rename) on an unref'd timer, at close() and at process exit. Only its owner ever writes it, so concurrent
  * processes cannot lose each other's increments; readers sum all files plus total.json, into which maintenance
  * compacts the files of dead processes.
@@ -136,9 +136,12 @@ export class StatsStore {
   readonly keyUses = new Map<string, number>();
   /** Keys used since the last flush → time of their last use (for LRU touches of memory hits). */
   readonly usedSinceFlush = new Map<string, number>();
-  // Unique without randomness (a process's first randomBytes costs ~0.1 ms of RNG setup): the creation time tells a
-  // reused pid apart, the counter two stores of one thread created within the same millisecond.
-  private readonly fileName = `${HOST}.${process.pid}.${threadId}.${Date.now().toString(36)}-${++storesMade}.json`;
+  // Unique without the crypto RNG (a process's first randomBytes costs ~0.1 ms of setup): the creation time tells a
+  // reused pid apart, the counter two stores of one thread created within the same millisecond, and Math.random
+  // two copies of this module loaded in one process (each has its own counter).
+  private readonly fileName =
+    `${HOST}.${process.pid}.${threadId}.${Date.now().toString(36)}-${++storesMade}` +
+    `-${Math.random().toString(36).slice(2, 8)}.json`;
   private readonly startedAt = Date.now();
   private dirty = false;
 

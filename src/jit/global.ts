@@ -145,7 +145,7 @@ export class GlobalJitManager {
   private static singleton: GlobalJitManager | undefined;
   private config: GlobalJitConfig = { ...DEFAULT_CONFIG };
   private jitValue: JitCompiler | undefined;
-  private readonly jits = new Map<string | null, JitCompiler>();
+  private readonly jits = new Map<string | null, { jit: JitCompiler; policy: CachePolicy }>();
   private initialized = false;
 
   static instance(): GlobalJitManager {
@@ -177,7 +177,7 @@ export class GlobalJitManager {
       const dir = !next.enableCaching ? null : dirChanged ? next.cacheDir : cm.directory;
       cm.initialize(dir, new CachePolicy({ ...cm.policy, enableDebug: next.debug }));
     }
-    for (const j of this.jits.values()) void j.cache.close(); // kernels handed out stay loaded
+    for (const j of this.jits.values()) void j.jit.cache.close(); // kernels handed out stay loaded
     this.jits.clear();
     this.jitValue = undefined;
     this.initialized = true;
@@ -210,24 +210,34 @@ export class GlobalJitManager {
     const cm = GlobalPersistentCacheManager.instance();
     const wanted = dir === null ? null : resolve(dir);
     const managedDir = cm.isInitialized ? cm.cache.dir : resolveManagedDefault(cm);
-    if (wanted !== null && wanted === managedDir) return this.jit();
-    let j = this.jits.get(wanted);
-    if (!j) {
-      const policy = new CachePolicy({
-        ...cm.policy,
-        enableDebug: cm.policy.enableDebug || this.config.debug,
-      });
-      const cache = new KernelCache({ dir: wanted, policy: policy.toCachePolicyInput() });
-      j = new JitCompiler({ cache, compiler: this.config.compiler, allowCompile: this.config.enableJit });
-      this.jits.set(wanted, j);
+    const held = this.jits.get(wanted);
+    if (wanted !== null && wanted === managedDir) {
+      if (held) this.forget(wanted, held.jit); // the directory became the managed one
+      return this.jit();
     }
-    return j;
+    // Built under the manager's policy of the moment: a later initialize() with another policy rebuilds it.
+    if (held && held.policy === cm.policy) return held.jit;
+    if (held) this.forget(wanted, held.jit);
+    const policy = new CachePolicy({ ...cm.policy, enableDebug: cm.policy.enableDebug || this.config.debug });
+    const cache = new KernelCache({ dir: wanted, policy: policy.toCachePolicyInput() });
+    const jit = new JitCompiler({
+      cache,
+      compiler: this.config.compiler,
+      allowCompile: this.config.enableJit,
+    });
+    this.jits.set(wanted, { jit, policy: cm.policy });
+    return jit;
+  }
+
+  private forget(dir: string | null, jit: JitCompiler): void {
+    this.jits.delete(dir);
+    void jit.cache.close(); // kernels handed out stay loaded
   }
 
   /** Forget configuration and JIT (tests). */
   static async reset(): Promise<void> {
     await GlobalPersistentCacheManager.instance().shutdown();
-    if (this.singleton) await Promise.all([...this.singleton.jits.values()].map((j) => j.cache.close()));
+    if (this.singleton) await Promise.all([...this.singleton.jits.values()].map((j) => j.jit.cache.close()));
     this.singleton = undefined;
   }
 }

@@ -309,3 +309,21 @@ test('lookupSync: memory, then a verified disk read; a miss is undefined and nei
   await b.close();
   await c.close();
 });
+
+test('the stats flush (here run by maintenance) does not reorder the memory LRU', async () => {
+  const dir = tempDir('flush-order');
+  const c = new KernelCache({
+    dir,
+    logger: quiet,
+    env: {},
+    policy: { memoryMaxEntries: 2, maintenanceIntervalMs: 0 },
+  });
+  const a = await c.getOrCompile(specFor(0), countingCompile(0).compile);
+  const b = await c.getOrCompile(specFor(1), countingCompile(1).compile);
+  assert.equal((await c.getOrCompile(specFor(0), countingCompile(0).compile)).tier, 'memory'); // order: B, A
+  await c.runMaintenance(); // flushes the stats and the touches of A and B
+  await c.getOrCompile(specFor(2), countingCompile(2).compile); // evicts the least recently used: B
+  assert.ok(c.peek(a.key), 'A was used last and stays');
+  assert.equal(c.peek(b.key), undefined);
+  await c.close();
+});

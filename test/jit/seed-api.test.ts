@@ -169,3 +169,19 @@ test('the manager cleans up by a size written as text and prunes a given compile
   assert.equal(r.ran, true);
   await GlobalJitManager.reset();
 });
+
+test('a wrapper with its own directory follows a later initialize() with another policy', async (t) => {
+  const own = mkdtempSync(join(tmpdir(), 'cuop-seed-own-'));
+  t.after(() => rmSync(own, { recursive: true, force: true }));
+  const cm = GlobalPersistentCacheManager.instance();
+  cm.initialize(null, CachePolicy.highPerformance());
+  const w = new JitWrapper(new Gemm()).setPersistentCacheDirectory(own);
+  const before = w.jit;
+  assert.equal(before.cache.policy.compression, 'none');
+  assert.equal(w.jit, before, 'stable while the policy stays');
+  cm.initialize(null, CachePolicy.production());
+  assert.notEqual(w.jit, before);
+  assert.equal(w.jit.cache.policy.compression, 'gzip');
+  assert.equal(w.jit.cache.dir, own);
+  await GlobalJitManager.reset();
+});
