@@ -23,7 +23,8 @@ node build/bench/warm-process.js "$cache/warm" 7 > "$out/warm.log" 2>&1
 node -e "import('./build/src/cli/sample-kernels.js').then(m=>require('fs').writeFileSync('$cache/tg.cu', m.TILED_GEMM_SOURCE))"
 for i in 1 2 3 4 5 6; do node build/test-gpu/jit/child-lookup.js "$cache/tg"; done > "$out/child.jsonl" 2>&1
 python3 bench/fresh_cupy.py "$cache/tg.cu" 5 > "$out/fresh-cupy.json" 2>&1
-node build/bench/first-kernel.js 11 --json "$out/first-kernel.json" > "$out/first-kernel.log" 2>&1
+node build/bench/first-kernel.js 11 --kernel tiled --json "$out/first-kernel-tiled.json" > "$out/first-kernel.log" 2>&1
+node build/bench/first-kernel.js 11 --json "$out/first-kernel-gemm.json" >> "$out/first-kernel.log" 2>&1
 node build/bench/forward-overhead.js > "$out/forward.json" 2>&1
 node build/bench/gemm.js --json "$out/gemm-cuop.json" > "$out/gemm.log" 2>&1
 python3 bench/gemm_torch.py --json "$out/gemm-torch.json" >> "$out/gemm.log" 2>&1
