@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const args = process.argv.slice(2);
 if (args[0] === '--child') {
   const t0 = performance.now();
-  const { Device, JitWrapper, Gemm, Tensor } = await import('../src/index.js');
+  const { Device, JitWrapper, Gemm, Tensor } = await import('cuop'); // the package entry users import (the bundle)
   const tImport = performance.now();
   const device = Device.get(0);
   const n = 1024;

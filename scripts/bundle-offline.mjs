@@ -8,13 +8,13 @@ import { execFileSync } from 'node:child_process';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const out = resolve(process.argv[2] ?? join(root, 'bundle', 'cuop'));
-if (!existsSync(join(root, 'build', 'src', 'index.js'))) {
+if (!existsSync(join(root, 'build', 'src', 'index.js')) || !existsSync(join(root, 'dist', 'index.js'))) {
   console.error('no build output: run "npm run build" first');
   process.exit(1);
 }
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-for (const dir of ['build/src', 'build/bench', 'build/test-gpu']) {
+for (const dir of ['build/src', 'build/bench', 'build/test-gpu', 'dist']) {
   if (existsSync(join(root, dir))) {
     cpSync(join(root, dir), join(out, dir), { recursive: true, filter: (p) => !p.endsWith('.map') });
   }
