@@ -2,6 +2,7 @@
 // the compiled sources export and behave the same (it is built from them by scripts/bundle-lib.mjs).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as sources from '../src/index.js';
@@ -30,3 +31,18 @@ test('the bundle keeps koffi external and works on its own: same keys, a real ca
   assert.equal(hit.tier, 'disk');
   await b.close();
 });
+
+test(
+  "CommonJS code can require('cuop') where Node loads ES modules from require()",
+  {
+    skip:
+      (process.features as { require_module?: boolean }).require_module === true
+        ? false
+        : 'this Node cannot require() an ES module',
+  },
+  () => {
+    const required = createRequire(import.meta.url)('cuop') as typeof sources;
+    assert.equal(typeof required.JitWrapper, 'function');
+    assert.deepEqual(Object.keys(required).sort(), Object.keys(sources).sort());
+  },
+);
