@@ -140,27 +140,103 @@ export function reduceSource(opts: ReduceSourceOptions): ReduceSource {
         (x) => `acc = ${combine('acc', x)};`,
       ),
     );
-    k.push('  acc = cuop_warp_reduce(acc);');
-    k.push('  if (lane == 0) partial[warp] = acc;');
-    k.push('  __syncthreads();');
-    k.push('  if (warp == 0) {');
-    k.push(`    acc = lane < (int)(blockDim.x >> 5) ? partial[lane] : ${id};`);
-    k.push('    acc = cuop_warp_reduce(acc);');
-    k.push('    if (lane == 0) out[row] = cuop_from_f32(acc);');
-    k.push('  }');
+    k.push(...blockCombine(id, 'out[row] = cuop_from_f32(acc);'));
   }
   k.push('}');
-
   const source = [
     `// cuop reduce: ${op} over the last axis | dtype=${dtype} shape=${shape} vec=${vec}`,
     dtypePrelude(dtype, vec),
-    '__device__ __forceinline__ float cuop_warp_reduce(float v) {',
-    '#pragma unroll',
-    `  for (int o = 16; o > 0; o >>= 1) v = ${combine('v', '__shfl_xor_sync(0xffffffffu, v, o)')};`,
-    '  return v;',
-    '}',
+    warpReduce(op),
     k.join('\n'),
     '',
   ].join('\n');
   return { source, name, signature: ['ptr', 'ptr', 'i64', 'i64'] };
+}
+
+function warpReduce(op: ReduceOp): string {
+  return [
+    '__device__ __forceinline__ float cuop_warp_reduce(float v) {',
+    '#pragma unroll',
+    `  for (int o = 16; o > 0; o >>= 1) v = ${COMBINE[op]('v', '__shfl_xor_sync(0xffffffffu, v, o)')};`,
+    '  return v;',
+    '}',
+  ].join('\n');
+}
+
+/** Combine every thread's `acc` across the block (needs `partial[32]`, `lane`, `warp`); thread 0 runs `store`. */
+function blockCombine(id: string, store: string): string[] {
+  return [
+    '  acc = cuop_warp_reduce(acc);',
+    '  if (lane == 0) partial[warp] = acc;',
+    '  __syncthreads();',
+    '  if (warp == 0) {',
+    `    acc = lane < (int)(blockDim.x >> 5) ? partial[lane] : ${id};`,
+    '    acc = cuop_warp_reduce(acc);',
+    `    if (lane == 0) ${store}`,
+    '  }',
+  ];
+}
+
+// ---- long rows split over several blocks (few rows: one block per row would leave most SMs idle) ----
+
+export interface ReduceSplitSource {
+  /** Pass 1: block (c, r) reduces piece c of row r into `pieces[r * gridDim.x + c]` (f32). */
+  readonly pieces: { source: string; name: string; signature: readonly ('ptr' | 'i64')[] };
+  /** Pass 2: one warp per row combines its pieces and writes `out[r]` in the dtype. */
+  readonly combine: { source: string; name: string; signature: readonly ('ptr' | 'i64')[] };
+}
+
+/**
+ * The two kernels of a split reduction. Pass 1 `(float* pieces, const T* in, rows, n, chunk)`, grid (pieces, rows):
+ * block (c, r) reads elements [c·chunk, min(n, (c+1)·chunk)) of row r; `chunk` is a multiple of vec, so with vec > 1
+ * every piece starts 16-byte aligned (the launcher picks vec > 1 only when n % vec == 0 and the base is aligned).
+ * Pass 2 `(T* out, const float* pieces, rows, pieceCount)`, one warp per row, WARP_KERNEL_BLOCK threads per block.
+ */
+export function reduceSplitSource(opts: { op: ReduceOp; dtype: DType; vec: number }): ReduceSplitSource {
+  const { op, dtype, vec } = opts;
+  checkVec(dtype, vec);
+  const tag = DTYPE_TAG[dtype];
+  const id = IDENTITY[op];
+  const combine = COMBINE[op];
+  const piecesName = `cuop_reduce_${op}_${tag}_pieces_v${vec}`;
+  const p = [
+    `// cuop reduce: ${op} over the last axis, pass 1 of a split row | dtype=${dtype} vec=${vec}`,
+    dtypePrelude(dtype, vec),
+    warpReduce(op),
+    `extern "C" __global__ void __launch_bounds__(${ROW_BLOCK_MAX})`,
+    `${piecesName}(float* __restrict__ pieces, const T* __restrict__ in, long long rows, long long total, long long chunk) {`,
+    '  __shared__ float partial[32];',
+    '  const long long row = blockIdx.y;',
+    '  const long long start = (long long)blockIdx.x * chunk;',
+    '  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;',
+    '  const T* __restrict__ p = in + row * total + start;',
+    '  const long long n = total - start < chunk ? total - start : chunk;',
+    `  float acc = ${id};`,
+    ...rowLoop(vec, '(long long)threadIdx.x', '(long long)blockDim.x', (x) => `acc = ${combine('acc', x)};`),
+    ...blockCombine(id, 'pieces[row * gridDim.x + blockIdx.x] = acc;'),
+    '}',
+    '',
+  ].join('\n');
+  const combineName = `cuop_reduce_${op}_${tag}_combine`;
+  const c = [
+    `// cuop reduce: ${op} over the last axis, pass 2 of a split row | dtype=${dtype}`,
+    dtypePrelude(dtype, 1),
+    warpReduce(op),
+    `extern "C" __global__ void __launch_bounds__(${WARP_KERNEL_BLOCK})`,
+    `${combineName}(T* __restrict__ out, const float* __restrict__ pieces, long long rows, long long count) {`,
+    '  const long long row = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);',
+    '  const int lane = threadIdx.x & 31;',
+    '  if (row >= rows) return;  // uniform across the warp',
+    '  const float* __restrict__ q = pieces + row * count;',
+    `  float acc = ${id};`,
+    `  for (long long i = lane; i < count; i += 32) acc = ${combine('acc', 'q[i]')};`,
+    '  acc = cuop_warp_reduce(acc);',
+    '  if (lane == 0) out[row] = cuop_from_f32(acc);',
+    '}',
+    '',
+  ].join('\n');
+  return {
+    pieces: { source: p, name: piecesName, signature: ['ptr', 'ptr', 'i64', 'i64', 'i64'] },
+    combine: { source: c, name: combineName, signature: ['ptr', 'ptr', 'i64', 'i64'] },
+  };
 }

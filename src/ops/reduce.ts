@@ -4,6 +4,7 @@
 //   const m = await max(x);                      // allocates the output
 import type { KernelSpec } from '../jit/types.js';
 import { i64 } from '../runtime/args.js';
+import type { Device, DeviceBuffer, Stream } from '../runtime/index.js';
 import { vectorWidth } from './elementwise-source.js';
 import {
   aligned16,
@@ -17,6 +18,7 @@ import {
 import type { ForwardOptions, Operator } from './operator.js';
 import {
   reduceSource,
+  reduceSplitSource,
   ROWS_PER_BLOCK_WARP,
   rowBlockThreads,
   rowKernelShape,
@@ -38,6 +40,101 @@ export function reduceSpec(op: ReduceOp, dtype: DType, shape: RowKernelShape, ve
     specs.set(key, spec);
   }
   return spec;
+}
+
+const splitSpecs = new Map<string, { pieces: KernelSpec; combine: KernelSpec }>();
+
+/** @internal The two kernel specs of a split reduction, built once per process. */
+export function reduceSplitSpecs(
+  op: ReduceOp,
+  dtype: DType,
+  vec: number,
+): { pieces: KernelSpec; combine: KernelSpec } {
+  const key = `${op}|${dtype}|${vec}`;
+  let specsOf = splitSpecs.get(key);
+  if (!specsOf) {
+    const g = reduceSplitSource({ op, dtype, vec });
+    const spec = (k: typeof g.pieces): KernelSpec => ({
+      source: k.source,
+      name: k.name,
+      signature: k.signature,
+      programName: `${k.name}.cu`,
+    });
+    specsOf = { pieces: spec(g.pieces), combine: spec(g.combine) };
+    splitSpecs.set(key, specsOf);
+  }
+  return specsOf;
+}
+
+/** Rows at least this long are split over several blocks when there are fewer rows than SMs. */
+export const SPLIT_MIN_ROW = 1 << 16;
+/** The fewest elements a block of a split row reads. */
+export const SPLIT_MIN_CHUNK = 1 << 14;
+
+/**
+ * @internal How to split rows over blocks, or undefined to keep one block per row: with fewer rows than SMs, one
+ * block per row leaves most of the GPU idle (a single 10⁸-element row would run on one SM). Aims at about two
+ * blocks per SM over all rows; `chunk` is a multiple of 32·vec, so pieces stay vector-aligned. rows × pieces stays
+ * below 3 × smCount, which sizes the f32 scratch of pass 1.
+ */
+export function splitPlan(
+  rows: number,
+  n: number,
+  vec: number,
+  smCount: number,
+): { pieces: number; chunk: number } | undefined {
+  if (rows >= smCount || n < SPLIT_MIN_ROW) return undefined;
+  const wanted = Math.min(Math.ceil((2 * smCount) / rows), Math.floor(n / SPLIT_MIN_CHUNK));
+  if (wanted < 2) return undefined;
+  const align = 32 * vec;
+  const chunk = Math.ceil(Math.ceil(n / wanted) / align) * align;
+  return { pieces: Math.ceil(n / chunk), chunk };
+}
+
+// The f32 scratch of pass 1, one per stream (the device stands for its default stream): work on one stream runs in
+// order, so reuse is safe; concurrent streams get their own. Sized once to the largest plan (3 × SMs floats), never
+// freed while in use.
+const scratch = new WeakMap<object, DeviceBuffer>();
+function scratchFor(device: Device, stream: Stream | undefined): DeviceBuffer {
+  const owner: object = stream ?? device;
+  let b = scratch.get(owner);
+  if (!b || b.disposed || b.generation !== device.generation) {
+    b = device.alloc(3 * device.multiprocessorCount * 4);
+    scratch.set(owner, b);
+  }
+  return b;
+}
+
+async function launchSplit(
+  op: ReduceOp,
+  x: Tensor,
+  out: Tensor,
+  { rows, n, vec }: { rows: number; n: number; vec: number },
+  plan: { pieces: number; chunk: number },
+  options?: ForwardOptions,
+): Promise<void> {
+  const specsOf = reduceSplitSpecs(op, x.dtype, vec);
+  const provider = providerOf(options);
+  const [pieces, combine] = await Promise.all([
+    provider.kernel(specsOf.pieces, x.device),
+    provider.kernel(specsOf.combine, x.device),
+  ]);
+  const stream = options?.stream;
+  const buf = scratchFor(x.device, stream);
+  const on = stream ? { stream } : {};
+  pieces.launch({ grid: [plan.pieces, rows], block: rowBlockThreads(plan.chunk, vec), ...on }, [
+    buf,
+    x,
+    i64(rows),
+    i64(n),
+    i64(plan.chunk),
+  ]);
+  combine.launch({ grid: Math.ceil(rows / ROWS_PER_BLOCK_WARP), block: WARP_KERNEL_BLOCK, ...on }, [
+    out,
+    buf,
+    i64(rows),
+    i64(plan.pieces),
+  ]);
 }
 
 /** @internal Rows and row length of a contiguous [..., N] tensor; throws ShapeError for rank 0. */
@@ -127,6 +224,8 @@ export class Reduce implements Operator {
     if (rows === 0) return;
     const width = vectorWidth(x.dtype);
     const vec = n % width === 0 && n > 0 && aligned16([x]) ? width : 1;
+    const plan = splitPlan(rows, n, vec, x.device.multiprocessorCount);
+    if (plan) return launchSplit(this.op, x, out, { rows, n, vec }, plan, options);
     await launchRows(
       this.name,
       x,

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { max, Reduce, reduceSource, rowKernelShape, sum } from '../../src/ops/index.js';
-import { rowBlockThreads } from '../../src/ops/reduce-source.js';
+import { reduceSplitSource, rowBlockThreads } from '../../src/ops/reduce-source.js';
+import { SPLIT_MIN_CHUNK, SPLIT_MIN_ROW, splitPlan } from '../../src/ops/reduce.js';
 import {
   assertCompiles,
   assertNewSpecialization,
@@ -63,6 +64,14 @@ test(
   { skip: nvccMissing, timeout: 120_000 },
   async () => {
     const units = [
+      {
+        label: 'split pieces sum bf16 v8',
+        source: reduceSplitSource({ op: 'sum', dtype: 'bfloat16', vec: 8 }).pieces.source,
+      },
+      {
+        label: 'split combine max f16',
+        source: reduceSplitSource({ op: 'max', dtype: 'float16', vec: 1 }).combine.source,
+      },
       {
         label: 'sum f32 block v4',
         source: reduceSource({ op: 'sum', dtype: 'float32', shape: 'block', vec: 4 }).source,
@@ -124,7 +133,7 @@ test('launch plan: warp per row for short rows, block per row for long ones (fak
   const { jit, launches } = recordingJit();
   await new Reduce('sum').forward([fake([129, 256], 'float16')], [fake([129], 'float16')], { jit });
   await new Reduce('max').forward([fake([7, 1])], [fake([7])], { jit });
-  await new Reduce('sum').forward([fake([1, 100_000])], [fake([1])], { jit });
+  await new Reduce('sum').forward([fake([1, 60_000])], [fake([1])], { jit }); // below SPLIT_MIN_ROW
   await new Reduce('sum').forward([fake([3, 1000], 'float32', { ptr: 4100n })], [fake([3])], { jit });
   await new Reduce('max').forward([fake([0, 5])], [fake([0])], { jit }); // no rows: no launch
   const out = await max(fake([2, 3, 5], 'bfloat16'), { jit }); // allocates [2, 3]
@@ -147,4 +156,73 @@ test('launch plan: warp per row for short rows, block per row for long ones (fak
   assert.equal(d.spec.name, 'cuop_reduce_sum_f32_warp_v1', 'unaligned base pointer → scalar loads');
   assert.equal(e.spec.name, 'cuop_reduce_max_bf16_warp_v1'); // 5 % 8 ≠ 0
   assert.equal(f.spec.name, 'cuop_reduce_sum_f32_warp_v1'); // 9 % 4 ≠ 0
+});
+
+test('split reductions: two kernels per (op, dtype, vec), deterministic and distinct', () => {
+  const seen = new Map<string, string>();
+  for (const op of ['sum', 'max'] as const) {
+    for (const dtype of DTYPES) {
+      for (const vec of [1, WIDTH[dtype]]) {
+        const g = reduceSplitSource({ op, dtype, vec });
+        const again = reduceSplitSource({ op, dtype, vec });
+        assertNewSpecialization(seen, `${op}/${dtype}/v${vec}/pieces`, g.pieces.source, again.pieces.source);
+        if (vec === 1) {
+          assertNewSpecialization(seen, `${op}/${dtype}/combine`, g.combine.source, again.combine.source);
+        }
+        assert.deepEqual(g.pieces.signature, ['ptr', 'ptr', 'i64', 'i64', 'i64']);
+        assert.deepEqual(g.combine.signature, ['ptr', 'ptr', 'i64', 'i64']);
+        assert.match(g.pieces.source, /pieces\[row \* gridDim\.x \+ blockIdx\.x\] = acc;/);
+      }
+    }
+  }
+  assert.equal(seen.size, 18); // 12 pass-1 kernels, 6 combines
+  assert.throws(() => reduceSplitSource({ op: 'sum', dtype: 'float16', vec: 4 }), RangeError);
+});
+
+test('split plan: only few long rows; aligned chunks that cover the row; scratch bound holds', () => {
+  const sm = 132;
+  assert.equal(splitPlan(sm, 1 << 24, 4, sm), undefined, 'as many rows as SMs: one block per row');
+  assert.equal(splitPlan(1, SPLIT_MIN_ROW - 1, 4, sm), undefined, 'short rows');
+  assert.deepEqual(splitPlan(100, SPLIT_MIN_ROW, 1, sm), { pieces: 3, chunk: 21_856 }, 'two blocks per SM');
+  assert.deepEqual(splitPlan(1, 100_000_000, 4, sm), { pieces: 264, chunk: 378_880 });
+  let seed = 7;
+  const rand = (k: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % k;
+  };
+  for (let i = 0; i < 2000; i++) {
+    const rows = 1 + rand(sm - 1);
+    const vec = [1, 4, 8][rand(3)] as number;
+    const n = SPLIT_MIN_ROW + rand(1 << 26);
+    const p = splitPlan(rows, n, vec, sm);
+    assert.ok(p, `rows=${rows} n=${n}: fewer rows than SMs and long rows are split`);
+    const where = `rows=${rows} n=${n} vec=${vec}: ${JSON.stringify(p)}`;
+    assert.equal(p.chunk % (32 * vec), 0, where);
+    assert.ok(p.pieces >= 2 && p.pieces * p.chunk >= n && (p.pieces - 1) * p.chunk < n, where);
+    assert.ok(rows * p.pieces < 3 * sm, where);
+    assert.ok(p.chunk >= SPLIT_MIN_CHUNK, where);
+  }
+});
+
+test('launch plan: few long rows go through the split kernels on one scratch buffer (fake provider)', async () => {
+  const { jit, launches } = recordingJit();
+  await new Reduce('max').forward([fake([2, 1_000_000], 'float16')], [fake([2], 'float16')], { jit });
+  assert.equal(launches.length, 2);
+  const [p1, p2] = launches as [Launch, Launch];
+  const plan = splitPlan(2, 1_000_000, 8, 132)!;
+  assert.equal(p1.spec.name, 'cuop_reduce_max_f16_pieces_v8');
+  assert.deepEqual(p1.config.grid, [plan.pieces, 2]);
+  assert.equal(p1.config.block, rowBlockThreads(plan.chunk, 8));
+  assert.deepEqual(p1.args.slice(2), [
+    { type: 'i64', value: 2 },
+    { type: 'i64', value: 1_000_000 },
+    { type: 'i64', value: plan.chunk },
+  ]);
+  assert.equal(p2.spec.name, 'cuop_reduce_max_f16_combine');
+  assert.deepEqual([p2.config.grid, p2.config.block], [1, 256]);
+  assert.equal(p2.args[1], p1.args[0], 'pass 2 reads what pass 1 wrote');
+  assert.deepEqual(p2.args.slice(2), [
+    { type: 'i64', value: 2 },
+    { type: 'i64', value: plan.pieces },
+  ]);
 });
