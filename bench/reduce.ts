@@ -1,10 +1,11 @@
-// Last-axis sum on the GPU host: the split path (few long rows over many blocks) against one block per row, and a
-// device-to-device copy of the same bytes as the bandwidth ceiling, timed with events (median of 20 after warm-up).
-// Inputs are random; the result is checked against a float64 reference once per shape.
+// Last-axis sum and softmax on the GPU host: the split path (few long rows over many blocks) against one block per
+// row, and a device-to-device copy of the same bytes as the bandwidth ceiling, timed with events (median of 20 after
+// warm-up). Inputs are random; sums are checked against a float64 reference, softmax rows must sum to 1.
 // Usage: node build/bench/reduce.js
 import { KernelCache } from '../src/cache/index.js';
 import { JitCompiler } from '../src/jit/index.js';
-import { Reduce } from '../src/ops/index.js';
+import { Reduce, Softmax } from '../src/ops/index.js';
+import { softmaxSpec } from '../src/ops/softmax.js';
 import { launchRows, reduceSpec, splitPlan } from '../src/ops/reduce.js';
 import { Tensor } from '../src/ops/tensor.js';
 import { Device } from '../src/runtime/index.js';
@@ -69,5 +70,34 @@ for (const [rows, n] of [
   );
   for (const t of [x, out]) t.dispose();
   dst.dispose();
+}
+console.log('\nfloat32 softmax over the last axis (bytes moved: 2 reads + 1 write of the tensor)');
+console.log('shape            split ms  GB/s   one block/row ms  GB/s');
+for (const [rows, n] of [
+  [1, 1 << 24],
+  [8, 1 << 22],
+  [64, 1 << 19],
+] as [number, number][]) {
+  const host = new Float32Array(rows * n);
+  for (let i = 0; i < host.length; i++) host[i] = (Math.random() - 0.5) * 8;
+  const x = Tensor.fromArray(device, host, [rows, n]);
+  const out = Tensor.empty(device, [rows, n]);
+  const split = await timeMs(() => new Softmax().forward([x], [out], { jit }));
+  const y = out.toArray();
+  for (let r = 0; r < rows; r++) {
+    let total = 0;
+    for (let j = 0; j < n; j++) total += y[r * n + j] as number;
+    if (!(Math.abs(total - 1) < 1e-3))
+      throw new Error(`softmax rows=${rows} n=${n}: row ${r} sums to ${total}`);
+  }
+  const block = await timeMs(() =>
+    launchRows('softmax', x, out, { rows, n, vec: 4 }, (shape) => softmaxSpec('float32', shape, 4), { jit }),
+  );
+  const bytes = 3 * rows * n * 4;
+  const gbs = (ms: number) => (bytes / ms / 1e6).toFixed(0).padStart(5);
+  console.log(
+    `${`[${rows}, ${n}]`.padEnd(17)}${split.toFixed(3).padStart(8)} ${gbs(split)}   ${block.toFixed(3).padStart(16)} ${gbs(block)}`,
+  );
+  for (const t of [x, out]) t.dispose();
 }
 await jit.cache.close();

@@ -75,7 +75,7 @@ export const SPLIT_MIN_CHUNK = 1 << 14;
  * @internal How to split rows over blocks, or undefined to keep one block per row: with fewer rows than SMs, one
  * block per row leaves most of the GPU idle (a single 10⁸-element row would run on one SM). Aims at about two
  * blocks per SM over all rows; `chunk` is a multiple of 32·vec, so pieces stay vector-aligned. rows × pieces stays
- * below 3 × smCount, which sizes the f32 scratch of pass 1.
+ * below 3 × smCount, which sizes the f32 scratch (splitScratch).
  */
 export function splitPlan(
   rows: number,
@@ -91,15 +91,17 @@ export function splitPlan(
   return { pieces: Math.ceil(n / chunk), chunk };
 }
 
-// The f32 scratch of pass 1, one per stream (the device stands for its default stream): work on one stream runs in
-// order, so reuse is safe; concurrent streams get their own. Sized once to the largest plan (3 × SMs floats), never
-// freed while in use.
+// The f32 scratch of the split row kernels (reductions: one float per piece; softmax: two), one per stream (the
+// device stands for its default stream): work on one stream runs in order, so reuse is safe; concurrent streams get
+// their own. Sized once for the largest plan (rows × pieces < 3 × SMs, two floats each: 8 × SMs floats), never freed
+// while in use.
 const scratch = new WeakMap<object, DeviceBuffer>();
-function scratchFor(device: Device, stream: Stream | undefined): DeviceBuffer {
+/** @internal */
+export function splitScratch(device: Device, stream: Stream | undefined): DeviceBuffer {
   const owner: object = stream ?? device;
   let b = scratch.get(owner);
   if (!b || b.disposed || b.generation !== device.generation) {
-    b = device.alloc(3 * device.multiprocessorCount * 4);
+    b = device.alloc(8 * device.multiprocessorCount * 4);
     scratch.set(owner, b);
   }
   return b;
@@ -120,7 +122,7 @@ async function launchSplit(
     provider.kernel(specsOf.combine, x.device),
   ]);
   const stream = options?.stream;
-  const buf = scratchFor(x.device, stream);
+  const buf = splitScratch(x.device, stream);
   const on = stream ? { stream } : {};
   pieces.launch({ grid: [plan.pieces, rows], block: rowBlockThreads(plan.chunk, vec), ...on }, [
     buf,

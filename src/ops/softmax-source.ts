@@ -7,7 +7,7 @@
 // -inf entries give 0; a row that is entirely -inf gives NaN (0/0, as PyTorch); a NaN entry makes its row NaN.
 // Row layout, kernel shapes and vector widths are those of the reductions (reduce-source.ts).
 import { DTYPE_TAG, dtypePrelude } from './elementwise-source.js';
-import { checkVec, rowKernelOpening, rowLoop, type RowKernelShape } from './reduce-source.js';
+import { checkVec, ROW_BLOCK_MAX, rowKernelOpening, rowLoop, type RowKernelShape } from './reduce-source.js';
 import type { DType } from './tensor.js';
 
 export interface SoftmaxSourceOptions {
@@ -86,6 +86,22 @@ export function softmaxSource(opts: SoftmaxSourceOptions): SoftmaxSource {
   }
   k.push('  const float inv = 1.0f / s;');
   // Second pass: read again (L1/L2-resident for rows up to a few hundred KB) and write.
+  k.push(...writePass(vec, start, step));
+  k.push('}');
+
+  const source = [
+    `// cuop softmax over the last axis | dtype=${dtype} shape=${shape} vec=${vec}`,
+    dtypePrelude(dtype, vec),
+    HELPERS,
+    k.join('\n'),
+    '',
+  ].join('\n');
+  return { source, name, signature: ['ptr', 'ptr', 'i64', 'i64'] };
+}
+
+/** The pass that writes `exp(x - m) * inv` for the row piece `p[0..n)` → `q` (needs m, inv, p, q, n). */
+function writePass(vec: number, start: string, step: string): string[] {
+  const k: string[] = [];
   if (vec > 1) {
     k.push('  {');
     k.push(`  const long long nvec = n / ${vec};`);
@@ -108,14 +124,95 @@ export function softmaxSource(opts: SoftmaxSourceOptions): SoftmaxSource {
       `  for (long long i = ${start}; i < n; i += ${step}) q[i] = cuop_from_f32(expf(cuop_to_f32(p[i]) - m) * inv);`,
     );
   }
-  k.push('}');
+  return k;
+}
 
-  const source = [
-    `// cuop softmax over the last axis | dtype=${dtype} shape=${shape} vec=${vec}`,
+export interface SoftmaxSplitSource {
+  /** Pass 1 `(float* stats, const T* in, rows, n, chunk)`: block (c, r) writes the (max, sum) pair of its piece. */
+  readonly stats: { source: string; name: string; signature: readonly ('ptr' | 'i64')[] };
+  /**
+   * Pass 2 `(T* out, const T* in, const float* stats, rows, n, chunk)`: block (c, r) merges its row's pairs and
+   * writes its piece.
+   */
+  readonly normalize: { source: string; name: string; signature: readonly ('ptr' | 'i64')[] };
+}
+
+/**
+ * Softmax over few long rows in two passes over (piece, row) blocks, as for the split reductions: the online
+ * (max, sum) pairs of the pieces go to an f32 scratch (two floats per piece); every block of pass 2 merges its row's
+ * pairs with the same online merge (so -inf, all -inf and NaN rows behave as in the one-block kernels) and writes
+ * its piece. Pieces start at multiples of `chunk`, a multiple of vec, so vector loads and stores stay aligned.
+ */
+export function softmaxSplitSource(opts: { dtype: DType; vec: number }): SoftmaxSplitSource {
+  const { dtype, vec } = opts;
+  checkVec(dtype, vec);
+  const tag = DTYPE_TAG[dtype];
+  const piece = [
+    '  const long long row = blockIdx.y;',
+    '  const long long start = (long long)blockIdx.x * chunk;',
+    '  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;',
+    '  const T* __restrict__ p = in + row * total + start;',
+    '  const long long n = total - start < chunk ? total - start : chunk;',
+  ];
+  const statsName = `cuop_softmax_${tag}_stats_v${vec}`;
+  const stats = [
+    `// cuop softmax over the last axis, pass 1 of a split row | dtype=${dtype} vec=${vec}`,
     dtypePrelude(dtype, vec),
     HELPERS,
-    k.join('\n'),
+    `extern "C" __global__ void __launch_bounds__(${ROW_BLOCK_MAX})`,
+    `${statsName}(float* __restrict__ stats, const T* __restrict__ in, long long rows, long long total, long long chunk) {`,
+    '  __shared__ float part_m[32], part_s[32];',
+    ...piece,
+    '  float m = CUOP_NEG_INF, s = 0.0f;',
+    '  {',
+    ...rowLoop(vec, '(long long)threadIdx.x', '(long long)blockDim.x', (x) => `cuop_online_add(m, s, ${x});`),
+    '  }',
+    '  cuop_warp_merge(m, s);',
+    '  if (lane == 0) { part_m[warp] = m; part_s[warp] = s; }',
+    '  __syncthreads();',
+    '  if (warp == 0) {',
+    '    const bool live = lane < (int)(blockDim.x >> 5);',
+    '    m = live ? part_m[lane] : CUOP_NEG_INF;',
+    '    s = live ? part_s[lane] : 0.0f;',
+    '    cuop_warp_merge(m, s);',
+    '    if (lane == 0) {',
+    '      float* st = stats + 2 * (row * gridDim.x + blockIdx.x);',
+    '      st[0] = m;',
+    '      st[1] = s;',
+    '    }',
+    '  }',
+    '}',
     '',
   ].join('\n');
-  return { source, name, signature: ['ptr', 'ptr', 'i64', 'i64'] };
+  const normalizeName = `cuop_softmax_${tag}_normalize_v${vec}`;
+  const normalize = [
+    `// cuop softmax over the last axis, pass 2 of a split row | dtype=${dtype} vec=${vec}`,
+    dtypePrelude(dtype, vec),
+    HELPERS,
+    `extern "C" __global__ void __launch_bounds__(${ROW_BLOCK_MAX})`,
+    `${normalizeName}(T* __restrict__ out, const T* __restrict__ in, const float* __restrict__ stats, long long rows, long long total, long long chunk) {`,
+    '  __shared__ float row_m, row_s;',
+    ...piece,
+    '  T* __restrict__ q = out + row * total + start;',
+    '  if (warp == 0) {',
+    '    float m = CUOP_NEG_INF, s = 0.0f;',
+    '    const float* __restrict__ st = stats + 2 * row * (long long)gridDim.x;',
+    '    for (long long i = lane; i < (long long)gridDim.x; i += 32) cuop_online_merge(m, s, st[2 * i], st[2 * i + 1]);',
+    '    cuop_warp_merge(m, s);',
+    '    if (lane == 0) { row_m = m; row_s = s; }',
+    '  }',
+    '  __syncthreads();',
+    '  const float m = row_m, inv = 1.0f / row_s;',
+    ...writePass(vec, '(long long)threadIdx.x', '(long long)blockDim.x'),
+    '}',
+    '',
+  ].join('\n');
+  return {
+    stats: { source: stats, name: statsName, signature: ['ptr', 'ptr', 'i64', 'i64', 'i64'] },
+    normalize: {
+      source: normalize,
+      name: normalizeName,
+      signature: ['ptr', 'ptr', 'ptr', 'i64', 'i64', 'i64'],
+    },
+  };
 }

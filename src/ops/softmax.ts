@@ -7,15 +7,17 @@ import { vectorWidth } from './elementwise-source.js';
 import {
   aligned16,
   describeTensor,
+  providerOf,
   requireCount,
   requireSameDevice,
   requireTensor,
   sameShape,
 } from './elementwise.js';
 import type { ForwardOptions, Operator } from './operator.js';
-import { launchRows, rowsOf } from './reduce.js';
-import type { RowKernelShape } from './reduce-source.js';
-import { softmaxSource } from './softmax-source.js';
+import { i64 } from '../runtime/args.js';
+import { launchRows, rowsOf, splitPlan, splitScratch } from './reduce.js';
+import { rowBlockThreads, type RowKernelShape } from './reduce-source.js';
+import { softmaxSource, softmaxSplitSource } from './softmax-source.js';
 import { ShapeError, Tensor, type DType } from './tensor.js';
 
 const specs = new Map<string, KernelSpec>();
@@ -30,6 +32,26 @@ export function softmaxSpec(dtype: DType, shape: RowKernelShape, vec: number): K
     specs.set(key, spec);
   }
   return spec;
+}
+
+const splitSpecs = new Map<string, { stats: KernelSpec; normalize: KernelSpec }>();
+
+/** @internal The two kernel specs of a split softmax, built once per process. */
+export function softmaxSplitSpecs(dtype: DType, vec: number): { stats: KernelSpec; normalize: KernelSpec } {
+  const key = `${dtype}|${vec}`;
+  let s = splitSpecs.get(key);
+  if (!s) {
+    const g = softmaxSplitSource({ dtype, vec });
+    const spec = (k: typeof g.stats): KernelSpec => ({
+      source: k.source,
+      name: k.name,
+      signature: k.signature,
+      programName: `${k.name}.cu`,
+    });
+    s = { stats: spec(g.stats), normalize: spec(g.normalize) };
+    splitSpecs.set(key, s);
+  }
+  return s;
 }
 
 /**
@@ -70,6 +92,26 @@ export class Softmax implements Operator {
     if (rows === 0 || n === 0) return;
     const width = vectorWidth(x.dtype);
     const vec = n % width === 0 && aligned16([x, out]) ? width : 1;
+    // Few long rows: split each over several blocks (see splitPlan), as the reductions do.
+    const plan = splitPlan(rows, n, vec, x.device.multiprocessorCount);
+    if (plan) {
+      const specsOf = softmaxSplitSpecs(x.dtype, vec);
+      const provider = providerOf(options);
+      const [stats, normalize] = await Promise.all([
+        provider.kernel(specsOf.stats, x.device),
+        provider.kernel(specsOf.normalize, x.device),
+      ]);
+      const stream = options?.stream;
+      const buf = splitScratch(x.device, stream);
+      const config = {
+        grid: [plan.pieces, rows] as [number, number],
+        block: rowBlockThreads(plan.chunk, vec),
+        ...(stream ? { stream } : {}),
+      };
+      stats.launch(config, [buf, x, i64(rows), i64(n), i64(plan.chunk)]);
+      normalize.launch(config, [out, x, buf, i64(rows), i64(n), i64(plan.chunk)]);
+      return;
+    }
     await launchRows(
       this.name,
       x,

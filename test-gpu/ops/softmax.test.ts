@@ -121,6 +121,53 @@ test('-inf entries give 0; a row of all -inf gives NaN', { skip }, async () => {
   }
 });
 
+test(
+  'few long rows are split over many blocks: every dtype, vector and scalar accesses, large values, -inf rows',
+  { skip },
+  async () => {
+    const device = Device.get(0);
+    const sm = device.multiprocessorCount;
+    // float16 outputs of rows longer than ~10^5 fall into its subnormals (4 bits of precision): shorter rows there.
+    const shapes: Record<DType, number[][]> = {
+      float32: [
+        [1, 1_048_576],
+        [3, 2_000_003],
+        [sm - 1, 70_000],
+      ],
+      bfloat16: [
+        [1, 1_048_576],
+        [3, 2_000_003],
+        [sm - 1, 70_000],
+      ],
+      float16: [
+        [1, 96_000],
+        [2, 80_001],
+        [sm - 1, 65_536],
+      ],
+    };
+    for (const dtype of DTYPES) {
+      for (const shape of shapes[dtype]) {
+        const seed = newSeed();
+        const values = randomValues(shape, dtype, seed, 0, 4);
+        await runValues(device, `split softmax ${dtype}[${shape}] seed=${seed}`, values, shape, dtype);
+      }
+      const shape = dtype === 'float16' ? [2, 70_000] : [2, 300_000];
+      const n = shape[1]!;
+      let seed = newSeed();
+      const big = randomValues(shape, dtype, seed, 1000, 4);
+      await runValues(device, `split softmax(1000 ± 4) ${dtype}[${shape}] seed=${seed}`, big, shape, dtype);
+      seed = newSeed();
+      const values = randomValues(shape, dtype, seed, 0, 4);
+      for (let i = 0; i < values.length; i++) if (i % 3 === 1) values[i] = -Infinity;
+      for (let j = 0; j < n; j++) values[n + j] = j === n - 1 ? 2.5 : -Infinity; // row 1: one finite entry, last piece
+      const label = `split softmax with -inf ${dtype}[${shape}] seed=${seed}`;
+      await runValues(device, label, values, shape, dtype);
+      for (let j = 0; j < n; j++) values[n + j] = -Infinity;
+      await runValues(device, `${label}, row 1 all -inf`, values, shape, dtype);
+    }
+  },
+);
+
 test('convenience function and errors', { skip }, async () => {
   const device = Device.get(0);
   const x = Tensor.fromArray(device, [0, Math.log(3), 5], [1, 3]);

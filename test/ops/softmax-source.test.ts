@@ -4,6 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Softmax, softmax, softmaxSource } from '../../src/ops/index.js';
+import { rowBlockThreads } from '../../src/ops/reduce-source.js';
+import { splitPlan } from '../../src/ops/reduce.js';
+import { softmaxSplitSource } from '../../src/ops/softmax-source.js';
 import {
   assertCompiles,
   assertNewSpecialization,
@@ -48,6 +51,11 @@ test(
       { label: 'f16 block v8', source: softmaxSource({ dtype: 'float16', shape: 'block', vec: 8 }).source },
       { label: 'bf16 warp v1', source: softmaxSource({ dtype: 'bfloat16', shape: 'warp', vec: 1 }).source },
       { label: 'f32 block v1', source: softmaxSource({ dtype: 'float32', shape: 'block', vec: 1 }).source },
+      { label: 'split stats f16 v8', source: softmaxSplitSource({ dtype: 'float16', vec: 8 }).stats.source },
+      {
+        label: 'split normalize bf16 v1',
+        source: softmaxSplitSource({ dtype: 'bfloat16', vec: 1 }).normalize.source,
+      },
     ];
     await assertCompiles(units, 'cuop-softmax-');
   },
@@ -88,7 +96,7 @@ test('validation raises ShapeError before any kernel is requested', async () => 
 test('launch plan (fake provider)', async () => {
   const { jit, launches } = recordingJit();
   await new Softmax().forward([fake([129, 257])], [fake([129, 257])], { jit });
-  await new Softmax().forward([fake([1, 100_000], 'bfloat16')], [fake([1, 100_000], 'bfloat16')], { jit });
+  await new Softmax().forward([fake([1, 60_000], 'bfloat16')], [fake([1, 60_000], 'bfloat16')], { jit });
   await new Softmax().forward([fake([2, 64], 'float16')], [fake([2, 64], 'float16', { ptr: 4104n })], {
     jit,
   });
@@ -111,5 +119,44 @@ test('launch plan (fake provider)', async () => {
   assert.deepEqual(d.args.slice(2), [
     { type: 'i64', value: 10 },
     { type: 'i64', value: 8 },
+  ]);
+});
+
+test('split softmax: two kernels per (dtype, vec), deterministic, distinct, same numerics', () => {
+  const seen = new Map<string, string>();
+  for (const dtype of DTYPES) {
+    for (const vec of [1, WIDTH[dtype]]) {
+      const g = softmaxSplitSource({ dtype, vec });
+      const again = softmaxSplitSource({ dtype, vec });
+      assertNewSpecialization(seen, `${dtype}/v${vec}/stats`, g.stats.source, again.stats.source);
+      assertNewSpecialization(seen, `${dtype}/v${vec}/normalize`, g.normalize.source, again.normalize.source);
+      assert.deepEqual(g.stats.signature, ['ptr', 'ptr', 'i64', 'i64', 'i64']);
+      assert.deepEqual(g.normalize.signature, ['ptr', 'ptr', 'ptr', 'i64', 'i64', 'i64']);
+      for (const src of [g.stats.source, g.normalize.source]) assert.doesNotMatch(src, /__expf/);
+      assert.match(g.normalize.source, /cuop_online_merge\(m, s, st\[2 \* i\], st\[2 \* i \+ 1\]\)/);
+    }
+  }
+  assert.equal(seen.size, 12);
+  assert.throws(() => softmaxSplitSource({ dtype: 'float32', vec: 8 }), RangeError);
+});
+
+test('launch plan: few long rows go through stats + normalize on one scratch buffer (fake provider)', async () => {
+  const { jit, launches } = recordingJit();
+  const shape = [3, 500_000];
+  await new Softmax().forward([fake(shape)], [fake(shape, 'float32', { ptr: 1n << 29n })], { jit });
+  assert.equal(launches.length, 2);
+  const [a, b] = launches as [Launch, Launch];
+  const plan = splitPlan(3, 500_000, 4, 132)!;
+  assert.equal(a.spec.name, 'cuop_softmax_f32_stats_v4');
+  assert.equal(b.spec.name, 'cuop_softmax_f32_normalize_v4');
+  for (const l of [a, b]) {
+    assert.deepEqual(l.config.grid, [plan.pieces, 3]);
+    assert.equal(l.config.block, rowBlockThreads(plan.chunk, 4));
+  }
+  assert.equal(b.args[2], a.args[0], 'normalize reads the stats pass 1 wrote');
+  assert.deepEqual(b.args.slice(3), [
+    { type: 'i64', value: 3 },
+    { type: 'i64', value: 500_000 },
+    { type: 'i64', value: plan.chunk },
   ]);
 });
