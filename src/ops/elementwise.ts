@@ -65,6 +65,16 @@ export function requireSameDevice(op: string, what: string, t: Tensor, ref: Tens
   }
 }
 
+/** @internal A stream given in the options must belong to the tensors' device. */
+export function requireStreamOf(op: string, options: ForwardOptions | undefined, ref: Tensor): void {
+  const stream = options?.stream;
+  if (stream && stream.device !== ref.device) {
+    throw new ShapeError(
+      `${op}: the stream belongs to another device than the input; use one of its own streams`,
+    );
+  }
+}
+
 /** @internal The JIT to use: the caller's, else the global default. */
 export function providerOf(options?: ForwardOptions): KernelProvider {
   return options?.jit ?? defaultKernelProvider();

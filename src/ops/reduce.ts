@@ -12,6 +12,7 @@ import {
   providerOf,
   requireCount,
   requireSameDevice,
+  requireStreamOf,
   requireTensor,
   sameShape,
 } from './elementwise.js';
@@ -100,7 +101,7 @@ const scratch = new WeakMap<object, DeviceBuffer>();
 export function splitScratch(device: Device, stream: Stream | undefined): DeviceBuffer {
   const owner: object = stream ?? device;
   let b = scratch.get(owner);
-  if (!b || b.disposed || b.generation !== device.generation) {
+  if (!b || b.disposed || b.device !== device || b.generation !== device.generation) {
     b = device.alloc(8 * device.multiprocessorCount * 4);
     scratch.set(owner, b);
   }
@@ -222,6 +223,7 @@ export class Reduce implements Operator {
     this.validate(inputs, outputs);
     const x = inputs[0] as Tensor;
     const out = outputs[0] as Tensor;
+    requireStreamOf(this.name, options, x);
     const { rows, n } = rowsOf(this.name, x);
     if (rows === 0) return;
     const width = vectorWidth(x.dtype);

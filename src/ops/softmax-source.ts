@@ -4,7 +4,8 @@
 // sum s of exp(x - m), rescaling s when m grows; threads merge (m, s) pairs through warp shuffles (and shared memory
 // in the block-per-row shape); then a second pass writes exp(x - m) / s. Two reads and one write per element,
 // all math in f32 with expf (not __expf), so rows with large values (1000) do not overflow.
-// -inf entries give 0; a row that is entirely -inf gives NaN (0/0, as PyTorch); a NaN entry makes its row NaN.
+// -inf entries give 0; a row that is entirely -inf gives NaN (0/0, as PyTorch); a NaN entry makes its row NaN, even
+// when it shares a thread's or a piece's share of the row only with -inf entries (the merge keeps a NaN sum).
 // Row layout, kernel shapes and vector widths are those of the reductions (reduce-source.ts).
 import { DTYPE_TAG, dtypePrelude } from './elementwise-source.js';
 import { checkVec, ROW_BLOCK_MAX, rowKernelOpening, rowLoop, type RowKernelShape } from './reduce-source.js';
@@ -36,7 +37,10 @@ __device__ __forceinline__ void cuop_online_add(float& m, float& s, float x) {
 // Merge two running pairs.
 __device__ __forceinline__ void cuop_online_merge(float& m, float& s, float m2, float s2) {
   const float mx = fmaxf(m, m2);
-  if (mx == CUOP_NEG_INF) return;  // both empty so far (s == s2 == 0)
+  if (mx == CUOP_NEG_INF) {  // no finite entry on either side: s and s2 are 0, or NaN from a NaN entry
+    s += s2;
+    return;
+  }
   s = s * expf(m - mx) + s2 * expf(m2 - mx);
   m = mx;
 }

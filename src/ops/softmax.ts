@@ -10,6 +10,7 @@ import {
   providerOf,
   requireCount,
   requireSameDevice,
+  requireStreamOf,
   requireTensor,
   sameShape,
 } from './elementwise.js';
@@ -88,6 +89,7 @@ export class Softmax implements Operator {
     this.validate(inputs, outputs);
     const x = inputs[0] as Tensor;
     const out = outputs[0] as Tensor;
+    requireStreamOf(this.name, options, x);
     const { rows, n } = rowsOf(this.name, x);
     if (rows === 0 || n === 0) return;
     const width = vectorWidth(x.dtype);

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { max, Reduce, ShapeError, sum, Tensor, type DType } from '../../src/ops/index.js';
-import { Device } from '../../src/runtime/index.js';
+import { splitPlan } from '../../src/ops/reduce.js';
+import { Device, type Stream } from '../../src/runtime/index.js';
 import { gpuSkipReason } from '../helpers.js';
 import {
   check,
@@ -129,6 +130,80 @@ test(
       for (const t of [xa, xb, oa.tensor, ob.tensor]) t.dispose();
     } finally {
       stream.dispose();
+    }
+  },
+);
+
+test('split rows: values planted at piece boundaries and at the row end are not lost', { skip }, async () => {
+  const device = Device.get(0);
+  for (const dtype of DTYPES) {
+    for (const shape of [
+      [1, 1 << 20],
+      [3, 2_000_003],
+    ]) {
+      const [rows, n] = shape as [number, number];
+      const vec = n % (dtype === 'float32' ? 4 : 8) === 0 ? (dtype === 'float32' ? 4 : 8) : 1;
+      const plan = splitPlan(rows, n, vec, device.multiprocessorCount);
+      assert.ok(plan, `${dtype}[${shape}] must take the split path`);
+      const spots = [plan.chunk - 1, plan.chunk, n - 1];
+      for (const op of ['sum', 'max'] as const) {
+        const seed = newSeed();
+        // max: everything else is below -1.25, so the planted 3 is the row's only maximum. sum: a value large
+        // enough against the row's total that losing it exceeds the tolerance (exact in every dtype).
+        const offset = op === 'max' ? -2 : dtype === 'float16' ? 0.01 : 0.25;
+        const values = randomValues(shape, dtype, seed, offset, 0.75);
+        const planted = op === 'max' ? 3 : dtype === 'bfloat16' ? 65_536 : 4096;
+        for (let r = 0; r < rows; r++) values[r * n + spots[r % spots.length]!] = planted;
+        if (rows === 1) for (const at of spots) values[at] = planted;
+        const x = Tensor.fromArray(device, values, shape, dtype);
+        const out = poisonedOutput(device, [rows], dtype);
+        try {
+          await new Reduce(op).forward([x], [out.tensor]);
+          check(
+            `${op} ${dtype}[${shape}] planted seed=${seed}`,
+            out.read(),
+            reference(op, values, rows, n),
+            TOL[dtype],
+          );
+        } finally {
+          x.dispose();
+          out.tensor.dispose();
+        }
+      }
+    }
+  }
+});
+
+test(
+  'split rows on two non-blocking streams at once: each stream has its own scratch',
+  { skip },
+  async () => {
+    const device = Device.get(0);
+    const s1 = device.createStream({ nonBlocking: true });
+    const s2 = device.createStream({ nonBlocking: true });
+    try {
+      const n = 1 << 22;
+      const a = randomValues([1, n], 'float32', newSeed(), 0.25, 0.75);
+      const b = randomValues([1, n], 'float32', newSeed(), -0.25, 0.75);
+      const xa = Tensor.fromArray(device, a, [1, n]);
+      const xb = Tensor.fromArray(device, b, [1, n]);
+      const oa = poisonedOutput(device, [1], 'float32');
+      const ob = poisonedOutput(device, [1], 'float32');
+      for (let i = 0; i < 20; i++) {
+        // Queued back to back on two streams: a shared scratch would let one stream's pass 1 overwrite the other's.
+        await new Reduce('sum').forward([xa], [oa.tensor], { stream: s1 });
+        await new Reduce('sum').forward([xb], [ob.tensor], { stream: s2 });
+      }
+      s1.synchronize();
+      s2.synchronize();
+      check('stream 1', oa.read(), reference('sum', a, 1, n), TOL.float32);
+      check('stream 2', ob.read(), reference('sum', b, 1, n), TOL.float32);
+      const other = { device: {} } as unknown as Stream; // a stream of another device
+      await assert.rejects(sum(xa, { stream: other }), /stream belongs to another device/);
+      for (const t of [xa, xb, oa.tensor, ob.tensor]) t.dispose();
+    } finally {
+      s1.dispose();
+      s2.dispose();
     }
   },
 );

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ShapeError, Softmax, softmax, Tensor, type DType } from '../../src/ops/index.js';
+import { splitPlan } from '../../src/ops/reduce.js';
 import { Device } from '../../src/runtime/index.js';
 import { gpuSkipReason } from '../helpers.js';
 import {
@@ -165,6 +166,29 @@ test(
       for (let j = 0; j < n; j++) values[n + j] = -Infinity;
       await runValues(device, `${label}, row 1 all -inf`, values, shape, dtype);
     }
+  },
+);
+
+test(
+  "a NaN entry makes its row NaN even when it shares a thread's or a piece's share only with -inf",
+  { skip },
+  async () => {
+    const device = Device.get(0);
+    // One block per row: [1, 4096] f32 runs 256 threads over 16-byte vectors; every element warp 0 reads is -inf but
+    // one NaN, so warp 0's (max, sum) pair is (-inf, NaN) and must survive the merges.
+    let values = randomValues([1, 4096], 'float32', newSeed(), 0, 4);
+    for (let v = 0; v < 1024; v++)
+      if (v % 256 < 32) for (let j = 0; j < 4; j++) values[4 * v + j] = -Infinity;
+    values[4] = NaN;
+    await runValues(device, 'NaN among -inf, one block per row', values, [1, 4096], 'float32');
+    // Split row: piece 0 holds one NaN and -inf only.
+    const n = 1 << 20;
+    const plan = splitPlan(1, n, 4, device.multiprocessorCount);
+    assert.ok(plan);
+    values = randomValues([1, n], 'float32', newSeed(), 0, 4);
+    for (let j = 0; j < plan.chunk; j++) values[j] = -Infinity;
+    values[0] = NaN;
+    await runValues(device, 'NaN among -inf, split row', values, [1, n], 'float32');
   },
 );
 

@@ -3,12 +3,14 @@
 // ./helpers.ts, with a fake KernelProvider that records the requested spec and the launch instead of touching a GPU.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { max, Reduce, reduceSource, rowKernelShape, sum } from '../../src/ops/index.js';
+import { max, Reduce, reduceSource, rowKernelShape, Softmax, sum } from '../../src/ops/index.js';
+import type { Device, Stream } from '../../src/runtime/index.js';
 import { reduceSplitSource, rowBlockThreads } from '../../src/ops/reduce-source.js';
-import { SPLIT_MIN_CHUNK, SPLIT_MIN_ROW, splitPlan } from '../../src/ops/reduce.js';
+import { SPLIT_MIN_CHUNK, SPLIT_MIN_ROW, splitPlan, splitScratch } from '../../src/ops/reduce.js';
 import {
   assertCompiles,
   assertNewSpecialization,
+  assertShapeError,
   assertShapeErrors,
   DTYPES,
   fake,
@@ -225,4 +227,49 @@ test('launch plan: few long rows go through the split kernels on one scratch buf
     { type: 'i64', value: 2 },
     { type: 'i64', value: plan.pieces },
   ]);
+});
+
+test('a stream of another device is refused before any kernel is requested (reduce and softmax)', async () => {
+  const other = { device: {} } as unknown as Stream;
+  await assertShapeError(
+    () => new Reduce('sum').forward([fake([4, 8])], [fake([4])], { jit: noJit, stream: other }),
+    /stream belongs to another device/,
+  );
+  await assertShapeError(
+    () =>
+      new Softmax().forward([fake([4, 8])], [fake([4, 8], 'float32', { ptr: 8192n })], {
+        jit: noJit,
+        stream: other,
+      }),
+    /stream belongs to another device/,
+  );
+});
+
+test("split scratch: one buffer per stream, reused on that stream, the device's own for the default stream", () => {
+  let allocations = 0;
+  const device = {
+    multiprocessorCount: 132,
+    generation: 0,
+    alloc: (bytes: number) => {
+      allocations++;
+      return {
+        byteLength: bytes,
+        device,
+        generation: 0,
+        disposed: false,
+        devicePtr: BigInt(allocations) << 12n,
+      };
+    },
+  } as unknown as Device;
+  const s1 = { device } as unknown as Stream;
+  const s2 = { device } as unknown as Stream;
+  const a = splitScratch(device, s1);
+  assert.equal(splitScratch(device, s1), a, 'the same stream reuses its buffer (its work runs in order)');
+  const b = splitScratch(device, s2);
+  assert.notEqual(b, a, 'another stream may run at the same time: its own buffer');
+  const d = splitScratch(device, undefined);
+  assert.ok(d !== a && d !== b);
+  assert.equal(splitScratch(device, undefined), d);
+  assert.equal(a.byteLength, 8 * 132 * 4, 'room for two floats per piece of the largest plan');
+  assert.equal(allocations, 3);
 });
