@@ -98,6 +98,15 @@ export interface ElementwiseOptions {
   readonly vectorize?: boolean;
 }
 
+/** @internal The JIT spec of a generated kernel (its program named after it, for compiler logs). */
+export function kernelSpecFrom(g: {
+  readonly source: string;
+  readonly name: string;
+  readonly signature: KernelSpec['signature'];
+}): KernelSpec {
+  return { source: g.source, name: g.name, signature: g.signature, programName: `${g.name}.cu` };
+}
+
 // Generated specs by (expression text, dtype, vec), shared by every Elementwise instance: the same spec object each
 // time, so the JIT's per-spec key memo hits and the source is built once per process.
 const specs = new Map<string, { spec: KernelSpec }>();
@@ -107,7 +116,7 @@ function specFor(lowered: LoweredExpression, dtype: DType, vec: number): KernelS
   let entry = specs.get(key);
   if (!entry) {
     const g = elementwiseSource({ expr: lowered, dtype, vec });
-    entry = { spec: { source: g.source, name: g.name, signature: g.signature, programName: `${g.name}.cu` } };
+    entry = { spec: kernelSpecFrom(g) };
     specs.set(key, entry);
   }
   return entry.spec;

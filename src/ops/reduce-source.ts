@@ -179,6 +179,18 @@ function blockCombine(id: string, store: string): string[] {
 
 // ---- long rows split over several blocks (few rows: one block per row would leave most SMs idle) ----
 
+/**
+ * The opening of every split row kernel (params `in`, `total`, `chunk`; grid (pieces, rows)): this block's row,
+ * piece start, lane and warp, its input `p` and piece length `n`.
+ */
+export const SPLIT_PIECE_LINES: readonly string[] = [
+  '  const long long row = blockIdx.y;',
+  '  const long long start = (long long)blockIdx.x * chunk;',
+  '  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;',
+  '  const T* __restrict__ p = in + row * total + start;',
+  '  const long long n = total - start < chunk ? total - start : chunk;',
+];
+
 export interface ReduceSplitSource {
   /** Pass 1: block (c, r) reduces piece c of row r into `pieces[r * gridDim.x + c]` (f32). */
   readonly pieces: { source: string; name: string; signature: readonly ('ptr' | 'i64')[] };
@@ -206,11 +218,7 @@ export function reduceSplitSource(opts: { op: ReduceOp; dtype: DType; vec: numbe
     `extern "C" __global__ void __launch_bounds__(${ROW_BLOCK_MAX})`,
     `${piecesName}(float* __restrict__ pieces, const T* __restrict__ in, long long rows, long long total, long long chunk) {`,
     '  __shared__ float partial[32];',
-    '  const long long row = blockIdx.y;',
-    '  const long long start = (long long)blockIdx.x * chunk;',
-    '  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;',
-    '  const T* __restrict__ p = in + row * total + start;',
-    '  const long long n = total - start < chunk ? total - start : chunk;',
+    ...SPLIT_PIECE_LINES,
     `  float acc = ${id};`,
     ...rowLoop(vec, '(long long)threadIdx.x', '(long long)blockDim.x', (x) => `acc = ${combine('acc', x)};`),
     ...blockCombine(id, 'pieces[row * gridDim.x + blockIdx.x] = acc;'),

@@ -4,11 +4,12 @@
 //   const m = await max(x);                      // allocates the output
 import type { KernelSpec } from '../jit/types.js';
 import { i64 } from '../runtime/args.js';
-import type { Device, DeviceBuffer, Stream } from '../runtime/index.js';
+import type { Device, DeviceBuffer, Kernel, LaunchConfig, Stream } from '../runtime/index.js';
 import { vectorWidth } from './elementwise-source.js';
 import {
   aligned16,
   describeTensor,
+  kernelSpecFrom,
   providerOf,
   requireCount,
   requireSameDevice,
@@ -36,8 +37,7 @@ export function reduceSpec(op: ReduceOp, dtype: DType, shape: RowKernelShape, ve
   const key = `${op}|${dtype}|${shape}|${vec}`;
   let spec = specs.get(key);
   if (!spec) {
-    const g = reduceSource({ op, dtype, shape, vec });
-    spec = { source: g.source, name: g.name, signature: g.signature, programName: `${g.name}.cu` };
+    spec = kernelSpecFrom(reduceSource({ op, dtype, shape, vec }));
     specs.set(key, spec);
   }
   return spec;
@@ -55,13 +55,7 @@ export function reduceSplitSpecs(
   let specsOf = splitSpecs.get(key);
   if (!specsOf) {
     const g = reduceSplitSource({ op, dtype, vec });
-    const spec = (k: typeof g.pieces): KernelSpec => ({
-      source: k.source,
-      name: k.name,
-      signature: k.signature,
-      programName: `${k.name}.cu`,
-    });
-    specsOf = { pieces: spec(g.pieces), combine: spec(g.combine) };
+    specsOf = { pieces: kernelSpecFrom(g.pieces), combine: kernelSpecFrom(g.combine) };
     splitSpecs.set(key, specsOf);
   }
   return specsOf;
@@ -108,6 +102,38 @@ export function splitScratch(device: Device, stream: Stream | undefined): Device
   return b;
 }
 
+/**
+ * @internal What both split row operations need before launching: their two kernels, the scratch of the caller's
+ * stream, the config of the (pieces, rows) grid, and the stream option for any other launch.
+ */
+export async function prepareSplit(
+  x: Tensor,
+  rows: number,
+  vec: number,
+  plan: { pieces: number; chunk: number },
+  specs: readonly [KernelSpec, KernelSpec],
+  options?: ForwardOptions,
+): Promise<{
+  kernels: [Kernel, Kernel];
+  scratch: DeviceBuffer;
+  pieceGrid: LaunchConfig;
+  on: { stream?: Stream };
+}> {
+  const provider = providerOf(options);
+  const kernels = await Promise.all([
+    provider.kernel(specs[0], x.device),
+    provider.kernel(specs[1], x.device),
+  ]);
+  const stream = options?.stream;
+  const on = stream ? { stream } : {};
+  return {
+    kernels,
+    scratch: splitScratch(x.device, stream),
+    pieceGrid: { grid: [plan.pieces, rows], block: rowBlockThreads(plan.chunk, vec), ...on },
+    on,
+  };
+}
+
 async function launchSplit(
   op: ReduceOp,
   x: Tensor,
@@ -116,22 +142,14 @@ async function launchSplit(
   plan: { pieces: number; chunk: number },
   options?: ForwardOptions,
 ): Promise<void> {
-  const specsOf = reduceSplitSpecs(op, x.dtype, vec);
-  const provider = providerOf(options);
-  const [pieces, combine] = await Promise.all([
-    provider.kernel(specsOf.pieces, x.device),
-    provider.kernel(specsOf.combine, x.device),
-  ]);
-  const stream = options?.stream;
-  const buf = splitScratch(x.device, stream);
-  const on = stream ? { stream } : {};
-  pieces.launch({ grid: [plan.pieces, rows], block: rowBlockThreads(plan.chunk, vec), ...on }, [
-    buf,
-    x,
-    i64(rows),
-    i64(n),
-    i64(plan.chunk),
-  ]);
+  const { pieces: first, combine: second } = reduceSplitSpecs(op, x.dtype, vec);
+  const {
+    kernels: [pieces, combine],
+    scratch: buf,
+    pieceGrid,
+    on,
+  } = await prepareSplit(x, rows, vec, plan, [first, second], options);
+  pieces.launch(pieceGrid, [buf, x, i64(rows), i64(n), i64(plan.chunk)]);
   combine.launch({ grid: Math.ceil(rows / ROWS_PER_BLOCK_WARP), block: WARP_KERNEL_BLOCK, ...on }, [
     out,
     buf,

@@ -8,7 +8,14 @@
 // when it shares a thread's or a piece's share of the row only with -inf entries (the merge keeps a NaN sum).
 // Row layout, kernel shapes and vector widths are those of the reductions (reduce-source.ts).
 import { DTYPE_TAG, dtypePrelude } from './elementwise-source.js';
-import { checkVec, ROW_BLOCK_MAX, rowKernelOpening, rowLoop, type RowKernelShape } from './reduce-source.js';
+import {
+  checkVec,
+  ROW_BLOCK_MAX,
+  rowKernelOpening,
+  rowLoop,
+  SPLIT_PIECE_LINES,
+  type RowKernelShape,
+} from './reduce-source.js';
 import type { DType } from './tensor.js';
 
 export interface SoftmaxSourceOptions {
@@ -151,13 +158,6 @@ export function softmaxSplitSource(opts: { dtype: DType; vec: number }): Softmax
   const { dtype, vec } = opts;
   checkVec(dtype, vec);
   const tag = DTYPE_TAG[dtype];
-  const piece = [
-    '  const long long row = blockIdx.y;',
-    '  const long long start = (long long)blockIdx.x * chunk;',
-    '  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;',
-    '  const T* __restrict__ p = in + row * total + start;',
-    '  const long long n = total - start < chunk ? total - start : chunk;',
-  ];
   const statsName = `cuop_softmax_${tag}_stats_v${vec}`;
   const stats = [
     `// cuop softmax over the last axis, pass 1 of a split row | dtype=${dtype} vec=${vec}`,
@@ -166,7 +166,7 @@ export function softmaxSplitSource(opts: { dtype: DType; vec: number }): Softmax
     `extern "C" __global__ void __launch_bounds__(${ROW_BLOCK_MAX})`,
     `${statsName}(float* __restrict__ stats, const T* __restrict__ in, long long rows, long long total, long long chunk) {`,
     '  __shared__ float part_m[32], part_s[32];',
-    ...piece,
+    ...SPLIT_PIECE_LINES,
     '  float m = CUOP_NEG_INF, s = 0.0f;',
     '  {',
     ...rowLoop(vec, '(long long)threadIdx.x', '(long long)blockDim.x', (x) => `cuop_online_add(m, s, ${x});`),
@@ -196,7 +196,7 @@ export function softmaxSplitSource(opts: { dtype: DType; vec: number }): Softmax
     `extern "C" __global__ void __launch_bounds__(${ROW_BLOCK_MAX})`,
     `${normalizeName}(T* __restrict__ out, const T* __restrict__ in, const float* __restrict__ stats, long long rows, long long total, long long chunk) {`,
     '  __shared__ float row_m, row_s;',
-    ...piece,
+    ...SPLIT_PIECE_LINES,
     '  T* __restrict__ q = out + row * total + start;',
     '  if (warp == 0) {',
     '    float m = CUOP_NEG_INF, s = 0.0f;',

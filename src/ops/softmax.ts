@@ -7,7 +7,7 @@ import { vectorWidth } from './elementwise-source.js';
 import {
   aligned16,
   describeTensor,
-  providerOf,
+  kernelSpecFrom,
   requireCount,
   requireSameDevice,
   requireStreamOf,
@@ -16,8 +16,8 @@ import {
 } from './elementwise.js';
 import type { ForwardOptions, Operator } from './operator.js';
 import { i64 } from '../runtime/args.js';
-import { launchRows, rowsOf, splitPlan, splitScratch } from './reduce.js';
-import { rowBlockThreads, type RowKernelShape } from './reduce-source.js';
+import { launchRows, prepareSplit, rowsOf, splitPlan } from './reduce.js';
+import type { RowKernelShape } from './reduce-source.js';
 import { softmaxSource, softmaxSplitSource } from './softmax-source.js';
 import { ShapeError, Tensor, type DType } from './tensor.js';
 
@@ -28,8 +28,7 @@ export function softmaxSpec(dtype: DType, shape: RowKernelShape, vec: number): K
   const key = `${dtype}|${shape}|${vec}`;
   let spec = specs.get(key);
   if (!spec) {
-    const g = softmaxSource({ dtype, shape, vec });
-    spec = { source: g.source, name: g.name, signature: g.signature, programName: `${g.name}.cu` };
+    spec = kernelSpecFrom(softmaxSource({ dtype, shape, vec }));
     specs.set(key, spec);
   }
   return spec;
@@ -43,13 +42,7 @@ export function softmaxSplitSpecs(dtype: DType, vec: number): { stats: KernelSpe
   let s = splitSpecs.get(key);
   if (!s) {
     const g = softmaxSplitSource({ dtype, vec });
-    const spec = (k: typeof g.stats): KernelSpec => ({
-      source: k.source,
-      name: k.name,
-      signature: k.signature,
-      programName: `${k.name}.cu`,
-    });
-    s = { stats: spec(g.stats), normalize: spec(g.normalize) };
+    s = { stats: kernelSpecFrom(g.stats), normalize: kernelSpecFrom(g.normalize) };
     splitSpecs.set(key, s);
   }
   return s;
@@ -97,21 +90,14 @@ export class Softmax implements Operator {
     // Few long rows: split each over several blocks (see splitPlan), as the reductions do.
     const plan = splitPlan(rows, n, vec, x.device.multiprocessorCount);
     if (plan) {
-      const specsOf = softmaxSplitSpecs(x.dtype, vec);
-      const provider = providerOf(options);
-      const [stats, normalize] = await Promise.all([
-        provider.kernel(specsOf.stats, x.device),
-        provider.kernel(specsOf.normalize, x.device),
-      ]);
-      const stream = options?.stream;
-      const buf = splitScratch(x.device, stream);
-      const config = {
-        grid: [plan.pieces, rows] as [number, number],
-        block: rowBlockThreads(plan.chunk, vec),
-        ...(stream ? { stream } : {}),
-      };
-      stats.launch(config, [buf, x, i64(rows), i64(n), i64(plan.chunk)]);
-      normalize.launch(config, [out, x, buf, i64(rows), i64(n), i64(plan.chunk)]);
+      const { stats: first, normalize: second } = softmaxSplitSpecs(x.dtype, vec);
+      const {
+        kernels: [stats, normalize],
+        scratch: buf,
+        pieceGrid,
+      } = await prepareSplit(x, rows, vec, plan, [first, second], options);
+      stats.launch(pieceGrid, [buf, x, i64(rows), i64(n), i64(plan.chunk)]);
+      normalize.launch(pieceGrid, [out, x, buf, i64(rows), i64(n), i64(plan.chunk)]);
       return;
     }
     await launchRows(
