@@ -1,5 +1,12 @@
 // cuop: CUDA JIT compilation for Node.js with a persistent kernel cache and runtime-specialized operators.
-export * from './cuda/errors.js';
+export {
+  CuopError,
+  CudaError,
+  NvrtcError,
+  LibraryNotFoundError,
+  reviveError,
+  type ErrorDetails,
+} from './cuda/errors.js';
 export { KernelParamBlock, type ParamType } from './cuda/index.js';
 export { driverAvailable } from './cuda/driver.js';
 export { nvrtcAvailable } from './cuda/nvrtc.js';
@@ -7,12 +14,18 @@ export * from './compiler/index.js';
 export {
   KernelCache,
   cacheKey,
+  familyKey,
+  dependentKey,
+  CODEGEN_EPOCH,
   CACHE_FORMAT_VERSION,
   CachePolicyError,
   parseByteSize,
   resolveCacheDir,
   type KeySpec,
   type CacheLookup,
+  type CacheExplanation,
+  type KeyDifference,
+  type NearEntry,
   type CacheEntry,
   type CacheTier,
   type KernelCacheOptions,

@@ -1,3 +1,4 @@
+import { attachDetails, CuopError, registerErrorClass } from '../cuda/errors.js';
 import * as zlib from 'node:zlib';
 
 export type Codec = 'none' | 'gzip' | 'brotli' | 'zstd';
@@ -15,9 +16,14 @@ export function zstdAvailable(): boolean {
   return typeof z.zstdCompressSync === 'function' && typeof z.zstdDecompressSync === 'function';
 }
 
-export class CodecUnavailableError extends Error {
+export class CodecUnavailableError extends CuopError {
   override readonly name = 'CodecUnavailableError';
+  constructor(message: string) {
+    super(message);
+    attachDetails(this, {});
+  }
 }
+registerErrorClass('CodecUnavailableError', CodecUnavailableError);
 
 export function zstdUnavailableMessage(): string {
   return (

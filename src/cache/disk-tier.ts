@@ -6,6 +6,7 @@ import { threadId } from 'node:worker_threads';
 import { codecSuffix, compress, decompress, type Codec } from './codec.js';
 import { CACHE_FORMAT_VERSION, isCacheKey } from './key.js';
 import { errorCode, errorText, type CacheLog } from './logger.js';
+import { parseManifest, type Manifest } from './manifest.js';
 import { parseEntryMetadata, type EntryMetadata } from './metadata.js';
 import type { CacheTier, ExpectedIdentity, TierHooks, TierRecord } from './tier.js';
 
@@ -80,6 +81,8 @@ export interface DiskScan {
   orphanKernels: { path: string; mtimeMs: number; bytes: number }[];
   temps: { path: string; mtimeMs: number }[];
   locks: string[];
+  /** Manifest files: family key and path. */
+  manifests: { family: string; path: string }[];
   /** Files that do not belong (unknown names). */
   strays: string[];
 }
@@ -92,6 +95,7 @@ export class DiskTier implements CacheTier {
   readonly tempDir: string;
   readonly locksDir: string;
   readonly statsDir: string;
+  readonly manifestsDir: string;
 
   private constructor(
     readonly root: string,
@@ -102,6 +106,7 @@ export class DiskTier implements CacheTier {
     this.tempDir = join(root, 'temp');
     this.locksDir = join(root, 'locks');
     this.statsDir = join(root, 'stats');
+    this.manifestsDir = join(root, 'manifests');
   }
 
   /**
@@ -153,7 +158,14 @@ export class DiskTier implements CacheTier {
         );
         return undefined;
       }
-      for (const d of [tier.kernelsDir, tier.metadataDir, tier.tempDir, tier.locksDir, tier.statsDir]) {
+      for (const d of [
+        tier.kernelsDir,
+        tier.metadataDir,
+        tier.manifestsDir,
+        tier.tempDir,
+        tier.locksDir,
+        tier.statsDir,
+      ]) {
         fs.mkdirSync(d, { recursive: true, mode: 0o700 });
       }
       if (onDisk !== CACHE_FORMAT_VERSION)
@@ -181,6 +193,40 @@ export class DiskTier implements CacheTier {
 
   kernelPath(key: string, imageKind: 'cubin' | 'ptx', codec: Codec): string {
     return join(this.kernelsDir, this.shard(key), `${key}.${imageKind}${codecSuffix(codec)}`);
+  }
+
+  manifestPath(family: string): string {
+    return join(this.manifestsDir, this.shard(family), `${family}.json`);
+  }
+
+  /** The family's manifest, or undefined when there is none or it is unreadable (it is then rewritten). */
+  readManifest(family: string): Manifest | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.manifestPath(family), 'utf8');
+    } catch {
+      return undefined;
+    }
+    try {
+      return parseManifest(JSON.parse(text), family);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Atomic replace (temp file + rename); concurrent writers may drop each other's candidate: a later miss, no harm. */
+  async writeManifest(manifest: Manifest): Promise<void> {
+    const { family } = manifest;
+    if (!isCacheKey(family)) throw new Error(`not a family key: ${family}`);
+    const stem = `${family}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.manifest`;
+    const tmp = await this.writeTemp(stem, JSON.stringify(manifest), this.opts.now());
+    try {
+      await fsp.mkdir(join(this.manifestsDir, this.shard(family)), { recursive: true, mode: 0o700 });
+      await fsp.rename(tmp, this.manifestPath(family));
+    } catch (e) {
+      await fsp.unlink(tmp).catch(() => {});
+      throw e;
+    }
   }
 
   lockPath(key: string): string {
@@ -467,7 +513,7 @@ export class DiskTier implements CacheTier {
   /** Removes every entry; throws when a directory could not be removed (e.g. EACCES), after trying them all. */
   async clear(): Promise<void> {
     let failure: unknown;
-    for (const d of [this.metadataDir, this.kernelsDir, this.tempDir]) {
+    for (const d of [this.metadataDir, this.kernelsDir, this.manifestsDir, this.tempDir]) {
       await fsp.rm(d, { recursive: true, force: true }).catch((e: unknown) => (failure ??= e));
       await fsp.mkdir(d, { recursive: true, mode: 0o700 }).catch(() => {});
     }
@@ -546,6 +592,15 @@ export class DiskTier implements CacheTier {
       if (st) temps.push({ path: p, mtimeMs: st.mtimeMs });
     }
     const locks = (await listDir(this.locksDir)).map((n) => join(this.locksDir, n));
-    return { entries, orphanKernels, temps, locks, strays };
+    const manifests: DiskScan['manifests'] = [];
+    for (const s of (await listDir(this.manifestsDir)).sort()) {
+      for (const n of await listDir(join(this.manifestsDir, s))) {
+        const family = n.endsWith('.json') ? n.slice(0, -5) : '';
+        if (isCacheKey(family) && family.slice(0, 2) === s) {
+          manifests.push({ family, path: join(this.manifestsDir, s, n) });
+        }
+      }
+    }
+    return { entries, orphanKernels, temps, locks, manifests, strays };
   }
 }

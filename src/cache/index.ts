@@ -1,7 +1,23 @@
-export { CACHE_FORMAT_VERSION, cacheKey, memoizedCacheKey, isCacheKey, type KeySpec } from './key.js';
+export {
+  CACHE_FORMAT_VERSION,
+  CODEGEN_EPOCH,
+  cacheKey,
+  familyKey,
+  dependentKey,
+  memoizedCacheKey,
+  memoizedFamilyKey,
+  isCacheKey,
+  sameHeaders,
+  sameStrings,
+  type KeySpec,
+} from './key.js';
+export type { KeyDifference, KeyInput, NearEntry } from './explain.js';
+export type { Dependencies, DependencyRecord } from './dependencies.js';
 export {
   KernelCache,
   type CacheLookup,
+  type CacheExplanation,
+  type CompileExtras,
   type KernelCacheOptions,
   type LookupTier,
   type MaintenanceReport,
@@ -34,7 +50,7 @@ export {
   type CachePolicy,
   type CachePolicyInput,
 } from './policy.js';
-export { parseEntryMetadata, type EntryMetadata, type MetadataParse } from './metadata.js';
+export { parseEntryMetadata, type EntryMetadata, type MetadataParse, type ParamRecord } from './metadata.js';
 export { CacheLog, stderrLogger, type CacheLogger } from './logger.js';
 export { emptyCounters, type CacheCounters, type CacheStats, type CacheStatsSnapshot } from './stats.js';
 export { CODECS, zstdAvailable, CodecUnavailableError, type Codec } from './codec.js';

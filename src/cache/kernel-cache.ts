@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CompileResult } from '../compiler/types.js';
 import { DiskTier, type DiskEntryInfo, type DiskScan } from './disk-tier.js';
-import { CACHE_FORMAT_VERSION, memoizedCacheKey, type KeySpec } from './key.js';
+import { dependencyChange, dependencyRecords, type Dependencies } from './dependencies.js';
+import {
+  CACHE_FORMAT_VERSION,
+  CODEGEN_EPOCH,
+  dependentKey,
+  memoizedCacheKey,
+  memoizedFamilyKey,
+  type KeySpec,
+} from './key.js';
+import { matchingKeys, withCandidate, type Manifest } from './manifest.js';
+import { nearestEntries, type NearEntry } from './explain.js';
 import { breakStaleLock, HOST, lockIsStale, readLock, releaseLock, tryCreateLock } from './lock.js';
 import { CacheLog, errorCode, errorText, stderrLogger, type CacheLogger } from './logger.js';
 import { MemoryTier, type CacheEntry } from './memory-tier.js';
@@ -20,7 +30,31 @@ export interface CacheLookup {
   entry: CacheEntry;
   /** Where the entry came from; `shared`: published by another process while this one waited on its lock. */
   tier: LookupTier;
+  /**
+   * True for a compile that was not cached anywhere (its headers could not all be tracked, or changed while it
+   * compiled): use it for this call only, and look it up again next time.
+   */
+  transient?: boolean;
 }
+
+/** What a lookup of a spec would find now, and on a miss the nearest entries and what differs. */
+export interface CacheExplanation {
+  /** The spec's own key. */
+  readonly key: string;
+  /** Where a lookup would find it; undefined for a miss. */
+  readonly found?: { readonly key: string; readonly tier: 'memory' | 'disk' };
+  /** On a miss: the entries closest to the spec (same kernel names), fewest differences first. */
+  readonly nearest: readonly NearEntry[];
+}
+
+/** What the caller adds to an entry's metadata. */
+export interface CompileExtras {
+  kernelNames?: string[];
+  driverVersion?: string;
+}
+
+/** In-memory manifests kept per cache; a bound, not a tuning knob (each is a few hundred bytes). */
+const MAX_RESIDENT_MANIFESTS = 4096;
 
 export interface KernelCacheOptions {
   /** null = memory only; undefined = resolveCacheDir(env). */
@@ -84,6 +118,21 @@ const MAINT_STAMP = 'maintenance.stamp';
  * The kernel cache: memory → disk → further tiers → one compile per key (in-process promise, cross-process lock
  * file) → publish to every tier. Never fails the caller because of the cache.
  */
+function copySignatures(
+  sigs: Readonly<Record<string, readonly { kind: string; size: number; align: number; cType?: string }[]>>,
+): EntryMetadata['signatures'] {
+  const out: NonNullable<EntryMetadata['signatures']> = {};
+  for (const [name, params] of Object.entries(sigs)) {
+    out[name] = params.map((p) => ({
+      kind: p.kind,
+      size: p.size,
+      align: p.align,
+      ...(p.cType !== undefined ? { cType: p.cType } : {}),
+    }));
+  }
+  return out;
+}
+
 export class KernelCache {
   readonly dir: string | null;
   readonly policy: CachePolicy;
@@ -95,6 +144,7 @@ export class KernelCache {
   private readonly lower: CacheTier[];
   private readonly stats: StatsStore;
   private readonly inflight = new Map<string, Promise<CacheLookup>>();
+  private readonly manifests = new Map<string, Manifest>();
   private readonly lastTouch = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private maintenanceRunning: Promise<unknown> | undefined;
@@ -188,15 +238,12 @@ export class KernelCache {
   getOrCompile(
     spec: KeySpec,
     compile: () => Promise<CompileResult>,
-    extra?: { kernelNames?: string[]; driverVersion?: string },
+    extra?: CompileExtras,
   ): Promise<CacheLookup> {
     const key = memoizedCacheKey(spec);
     const entry = this.memory.peek(key);
     if (entry !== undefined) {
-      const c = this.stats.counters;
-      c.hits.memory++;
-      c.savedCompileMs += entry.meta.compileMs;
-      this.stats.use(key, this.clock());
+      this.noteMemoryHit(entry);
       if (this.log.debugEnabled) this.log.debug(`hit memory ${key}`);
       return Promise.resolve({ key, entry, tier: 'memory' });
     }
@@ -222,19 +269,80 @@ export class KernelCache {
       this.noteMemoryHit(resident);
       return { key, entry: resident, tier: 'memory' };
     }
-    if (!this.disk || this.inflight.has(key)) return undefined;
-    let rec: TierRecord | undefined;
+    if (this.inflight.has(key)) return undefined;
     try {
-      rec = this.disk.getSync(key, this.expectOf(spec));
+      return this.findSync(spec, key);
     } catch {
       return undefined; // the async path retries and reports
     }
-    if (!rec) return undefined;
-    const entry = this.hit(this.disk.name, rec);
+  }
+
+  /**
+   * The disk entry under the spec's own key, else an entry of its family that holds its names and whose headers
+   * on disk are as they were compiled (memory first). Counts and publishes the hit; never compiles.
+   */
+  private findSync(spec: KeySpec, key: string): CacheLookup | undefined {
+    const expect = this.expectOf(spec);
+    if (this.disk) {
+      const rec = this.disk.getSync(key, expect);
+      if (rec) return this.diskHit(rec);
+    }
+    return this.findInFamily(spec, expect);
+  }
+
+  /** `as`: the tier the hit is counted for ('shared' when another process published it while this one waited). */
+  private diskHit(rec: TierRecord, as: LookupTier = 'disk'): CacheLookup {
+    const entry = this.hit(as, rec);
     // The LRU touch, synchronously: one utimes call (~3 µs warm) is cheaper than a timer or the process's first
     // async fs call (0.1-0.3 ms cold), and survives a kill right after the hit.
-    this.touchDisk(key, rec.meta, this.clock(), true);
-    return { key, entry, tier: this.disk.name };
+    this.touchDisk(rec.key, rec.meta, this.clock(), true);
+    return { key: rec.key, entry, tier: as };
+  }
+
+  /** Through the family's manifest: the resident one first, then the one on disk (another process may have added). */
+  private findInFamily(
+    spec: KeySpec,
+    expect: ExpectedIdentity,
+    as: LookupTier = 'disk',
+  ): CacheLookup | undefined {
+    const family = memoizedFamilyKey(spec);
+    const search = (m: Manifest): CacheLookup | undefined => {
+      for (const k of matchingKeys(m, spec.nameExpressions)) {
+        const resident = this.memory.peek(k);
+        if (resident) {
+          this.noteMemoryHit(resident);
+          return { key: k, entry: resident, tier: 'memory' };
+        }
+        const rec = this.disk?.getSync(k, expect);
+        if (rec) return this.diskHit(rec, as);
+      }
+      return undefined;
+    };
+    const known = this.manifests.get(family);
+    const found = known && search(known);
+    if (found || !this.disk) return found;
+    const onDisk = this.disk.readManifest(family);
+    if (!onDisk) return undefined;
+    this.rememberManifest(onDisk);
+    return search(onDisk);
+  }
+
+  private rememberManifest(m: Manifest): void {
+    this.manifests.delete(m.family);
+    if (this.manifests.size >= MAX_RESIDENT_MANIFESTS) {
+      const oldest = this.manifests.keys().next().value;
+      if (oldest !== undefined) this.manifests.delete(oldest);
+    }
+    this.manifests.set(m.family, m);
+  }
+
+  /**
+   * False when an entry was compiled from headers on disk that have changed since (or a path that had to stay
+   * absent now exists): the caller must look the spec up again. A stat per file; true at once for the others.
+   */
+  isCurrent(entry: CacheEntry): boolean {
+    const deps = entry.meta.dependencies;
+    return deps === undefined || dependencyChange(deps) === undefined;
   }
 
   /**
@@ -301,6 +409,15 @@ export class KernelCache {
 
   private async publish(tiers: CacheTier[], rec: TierRecord): Promise<void> {
     for (const t of tiers) {
+      if (t === this.disk && rec.image.length > this.policy.maxDiskBytes) {
+        // It would be evicted at once, after pushing out everything else.
+        this.log.warnOnce(
+          `over-budget-${rec.key}`,
+          `kernel image ${rec.key} is ${rec.image.length} bytes, more than the disk cache's limit of ` +
+            `${this.policy.maxDiskBytes} bytes (maxDiskBytes / CUOP_CACHE_MAX_SIZE); it is kept in memory only.`,
+        );
+        continue;
+      }
       try {
         await t.put(rec);
         this.log.debug(`publish ${rec.key} to ${t.name}`);
@@ -332,7 +449,7 @@ export class KernelCache {
     key: string,
     spec: KeySpec,
     compile: () => Promise<CompileResult>,
-    extra: { kernelNames?: string[]; driverVersion?: string } | undefined,
+    extra: CompileExtras | undefined,
   ): Promise<CacheLookup> {
     const expect = this.expectOf(spec);
     for (let i = 0; i < this.lower.length; i++) {
@@ -345,20 +462,24 @@ export class KernelCache {
         return { key, entry, tier: tier.name };
       }
     }
-    this.log.debug(`miss ${key}`);
+    try {
+      const viaFamily = this.findInFamily(spec, expect);
+      if (viaFamily) return viaFamily;
+    } catch (e) {
+      this.log.debug(`family lookup for ${key} failed: ${errorText(e)}`);
+    }
+    if (this.log.debugEnabled) await this.logMissReason(spec, key);
     let lockPath: string | undefined;
     if (this.disk) {
-      const r = await this.acquireOrWait(key, expect);
-      if (r.record) {
-        const entry = this.hit('shared', r.record);
-        return { key, entry, tier: 'shared' };
-      }
+      const r = await this.acquireOrWait(key, () => this.probePublished(spec, key, expect));
+      if (r.found) return r.found;
       lockPath = r.lockPath;
     }
     try {
       this.stats.counters.misses++;
       this.stats.markDirty();
       this.log.debug(`compile ${key}`);
+      const startedAt = Date.now();
       let result: CompileResult;
       try {
         result = await compile();
@@ -369,22 +490,108 @@ export class KernelCache {
       }
       this.stats.counters.compiles++;
       this.stats.counters.compileMs += result.compileMs;
-      const rec: TierRecord = { key, image: result.image, meta: this.buildMeta(key, spec, result, extra) };
-      const entry = this.memory.insert(rec);
-      this.lastTouch.set(key, rec.meta.createdAt);
-      this.stats.use(key, rec.meta.createdAt);
-      await this.publish(this.lower, rec);
-      return { key, entry, tier: 'compiled' };
+      return await this.store(key, spec, result, extra, startedAt);
     } finally {
       if (lockPath) releaseLock(lockPath);
     }
+  }
+
+  /** A compile's result into every tier, under its key (or its dependent key when it read headers from disk). */
+  private async store(
+    key: string,
+    spec: KeySpec,
+    result: CompileResult,
+    extra: CompileExtras | undefined,
+    startedAt: number,
+  ): Promise<CacheLookup> {
+    const deps = result.dependencies;
+    if (deps && (deps.untracked.length > 0 || !deps.stable)) {
+      const why =
+        deps.untracked.length > 0
+          ? `it includes a header through a macro cuop cannot follow (${deps.untracked
+              .slice(0, 3)
+              .map((u) => `${u.file}:${u.line}: ${u.text}`)
+              .join('; ')}), so which files it reads is not known`
+          : 'a header it reads changed while it compiled';
+      this.log.warnOnce(
+        `transient-${key}`,
+        `kernel ${spec.nameExpressions.join(', ')} is not cached: ${why}. It is compiled again at its next lookup.` +
+          (deps.untracked.length > 0 ? ' Include the header by name, or pass it in `headers`.' : ''),
+      );
+      const meta = this.buildMeta(key, spec, result, extra, undefined);
+      return {
+        key,
+        entry: { key, image: result.image, meta, attached: new Map() },
+        tier: 'compiled',
+        transient: true,
+      };
+    }
+    const onDisk =
+      deps && (deps.files.length > 0 || deps.absent.length > 0 || deps.workingDirectory !== undefined);
+    const dependencies: Dependencies | undefined = onDisk
+      ? {
+          files: dependencyRecords(deps.files, startedAt),
+          absent: [...deps.absent],
+          ...(deps.workingDirectory !== undefined ? { cwd: deps.workingDirectory } : {}),
+        }
+      : undefined;
+    const entryKey =
+      dependencies && deps ? dependentKey(key, deps.files, deps.absent, deps.workingDirectory) : key;
+    const rec: TierRecord = {
+      key: entryKey,
+      image: result.image,
+      meta: this.buildMeta(entryKey, spec, result, extra, dependencies),
+    };
+    const entry = this.memory.insert(rec);
+    this.lastTouch.set(entryKey, rec.meta.createdAt);
+    this.stats.use(entryKey, rec.meta.createdAt);
+    await this.publish(this.lower, rec);
+    // Found through the family: a kernel of a module compiled with more names, an entry that read files from disk.
+    if (dependencies || spec.nameExpressions.length > 1) {
+      await this.addToManifest(rec.meta.familyKey, {
+        key: entryKey,
+        names: [...spec.nameExpressions],
+        ...(dependencies ? { dependencies } : {}),
+        createdAt: rec.meta.createdAt,
+      });
+    }
+    return { key: entryKey, entry, tier: 'compiled' };
+  }
+
+  private async addToManifest(family: string, candidate: Manifest['candidates'][number]): Promise<void> {
+    const base = this.disk?.readManifest(family) ?? this.manifests.get(family);
+    const next = withCandidate(base, family, candidate);
+    this.rememberManifest(next);
+    if (!this.disk) return;
+    try {
+      await this.disk.writeManifest(next);
+    } catch (e) {
+      this.stats.counters.writeFailures++;
+      this.stats.markDirty();
+      this.log.warnOnce(
+        'write-manifest',
+        `cannot write a manifest to the disk cache at ${this.dir} (${errorCode(e)}: ${errorText(e)}); ` +
+          `kernels of modules and of headers on disk are recompiled in new processes.`,
+      );
+    }
+  }
+
+  /** What another process may have published for the spec meanwhile: its own key, or through the family. */
+  private probePublished(spec: KeySpec, key: string, expect: ExpectedIdentity): CacheLookup | undefined {
+    const disk = this.disk as DiskTier;
+    if (disk.committed(key)) {
+      const rec = disk.getSync(key, expect);
+      if (rec) return this.diskHit(rec, 'shared');
+    }
+    return this.findInFamily(spec, expect, 'shared');
   }
 
   private buildMeta(
     key: string,
     spec: KeySpec,
     r: CompileResult,
-    extra: { kernelNames?: string[]; driverVersion?: string } | undefined,
+    extra: CompileExtras | undefined,
+    dependencies: Dependencies | undefined,
   ): EntryMetadata {
     const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
     const headers: Record<string, string> = {};
@@ -392,6 +599,9 @@ export class KernelCache {
     return {
       formatVersion: CACHE_FORMAT_VERSION,
       key,
+      familyKey: memoizedFamilyKey(spec),
+      epoch: CODEGEN_EPOCH,
+      saltSha256: spec.salt ? sha(spec.salt) : '',
       kernelNames: [...new Set([...spec.nameExpressions, ...(extra?.kernelNames ?? [])])],
       loweredNames: { ...r.loweredNames },
       sourceSha256: sha(spec.source),
@@ -412,6 +622,8 @@ export class KernelCache {
       driverVersion: extra?.driverVersion ?? null,
       host: HOST,
       log: r.log,
+      ...(dependencies ? { dependencies } : {}),
+      ...(r.signatures ? { signatures: copySignatures(r.signatures) } : {}),
     };
   }
 
@@ -421,8 +633,8 @@ export class KernelCache {
    */
   private async acquireOrWait(
     key: string,
-    expect: ExpectedIdentity,
-  ): Promise<{ lockPath?: string; record?: TierRecord }> {
+    probe: () => CacheLookup | undefined,
+  ): Promise<{ lockPath?: string; found?: CacheLookup }> {
     const disk = this.disk!;
     const path = disk.lockPath(key);
     const deadline = Date.now() + this.policy.lockWaitMs;
@@ -438,17 +650,15 @@ export class KernelCache {
       }
       if (mine) {
         // Someone may have published between our miss and our lock.
-        const rec = disk.committed(key) ? disk.getSync(key, expect) : undefined;
-        if (rec) {
+        const found = probe();
+        if (found) {
           releaseLock(path);
-          return { record: rec };
+          return { found };
         }
         return { lockPath: path };
       }
-      if (disk.committed(key)) {
-        const rec = disk.getSync(key, expect);
-        if (rec) return { record: rec };
-      }
+      const found = probe();
+      if (found) return { found };
       const info = readLock(path);
       let mtime: number | undefined;
       try {
@@ -478,6 +688,60 @@ export class KernelCache {
       }
       await sleep(delay);
       delay = Math.min(delay * 1.5, 50);
+    }
+  }
+
+  /**
+   * What a lookup of `spec` would find, without counting or loading anything; on a miss, which entries come closest
+   * and which key inputs differ (header edited, option changed, compiler, arch, ...). Reads every entry's metadata:
+   * a diagnostic, not for hot paths.
+   */
+  async explain(spec: KeySpec): Promise<CacheExplanation> {
+    const key = memoizedCacheKey(spec);
+    const found = this.whereIs(spec, key);
+    if (found) return { key, found, nearest: [] };
+    const metas = new Map<string, EntryMetadata>();
+    for await (const k of this.memory.keys()) {
+      const e = this.memory.entryOf(k);
+      if (e) metas.set(k, e.meta);
+    }
+    if (this.disk) {
+      for (const e of (await this.disk.scan()).entries.values()) if (e.meta) metas.set(e.key, e.meta);
+    }
+    return { key, nearest: nearestEntries(spec, metas.values()) };
+  }
+
+  private whereIs(spec: KeySpec, key: string): CacheExplanation['found'] {
+    const at = (k: string): CacheExplanation['found'] =>
+      this.memory.entryOf(k)
+        ? { key: k, tier: 'memory' }
+        : this.disk?.committed(k) && this.disk.verify(k) === undefined
+          ? { key: k, tier: 'disk' }
+          : undefined;
+    const direct = at(key);
+    if (direct) return direct;
+    const family = memoizedFamilyKey(spec);
+    const manifest = this.disk?.readManifest(family) ?? this.manifests.get(family);
+    for (const k of manifest ? matchingKeys(manifest, spec.nameExpressions) : []) {
+      const f = at(k);
+      if (f) return f;
+    }
+    return undefined;
+  }
+
+  /** The CUOP_DEBUG line for a miss: what the nearest entry differs in. */
+  private async logMissReason(spec: KeySpec, key: string): Promise<void> {
+    try {
+      const { nearest } = await this.explain(spec);
+      const first = nearest[0];
+      this.log.debug(
+        first
+          ? `miss ${key}: nearest entry ${first.key.slice(0, 12)} differs in: ` +
+              (first.differences.map((d) => d.text).join('; ') || 'nothing the metadata records')
+          : `miss ${key}: no entry for ${spec.nameExpressions.join(', ')} in the cache`,
+      );
+    } catch (e) {
+      this.log.debug(`miss ${key} (no explanation: ${errorText(e)})`);
     }
   }
 
@@ -661,6 +925,7 @@ export class KernelCache {
         if (p !== e.kernelPath) await fs.promises.unlink(p).catch(() => {});
       }
     }
+    await this.sweepManifests(disk, scan);
     for (const l of scan.locks) {
       if (l.endsWith('maintenance.lock')) continue;
       const info = readLock(l);
@@ -678,6 +943,22 @@ export class KernelCache {
       if (lockIsStale(info, Date.now(), Math.max(this.policy.lockWaitMs, 1), mtime)) {
         breakStaleLock(l, info); // the same guarded removal as a waiter's takeover
       }
+    }
+  }
+
+  /** Manifests keep only candidates whose entries still exist; one with none left is removed. */
+  private async sweepManifests(disk: DiskTier, scan: DiskScan): Promise<void> {
+    for (const { family, path } of scan.manifests) {
+      const m = disk.readManifest(family);
+      if (!m) {
+        await fs.promises.unlink(path).catch(() => {});
+        continue;
+      }
+      const live = m.candidates.filter((c) => scan.entries.has(c.key));
+      if (live.length === m.candidates.length) continue;
+      this.manifests.delete(family);
+      if (live.length === 0) await fs.promises.unlink(path).catch(() => {});
+      else await disk.writeManifest({ ...m, candidates: live }).catch(() => {});
     }
   }
 

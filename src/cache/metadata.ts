@@ -3,10 +3,25 @@
 // Validated by hand rather than with zod: this runs on the first disk hit of every fresh process, where zod's first
 // parse of the schema measured 2–3.6 ms (and 26 µs per parse after), against a whole-lookup target of 0.5 ms.
 import { CODECS, type Codec } from './codec.js';
+import { isDependencies, type Dependencies } from './dependencies.js';
+
+/** One kernel parameter as the compiled code declares it (see compiler/kernel-signature.ts). */
+export interface ParamRecord {
+  readonly kind: string;
+  readonly size: number;
+  readonly align: number;
+  readonly cType?: string;
+}
 
 export interface EntryMetadata {
   formatVersion: number;
   key: string;
+  /** The key of the entry's family (every input but the names): where its manifest lives. */
+  familyKey: string;
+  /** cuop's code-generation epoch when it was compiled (in the key). */
+  epoch: number;
+  /** SHA-256 of the user salt, '' when none (the salt itself may be a secret). */
+  saltSha256: string;
   /** Kernel names the caller asked for (name expressions and any extra kernel names). */
   kernelNames: string[];
   /** Name expression → lowered (mangled) name. */
@@ -34,6 +49,10 @@ export interface EntryMetadata {
   driverVersion: string | null;
   host: string;
   log: string;
+  /** Files on disk the compile read (and paths that had to stay absent); absent when it read none. */
+  dependencies?: Dependencies;
+  /** Lowered kernel name → its parameters as the compiled code declares them. */
+  signatures?: Record<string, ParamRecord[]>;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -59,9 +78,19 @@ const arrayOf =
   (v) =>
     Array.isArray(v) && v.every(item);
 
+const isParam: Check = (v) =>
+  isRecord(v) &&
+  str(v['kind']) &&
+  count(v['size']) &&
+  count(v['align']) &&
+  (v['cType'] === undefined || str(v['cType']));
+
 const FIELDS: Readonly<Record<keyof EntryMetadata, Check>> = {
   formatVersion: (v) => typeof v === 'number' && Number.isInteger(v) && v > 0,
   key: hex64,
+  familyKey: hex64,
+  epoch: count,
+  saltSha256: (v) => v === '' || hex64(v),
   kernelNames: arrayOf(str),
   loweredNames: recordOf(str),
   sourceSha256: hex64,
@@ -82,6 +111,8 @@ const FIELDS: Readonly<Record<keyof EntryMetadata, Check>> = {
   driverVersion: (v) => v === null || typeof v === 'string',
   host: str,
   log: str,
+  dependencies: (v) => v === undefined || isDependencies(v),
+  signatures: (v) => v === undefined || recordOf(arrayOf(isParam))(v),
 };
 const FIELD_NAMES = Object.keys(FIELDS) as (keyof EntryMetadata)[];
 

@@ -1,4 +1,5 @@
 import { homedir } from 'node:os';
+import { attachDetails, CuopError, registerErrorClass } from '../cuda/errors.js';
 import { isAbsolute, join, resolve } from 'node:path';
 import { CODECS, zstdAvailable, zstdUnavailableMessage, type Codec } from './codec.js';
 
@@ -74,6 +75,11 @@ export interface CachePolicy {
   readonly frequencyWeightMs: number;
   /** Store the source text in the metadata (off: only its SHA-256). */
   readonly saveSource: boolean;
+  /**
+   * Part of every key: change it to separate caches by something cuop cannot see (a library linked at run time, a
+   * patched driver, a deployment). CUOP_CACHE_SALT. Only its SHA-256 is stored.
+   */
+  readonly salt: string;
   readonly debug: boolean;
 }
 
@@ -99,6 +105,7 @@ export const DEFAULT_POLICY: CachePolicy = Object.freeze({
   statsFlushMs: 10_000,
   frequencyWeightMs: DAY,
   saveSource: false,
+  salt: '',
   debug: false,
 });
 
@@ -131,6 +138,10 @@ const bool: FieldParser = (v) => {
   expect(typeof v === 'boolean', 'true or false', v);
   return v;
 };
+const text: FieldParser = (v) => {
+  expect(typeof v === 'string' && v.length <= 4096, 'a string of at most 4096 characters', v);
+  return v;
+};
 const codec: FieldParser = (v) => {
   expect(
     typeof v === 'string' && (CODECS as readonly string[]).includes(v),
@@ -156,18 +167,21 @@ const FIELDS: Readonly<Record<keyof CachePolicy, FieldParser>> = {
   statsFlushMs: ms,
   frequencyWeightMs: ms,
   saveSource: bool,
+  salt: text,
   debug: bool,
 };
 
-export class CachePolicyError extends Error {
+export class CachePolicyError extends CuopError {
   override readonly name = 'CachePolicyError';
   constructor(
     readonly field: string,
     message: string,
   ) {
     super(`invalid cache policy field '${field}': ${message}`);
+    attachDetails(this, { field });
   }
 }
+registerErrorClass('CachePolicyError', CachePolicyError);
 
 /** Validates a policy; the error names the first bad field. Env: CUOP_CACHE_MAX_SIZE, CUOP_DEBUG=1. */
 export function resolvePolicy(
@@ -181,6 +195,7 @@ export function resolvePolicy(
     given.push(['maxDiskBytes', env.CUOP_CACHE_MAX_SIZE, 'maxDiskBytes (from CUOP_CACHE_MAX_SIZE)']);
   }
   if (env.CUOP_DEBUG === '1') given.push(['debug', true, 'debug (from CUOP_DEBUG)']);
+  if (env.CUOP_CACHE_SALT) given.push(['salt', env.CUOP_CACHE_SALT, 'salt (from CUOP_CACHE_SALT)']);
   for (const [k, v] of Object.entries(input)) if (v !== undefined) given.push([k, v, k]);
   for (const [field, value, label] of given) {
     const parse = (FIELDS as Record<string, FieldParser | undefined>)[field];

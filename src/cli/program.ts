@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 
 import { KernelCache, parseByteSize, resolveCacheDir } from '../cache/index.js';
 import { runDemo } from './demo.js';
+import { runExplain } from './explain.js';
 import { printInfo } from './info.js';
 
 const program = new Command();
@@ -104,6 +105,19 @@ cache
       else process.exitCode = 1; // the cache warned what failed
     }),
   );
+cache
+  .command('explain <spec.json>')
+  .description(
+    'would this kernel hit here? On a miss, what differs from the nearest cached entries (headers, options, ' +
+      'compiler, arch)',
+  )
+  .option('--arch <arch>', "target arch, e.g. sm_90 (default: the spec file's, else device 0)")
+  .option('--compiler <which>', "nvrtc | nvcc | auto (default: the spec file's, else auto)")
+  .option('--json', 'print the structured result')
+  .action(async (specPath: string, o: { arch?: string; compiler?: string; json?: boolean }) => {
+    const dir = (cache.opts() as { cacheDir?: string }).cacheDir ?? resolveCacheDir();
+    process.exitCode = await runExplain(specPath, { cacheDir: dir, ...o });
+  });
 cache
   .command('dir')
   .description('print the cache directory')

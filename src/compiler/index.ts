@@ -12,3 +12,13 @@ export {
   type SelectCompilerOptions,
   type ResolvedTarget,
 } from './select.js';
+export { canonicalKernelName, canonicalKernelNames, KernelNameError } from './names.js';
+export {
+  absolutizePathOptions,
+  includeOptions,
+  NVCC_DIALECT,
+  NVRTC_DIALECT,
+  type OptionDialect,
+} from './options.js';
+export type { KernelParam, ParamKind } from './kernel-signature.js';
+export type { FileDependency, UntrackedInclude } from './include-scan.js';

@@ -4,11 +4,20 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
+import {
+  compileDependencies,
+  parseDepfile,
+  scanRequest,
+  unchangedSinceScan,
+  withReportedFiles,
+} from './dependencies.js';
 import { CompileError, CompilerUnavailableError } from './errors.js';
-import { resolveTarget } from './select.js';
+import { absolutizePathOptions, NVCC_DIALECT } from './options.js';
+import { signaturesOf } from './signatures.js';
+import { resolveTarget, sourceFileName } from './select.js';
 import type { CompileRequest, CompileResult, Compiler, CompilerInfo } from './types.js';
 
 export interface NvccCompilerOptions {
@@ -20,6 +29,7 @@ export interface NvccCompilerOptions {
   readonly tempRoot?: string;
 }
 
+const devNull = process.platform === 'win32' ? 'NUL' : '/dev/null';
 const NVCC_EXE = process.platform === 'win32' ? 'nvcc.exe' : 'nvcc';
 /** Prefix of the device variables that record each name expression's symbol. */
 const NAME_EXPR_VAR = '__cuop_name_expr_';
@@ -123,15 +133,6 @@ function run(
   });
 }
 
-/** The highest-priority source file name that is safe to put on nvcc's command line and in messages. */
-function sourceFileName(programName: string, headerNames: ReadonlySet<string>): string {
-  if (/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}$/.test(programName) && !headerNames.has(programName))
-    return programName;
-  let name = 'cuop_program.cu';
-  for (let i = 1; headerNames.has(name); i++) name = `cuop_program_${i}.cu`;
-  return name;
-}
-
 /** `name` as a path inside `dir`; throws for names that would escape it. */
 function headerPath(dir: string, name: string): string {
   const rel = normalize(name);
@@ -188,6 +189,7 @@ export class NvccCompiler implements Compiler {
   private nvccPath: string | undefined;
   private infoPromise: Promise<CompilerInfo> | undefined;
   private archsPromise: Promise<number[]> | undefined;
+  private includesPromise: Promise<string[]> | undefined;
 
   constructor(private readonly options: NvccCompilerOptions = {}) {
     this.env = options.env ?? process.env;
@@ -198,6 +200,39 @@ export class NvccCompiler implements Compiler {
   get path(): string {
     this.nvccPath ??= findNvcc({ nvccPath: this.options.nvccPath, env: this.env });
     return this.nvccPath;
+  }
+
+  /**
+   * The toolkit's own include dirs (cuda_runtime.h, cuda_fp16.h, cccl/), as nvcc itself passes them (its INCLUDES
+   * and SYSTEM_INCLUDES in `nvcc --dryrun`: the nvcc on PATH may be a wrapper script), with their real paths.
+   * Headers there are covered by nvcc's version, not hashed one by one. Asked once.
+   */
+  toolkitIncludeDirs(): Promise<string[]> {
+    this.includesPromise ??= this.readToolkitIncludes();
+    return this.includesPromise;
+  }
+
+  private async readToolkitIncludes(): Promise<string[]> {
+    const r = await this.runNvcc(['--dryrun', '-x', 'cu', '-cubin', '-o', devNull, devNull]);
+    const dirs = new Set<string>();
+    for (const line of `${r.stdout}\n${r.stderr}`.split('\n')) {
+      const m = /^#\$\s*(?:SYSTEM_)?INCLUDES=(.*)$/.exec(line.trim());
+      if (!m?.[1]) continue;
+      const tokens = [...(m[1].matchAll(/"([^"]*)"|(\S+)/g) ?? [])].map((t) => t[1] ?? t[2] ?? '');
+      for (let i = 0; i < tokens.length; i++) {
+        const t = tokens[i] as string;
+        const dir =
+          t === '-isystem' || t === '-I' ? tokens[++i] : t.startsWith('-I') ? t.slice(2) : undefined;
+        if (!dir) continue;
+        dirs.add(resolve(dir));
+        try {
+          dirs.add(realpathSync(dir));
+        } catch {
+          // listed but absent: nothing can be found there
+        }
+      }
+    }
+    return [...dirs];
   }
 
   /** `nvcc --version` → `{ id: 'nvcc', version: '13.0.88' }`, asked once. */
@@ -281,12 +316,15 @@ export class NvccCompiler implements Compiler {
     );
     const headers = Object.entries(request.headers ?? {});
     const expressions = request.nameExpressions ?? [];
-    const userOptions = [...(request.options ?? [])];
+    const userOptions = absolutizePathOptions(request.options ?? [], process.cwd(), NVCC_DIALECT);
     const srcName = sourceFileName(programName, new Set(headers.map(([n]) => n)));
     const source =
       expressions.length > 0 ? request.source + nameExpressionSuffix(expressions) : request.source;
-    // With name expressions, a cubin build also keeps its intermediate PTX, whose initializers name the symbols.
-    const keepPtx = expressions.length > 0 && imageKind === 'cubin';
+    // A cubin build also keeps its intermediate PTX: its initializers name the symbols of name expressions, and its
+    // .entry declarations give each kernel's parameters.
+    const keepPtx = imageKind === 'cubin';
+    const covered = await this.toolkitIncludeDirs();
+    const scan0 = scanRequest({ ...request, options: userOptions }, NVCC_DIALECT, covered, false);
     const reportedOptions = [imageKind === 'ptx' ? '-ptx' : '-cubin', `-arch=${target}`, ...userOptions];
 
     const root = await mkdtemp(join(this.tempRoot, 'cuop-nvcc-'));
@@ -302,7 +340,8 @@ export class NvccCompiler implements Compiler {
       }
       await writeFile(join(srcDir, srcName), source);
       const out = join(workDir, imageKind === 'ptx' ? 'out.ptx' : 'out.cubin');
-      const args = ['-x', 'cu', ...reportedOptions.slice(0, 2), `-I${srcDir}`];
+      const depfile = join(workDir, 'deps.d');
+      const args = ['-x', 'cu', ...reportedOptions.slice(0, 2), `-I${srcDir}`, '-MMD', '-MF', depfile];
       if (keepPtx) args.push('-keep', `--keep-dir=${workDir}`);
       args.push(...userOptions, srcName, '-o', out);
 
@@ -318,15 +357,30 @@ export class NvccCompiler implements Compiler {
       if (imageKind === 'ptx') {
         if (image.length === 0 || image[image.length - 1] !== 0)
           image = Buffer.concat([image, Buffer.from([0])]);
-        if (expressions.length > 0) ptxText = image.toString('utf8');
+        ptxText = image.toString('utf8');
       } else if (keepPtx) {
         for (const f of (await readdir(workDir)).filter((n) => n.endsWith('.ptx'))) {
           const text = await readFile(join(workDir, f), 'utf8');
-          if (text.includes(`${NAME_EXPR_VAR}0`)) ptxText = text;
+          if (!ptxText || text.includes(`${NAME_EXPR_VAR}0`)) ptxText = text;
         }
       }
       const loweredNames = expressions.length > 0 ? lowerNames(ptxText, expressions) : {};
-      return { image, imageKind, target, log, loweredNames, compileMs, compiler };
+      // What nvcc says it read joins the scan: a file the scan did not predict is still a dependency.
+      const reported = parseDepfile(await readFile(depfile, 'utf8').catch(() => ''));
+      const scan = withReportedFiles(scan0, reported, srcDir, covered, [root]);
+      const signatures = ptxText ? signaturesOf(ptxText) : {};
+      for (const name of Object.keys(signatures)) if (name.startsWith(NAME_EXPR_VAR)) delete signatures[name];
+      return {
+        image,
+        imageKind,
+        target,
+        log,
+        loweredNames,
+        compileMs,
+        compiler,
+        dependencies: compileDependencies(scan, unchangedSinceScan(scan)),
+        signatures,
+      };
     } finally {
       await rm(root, { recursive: true, force: true, maxRetries: 3 });
     }

@@ -1,6 +1,8 @@
 // NVRTC in-process: the default backend wherever libnvrtc opens. The compile itself runs off the event loop.
 import { realpathSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { LibraryNotFoundError, NvrtcError } from '../cuda/errors.js';
@@ -11,8 +13,11 @@ import {
   nvrtcToolkitIncludeDirs,
   nvrtcVersion,
 } from '../cuda/nvrtc.js';
+import { compileDependencies, scanRequest, unchangedSinceScan } from './dependencies.js';
 import { CompileError, CompilerUnavailableError } from './errors.js';
-import { resolveTarget } from './select.js';
+import { signaturesOf } from './signatures.js';
+import { absolutizePathOptions, NVRTC_DIALECT } from './options.js';
+import { resolveTarget, sourceFileName } from './select.js';
 import type { CompileRequest, CompileResult, Compiler, CompilerInfo } from './types.js';
 
 export interface NvrtcCompilerOptions {
@@ -61,19 +66,30 @@ export class NvrtcCompiler implements Compiler {
       `NVRTC ${compiler.version}`,
     );
     if (this.toolkitIncludes) this.cachedIncludes ??= nvrtcToolkitIncludeDirs();
-    const options = [
-      `--gpu-architecture=${target}`,
-      ...(this.toolkitIncludes ? (this.cachedIncludes ?? []).map((d) => `-I${d}`) : []),
-      ...(request.options ?? []),
-    ];
+    const toolkit = this.toolkitIncludes ? (this.cachedIncludes ?? []) : [];
+    const userOptions = absolutizePathOptions(request.options ?? [], process.cwd(), NVRTC_DIALECT);
+    const options = [`--gpu-architecture=${target}`, ...toolkit.map((d) => `-I${d}`), ...userOptions];
     const nameExpressions = request.nameExpressions ?? [];
+    // NVRTC looks for the main source's quoted includes in the directory of its program name (the working
+    // directory for a bare name), and for those of in-memory headers in the working directory. The program gets a
+    // private empty directory, so its includes resolve the same in every process; the in-memory headers' case is
+    // recorded as a dependency on the working directory (see the scan).
+    const scan = scanRequest(
+      { ...request, options: userOptions },
+      NVRTC_DIALECT,
+      toolkit,
+      true,
+      process.cwd(),
+    );
+    const home = await mkdtemp(join(tmpdir(), 'cuop-nvrtc-'));
+    const fileName = sourceFileName(programName, new Set(Object.keys(request.headers ?? {})));
 
     const started = performance.now();
     let out;
     try {
       out = await nvrtcCompile({
         source: request.source,
-        name: programName,
+        name: join(home, fileName),
         headers: Object.entries(request.headers ?? {}),
         nameExpressions,
         options,
@@ -90,9 +106,12 @@ export class NvrtcCompiler implements Compiler {
         );
       }
       throw err;
+    } finally {
+      await rm(home, { recursive: true, force: true });
     }
     const compileMs = performance.now() - started;
-    if (!out.ok || !out.image) throw new CompileError('nvrtc', programName, out.log, options);
+    const log = out.log.split(`${home}${sep}${fileName}`).join(programName).split(`${home}${sep}`).join('');
+    if (!out.ok || !out.image) throw new CompileError('nvrtc', programName, log, options);
 
     let image = out.image;
     if (imageKind === 'ptx' && (image.length === 0 || image[image.length - 1] !== 0)) {
@@ -105,7 +124,17 @@ export class NvrtcCompiler implements Compiler {
         throw new Error(`NVRTC returned no lowered name for name expression ${JSON.stringify(expr)}`);
       loweredNames[expr] = name;
     }
-    return { image, imageKind, target, log: out.log, loweredNames, compileMs, compiler };
+    return {
+      image,
+      imageKind,
+      target,
+      log,
+      loweredNames,
+      compileMs,
+      compiler,
+      dependencies: compileDependencies(scan, unchangedSinceScan(scan)),
+      signatures: out.ptx ? signaturesOf(out.ptx) : {},
+    };
   }
 }
 

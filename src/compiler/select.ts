@@ -140,3 +140,15 @@ export function resolveTarget(
   }
   return { imageKind: 'ptx', target: `compute_${Math.max(...older)}`, fallback: true };
 }
+
+/**
+ * The program's file name in the compile's private directory: the program name when it is a plain, safe file name
+ * that no in-memory header takes, else a generated one (messages still say the program name).
+ */
+export function sourceFileName(programName: string, headerNames: ReadonlySet<string>): string {
+  if (/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,200}$/.test(programName) && !headerNames.has(programName))
+    return programName;
+  let name = 'cuop_program.cu';
+  for (let i = 1; headerNames.has(name); i++) name = `cuop_program_${i}.cu`;
+  return name;
+}

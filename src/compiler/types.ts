@@ -1,3 +1,6 @@
+import type { FileDependency, UntrackedInclude } from './include-scan.js';
+import type { KernelParam } from './kernel-signature.js';
+
 /** Machine code for one arch (cubin) or the portable fallback the driver JIT-compiles (PTX). */
 export type ImageKind = 'cubin' | 'ptx';
 
@@ -43,6 +46,25 @@ export interface CompileResult {
   /** Wall time of the compile itself. */
   readonly compileMs: number;
   readonly compiler: CompilerInfo;
+  /** The files on disk the compile may have read (headers found through -I, -include, relative includes). */
+  readonly dependencies?: CompileDependencies;
+  /** Lowered kernel name → its parameters as the compiled code declares them (from the PTX and the mangled name). */
+  readonly signatures?: Readonly<Record<string, readonly KernelParam[]>>;
+}
+
+/**
+ * What the machine code depends on besides the request: a superset of the files the compiler read (outside the
+ * toolkit's own headers, which its version covers) and the paths that had to stay absent.
+ */
+export interface CompileDependencies {
+  readonly files: readonly FileDependency[];
+  readonly absent: readonly string[];
+  /** Includes through macros that could not be followed: the list above may be incomplete, so nothing is cached. */
+  readonly untracked: readonly UntrackedInclude[];
+  /** False when a listed file changed while the compiler ran: the image may be of either version. */
+  readonly stable: boolean;
+  /** Set when what the compile reads depends on the working directory (NVRTC: in-memory headers' includes). */
+  readonly workingDirectory?: string;
 }
 
 /** Both backends (NVRTC in-process, nvcc subprocess) implement this and return the same shape. */

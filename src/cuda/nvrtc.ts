@@ -161,6 +161,8 @@ export interface NvrtcProgramOutput {
   ok: boolean;
   log: string;
   image?: Buffer;
+  /** The PTX text (without its NUL), also for cubin compiles: the kernels' parameter declarations are read from it. */
+  ptx?: string;
   loweredNames: Record<string, string>;
 }
 
@@ -205,14 +207,20 @@ export async function nvrtcCompile(input: NvrtcProgramInput): Promise<NvrtcProgr
 
     const size = [0];
     let image: Buffer;
+    // Some option sets (LTO IR, say) leave no PTX: then there is nothing to read parameters from, which is no error.
+    let ptxBytes: Buffer | undefined;
+    if (r.nvrtcGetPTXSize(p, size) === 0 && Number(size[0]) > 0) {
+      ptxBytes = Buffer.alloc(Number(size[0])); // includes the trailing NUL the driver expects
+      if (r.nvrtcGetPTX(p, ptxBytes) !== 0) ptxBytes = undefined;
+    }
+    const ptx = ptxBytes?.toString('utf8').replace(/\0+$/, '');
     if (input.wantCubin) {
       check(r.nvrtcGetCUBINSize(p, size), 'nvrtcGetCUBINSize');
       image = Buffer.alloc(Number(size[0]));
       check(r.nvrtcGetCUBIN(p, image), 'nvrtcGetCUBIN');
     } else {
-      check(r.nvrtcGetPTXSize(p, size), 'nvrtcGetPTXSize');
-      image = Buffer.alloc(Number(size[0])); // includes the trailing NUL the driver expects
-      check(r.nvrtcGetPTX(p, image), 'nvrtcGetPTX');
+      if (!ptxBytes) check(r.nvrtcGetPTXSize(p, size), 'nvrtcGetPTX');
+      image = ptxBytes ?? Buffer.alloc(0);
     }
     const loweredNames: Record<string, string> = {};
     for (const expr of input.nameExpressions) {
@@ -220,7 +228,7 @@ export async function nvrtcCompile(input: NvrtcProgramInput): Promise<NvrtcProgr
       check(r.nvrtcGetLoweredName(p, expr, lowered), 'nvrtcGetLoweredName');
       if (lowered[0]) loweredNames[expr] = lowered[0];
     }
-    return { ok: true, log, image, loweredNames };
+    return { ok: true, log, image, loweredNames, ...(ptx !== undefined ? { ptx } : {}) };
   } finally {
     r.nvrtcDestroyProgram([p]);
   }

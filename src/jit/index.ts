@@ -1,6 +1,8 @@
 export {
   JitCompiler,
+  JitModule,
   JitDisabledError,
+  type JitExplanation,
   type JitCompilerOptions,
   type WarmOptions,
   type WarmReport,
@@ -9,4 +11,4 @@ export { JitWrapper } from './wrapper.js';
 export { GlobalJitManager, GlobalPersistentCacheManager, type GlobalJitConfig } from './global.js';
 export { CachePolicy, type CachePolicyFields } from './cache-policy.js';
 export { defaultKernelProvider } from './default-provider.js';
-export type { KernelSpec, KernelProvider } from './types.js';
+export type { KernelSpec, ModuleSpec, KernelProvider } from './types.js';

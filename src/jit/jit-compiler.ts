@@ -4,7 +4,9 @@ import {
   KernelCache,
   memoizedCacheKey,
   type CacheEntry,
+  type CacheExplanation,
   type CacheLookup,
+  type CompileExtras,
   type KeySpec,
 } from '../cache/index.js';
 import type { CacheStats } from '../cache/index.js';
@@ -15,11 +17,26 @@ import type {
   CompilerInfo,
   CompilerPreference,
 } from '../compiler/index.js';
-import { selectCompiler } from '../compiler/index.js';
-import { CudaError, driver } from '../cuda/index.js';
+import {
+  absolutizePathOptions,
+  canonicalKernelName,
+  KernelNameError,
+  NVCC_DIALECT,
+  NVRTC_DIALECT,
+  selectCompiler,
+} from '../compiler/index.js';
+import {
+  attachDetails,
+  CudaError,
+  CuopError,
+  driver,
+  registerErrorClass,
+  type ParamType,
+} from '../cuda/index.js';
 import { Device, type Kernel, type Module } from '../runtime/index.js';
 import { compilerFingerprint, recallIdentity, rememberIdentity } from './compiler-identity.js';
-import type { KernelProvider, KernelSpec } from './types.js';
+import { prepareKernelSpec, prepareModuleSpec, stillAsPrepared, type PreparedSpec } from './prepared-spec.js';
+import type { KernelProvider, KernelSpec, ModuleSpec } from './types.js';
 
 // Driver errors that condemn the image itself; anything else (out of memory, a context broken by an earlier fault)
 // says nothing about the cache entry and must not delete it.
@@ -42,9 +59,14 @@ class CompilerIdentityChanged extends Error {
 }
 
 /** The JIT is configured not to compile (enableJit: false) and the kernel is in no cache tier. */
-export class JitDisabledError extends Error {
+export class JitDisabledError extends CuopError {
   override readonly name = 'JitDisabledError';
+  constructor(message: string) {
+    super(message);
+    attachDetails(this, {});
+  }
 }
+registerErrorClass('JitDisabledError', JitDisabledError);
 
 export interface JitCompilerOptions {
   /** The cache to use. Default: a KernelCache over the default cache dir (CUOP_CACHE_DIR / XDG / ~/.cache/cuop). */
@@ -91,6 +113,47 @@ interface Resident {
   readonly contextId: string;
 }
 
+/** One spec object's prepared copy, its key specs (per arch and compiler) and its ready kernels (per device). */
+interface SpecState {
+  readonly prepared: PreparedSpec;
+  readonly keySpecs: Map<string, KeySpec>;
+  readonly resident: Map<number, Resident>;
+}
+
+/** Several kernels of one source in one image, loaded on one device. */
+export class JitModule {
+  /** @internal use jit.module() */
+  constructor(
+    readonly module: Module,
+    /** Canonical names of the kernels it holds. */
+    readonly names: readonly string[],
+    private readonly entry: CacheEntry,
+    private readonly signatures: Readonly<Record<string, readonly ParamType[]>>,
+  ) {}
+
+  /** The kernel `name` (spelled as in the spec or any equivalent spelling); throws for a name the module lacks. */
+  kernel(name: string, signature?: readonly ParamType[]): Kernel {
+    const canonical = canonicalKernelName(name);
+    if (!this.names.includes(canonical)) {
+      throw new KernelNameError(
+        `the module holds no kernel ${JSON.stringify(name)}; it holds ${this.names.join(', ')}`,
+      );
+    }
+    const symbol = this.entry.meta.loweredNames[canonical] ?? canonical;
+    return this.module.getKernel(
+      symbol,
+      signature ?? this.signatures[name] ?? this.signatures[canonical],
+      this.entry.meta.signatures?.[symbol],
+    );
+  }
+}
+
+/** What `jit.explain()` says about a spec on this host. */
+export interface JitExplanation extends CacheExplanation {
+  readonly arch: string;
+  readonly compiler: CompilerInfo;
+}
+
 /** Turns kernel specs into ready kernels through the cache. */
 export class JitCompiler implements KernelProvider {
   readonly cache: KernelCache;
@@ -99,10 +162,8 @@ export class JitCompiler implements KernelProvider {
   private compilerValue: Compiler | undefined;
   private infoValue: Promise<CompilerInfo> | undefined;
   private infoResolved: CompilerInfo | undefined; // infoValue's value once settled: lookups need not await it
-  // spec object → device ordinal → ready kernel (the "loaded kernels" level: no hashing, no I/O, no driver call).
-  private readonly resident = new WeakMap<KernelSpec, Map<number, Resident>>();
-  // spec object → arch + compiler → key spec (so the key, memoized on the key spec object, is hashed once).
-  private readonly keySpecs = new WeakMap<KernelSpec, Map<string, KeySpec>>();
+  // spec object → its prepared copy, key specs and ready kernels (the "loaded kernels" level: no hashing, no I/O).
+  private readonly specs = new WeakMap<object, SpecState>();
   private driverVersionValue: string | undefined;
   // Set when the compiler identity came from the memo: checked against the real compiler before any compile.
   private identityMemo: { dir: string; fingerprint: string } | undefined;
@@ -147,9 +208,8 @@ export class JitCompiler implements KernelProvider {
   /** A launch-ready kernel on `device` (default: device 0). Repeat calls with the same spec object cost a map lookup. */
   async kernel(spec: KernelSpec, device?: Device): Promise<Kernel> {
     const dev = device ?? Device.get(0);
-    const r = this.resident.get(spec)?.get(dev.ordinal);
-    // The module stays loaded while the image is in the memory tier; eviction clears `attached`.
-    if (r && r.entry.attached.has(r.contextId)) {
+    const r = this.residentFor(spec, dev);
+    if (r) {
       this.cache.noteMemoryHit(r.entry);
       return r.kernel;
     }
@@ -158,30 +218,79 @@ export class JitCompiler implements KernelProvider {
 
   /** The kernel if it is already resident for this spec object and device; never compiles, loads or awaits. */
   peekKernel(spec: KernelSpec, device: Device): Kernel | undefined {
-    const r = this.resident.get(spec)?.get(device.ordinal);
-    if (!r || !r.entry.attached.has(r.contextId)) return undefined;
+    const r = this.residentFor(spec, device);
+    if (!r) return undefined;
     this.cache.noteMemoryHit(r.entry);
     return r.kernel;
   }
 
+  /**
+   * The resident kernel of an unchanged spec whose module is still loaded (eviction clears `attached`) and whose
+   * headers on disk, if it read any, are as they were compiled.
+   */
+  private residentFor(spec: KernelSpec, dev: Device): Resident | undefined {
+    const s = this.specs.get(spec);
+    if (s === undefined || !stillAsPrepared(spec, s.prepared)) return undefined;
+    const r = s.resident.get(dev.ordinal);
+    if (!r || !r.entry.attached.has(r.contextId)) return undefined;
+    if (r.entry.meta.dependencies !== undefined && !this.cache.isCurrent(r.entry)) return undefined;
+    return r;
+  }
+
+  /**
+   * Several kernels of one source compiled once into one image (CuPy's RawModule), loaded on `device`. The module's
+   * kernels are handed out by name; `jit.kernel()` with the same source and options for any of them is a hit.
+   */
+  async module(spec: ModuleSpec, device?: Device): Promise<JitModule> {
+    const dev = device ?? Device.get(0);
+    const state = this.stateOf(spec, 'module');
+    const { entry, loaded } = await this.loadFor(spec, state, dev);
+    return new JitModule(loaded.module, state.prepared.names, entry, spec.signatures ?? {});
+  }
+
   /** Compile (or fetch from the cache) without loading: for precompiling on hosts without a GPU. */
-  async compile(spec: KernelSpec, arch: string, device?: Device): Promise<CacheLookup> {
+  async compile(spec: KernelSpec | ModuleSpec, arch: string, device?: Device): Promise<CacheLookup> {
+    return this.lookup(spec, this.stateOf(spec, 'names' in spec ? 'module' : 'kernel'), arch, device);
+  }
+
+  /**
+   * What a lookup of `spec` would find on this host (no compile, no load, no stats), and on a miss the nearest
+   * cached entries for the same kernel names with the inputs that differ: a header edited, an option changed,
+   * another compiler version or arch.
+   */
+  async explain(
+    spec: KernelSpec | ModuleSpec,
+    options: { arch?: string; device?: Device } = {},
+  ): Promise<JitExplanation> {
+    const arch = options.arch ?? (options.device ?? Device.get(0)).arch;
     const info = this.infoResolved ?? (await this.compilerInfo());
-    const keySpec = this.keySpecFor(spec, arch, info);
+    const state = this.stateOf(spec, 'names' in spec ? 'module' : 'kernel');
+    const explanation = await this.cache.explain(this.keySpecFor(state, arch, info));
+    return { ...explanation, arch, compiler: info };
+  }
+
+  private async lookup(
+    spec: KernelSpec | ModuleSpec,
+    state: SpecState,
+    arch: string,
+    device: Device | undefined,
+  ): Promise<CacheLookup> {
+    const info = this.infoResolved ?? (await this.compilerInfo());
+    const keySpec = this.keySpecFor(state, arch, info);
     const hit = this.cache.lookupSync(keySpec);
     if (hit) return hit;
     try {
       return await this.cache.getOrCompile(
         keySpec,
-        () => this.runCompile(spec, arch, info),
-        this.extraFor(spec, device),
+        () => this.runCompile(state.prepared, keySpec, info),
+        this.extraFor(state.prepared, device),
       );
     } catch (e) {
       if (!(e instanceof CompilerIdentityChanged)) throw e;
       // The remembered identity was stale (compiler replaced in place): forget it and look up under the real one.
       this.infoValue = Promise.resolve(e.actual);
       this.infoResolved = e.actual;
-      return this.compile(spec, arch, device);
+      return this.lookup(spec, state, arch, device);
     }
   }
 
@@ -218,8 +327,35 @@ export class JitCompiler implements KernelProvider {
     return this.cache.getStats();
   }
 
+  /** The spec object's state, prepared anew (checked, copied) on first use and whenever the object changed. */
+  private stateOf(spec: KernelSpec | ModuleSpec, kind: 'kernel' | 'module'): SpecState {
+    const known = this.specs.get(spec);
+    if (known && stillAsPrepared(spec, known.prepared)) return known;
+    const prepared =
+      kind === 'module' ? prepareModuleSpec(spec as ModuleSpec) : prepareKernelSpec(spec as KernelSpec);
+    const state: SpecState = { prepared, keySpecs: new Map(), resident: new Map() };
+    this.specs.set(spec, state);
+    return state;
+  }
+
   private async kernelSlow(spec: KernelSpec, device: Device): Promise<Kernel> {
-    let lookup = await this.compile(spec, device.arch, device);
+    const state = this.stateOf(spec, 'kernel');
+    const { entry, loaded, lookup } = await this.loadFor(spec, state, device);
+    const name = state.prepared.names[0] as string;
+    const symbol = entry.meta.loweredNames[name] ?? name;
+    const kernel = loaded.module.getKernel(symbol, spec.signature, entry.meta.signatures?.[symbol]);
+    // A transient compile (headers that cannot be tracked) is used once and looked up again next time.
+    if (!lookup.transient) state.resident.set(device.ordinal, { kernel, entry, contextId: device.contextId });
+    return kernel;
+  }
+
+  /** The spec's entry through the cache, its image loaded on the device (recompiled once if the driver refuses it). */
+  private async loadFor(
+    spec: KernelSpec | ModuleSpec,
+    state: SpecState,
+    device: Device,
+  ): Promise<{ entry: CacheEntry; loaded: LoadedModule; lookup: CacheLookup }> {
+    let lookup = await this.lookup(spec, state, device.arch, device);
     let loaded: LoadedModule;
     try {
       loaded = this.loadOnce(lookup.entry, device);
@@ -229,16 +365,10 @@ export class JitCompiler implements KernelProvider {
       // load is a real error and propagates.
       if (lookup.tier === 'compiled' || !isImageError(e)) throw e;
       await this.cache.invalidate(lookup.key, e instanceof Error ? e.message : String(e));
-      lookup = await this.compile(spec, device.arch, device);
+      lookup = await this.lookup(spec, state, device.arch, device);
       loaded = this.loadOnce(lookup.entry, device);
     }
-    const { entry } = lookup;
-    const symbol = entry.meta.loweredNames[spec.name] ?? spec.name;
-    const kernel = loaded.module.getKernel(symbol, spec.signature);
-    let perDevice = this.resident.get(spec);
-    if (!perDevice) this.resident.set(spec, (perDevice = new Map()));
-    perDevice.set(device.ordinal, { kernel, entry, contextId: device.contextId });
-    return kernel;
+    return { entry: lookup.entry, loaded, lookup };
   }
 
   /** The image's module in this device's context, loading it on first use. */
@@ -252,40 +382,43 @@ export class JitCompiler implements KernelProvider {
     return loaded;
   }
 
-  private keySpecFor(spec: KernelSpec, arch: string, info: CompilerInfo): KeySpec {
-    let perArch = this.keySpecs.get(spec);
-    if (!perArch) this.keySpecs.set(spec, (perArch = new Map()));
+  private keySpecFor(state: SpecState, arch: string, info: CompilerInfo): KeySpec {
     const id = `${arch}|${info.id}|${info.version}`;
-    let ks = perArch.get(id);
+    let ks = state.keySpecs.get(id);
     if (!ks) {
+      const p = state.prepared;
+      // Keyed with absolute include paths, spelled as this compiler reads them (nvcc splits lists at commas).
+      const dialect = info.id === 'nvcc' ? NVCC_DIALECT : NVRTC_DIALECT;
       ks = {
-        source: spec.source,
-        headers: spec.headers ?? {},
-        nameExpressions: [spec.name],
-        options: spec.options ?? [],
+        source: p.source,
+        headers: p.headers ?? {},
+        nameExpressions: p.names,
+        options: absolutizePathOptions(p.options, p.cwd, dialect),
         compiler: { id: info.id, version: info.version },
         target: arch,
         imageKind: 'cubin',
+        salt: this.cache.policy.salt,
       };
       memoizedCacheKey(ks);
-      perArch.set(id, ks);
+      state.keySpecs.set(id, ks);
     }
     return ks;
   }
 
   /** Metadata extras; the driver version is recorded when a device is in use (the driver is loaded then). */
-  private extraFor(spec: KernelSpec, device?: Device): { kernelNames: string[]; driverVersion?: string } {
+  private extraFor(p: PreparedSpec, device?: Device): CompileExtras {
     if (device && this.driverVersionValue === undefined)
       this.driverVersionValue = String(driver.driverVersion());
     return this.driverVersionValue
-      ? { kernelNames: [spec.name], driverVersion: this.driverVersionValue }
-      : { kernelNames: [spec.name] };
+      ? { kernelNames: [...p.names], driverVersion: this.driverVersionValue }
+      : { kernelNames: [...p.names] };
   }
 
-  private async runCompile(spec: KernelSpec, arch: string, keyInfo: CompilerInfo): Promise<CompileResult> {
+  private async runCompile(p: PreparedSpec, keySpec: KeySpec, keyInfo: CompilerInfo): Promise<CompileResult> {
+    const arch = keySpec.target;
     if (!this.allowCompile) {
       throw new JitDisabledError(
-        `JIT compilation is disabled (enableJit: false) and ${spec.programName ?? spec.name} for ${arch} ` +
+        `JIT compilation is disabled (enableJit: false) and ${p.programName ?? p.names.join(', ')} for ${arch} ` +
           `is not in the cache. Precompile it with jit.warm() or enable the JIT.`,
       );
     }
@@ -297,13 +430,13 @@ export class JitCompiler implements KernelProvider {
       throw new CompilerIdentityChanged(actual);
     }
     const req: CompileRequest = {
-      source: spec.source,
+      source: p.source,
       arch,
-      nameExpressions: [spec.name],
+      nameExpressions: p.names,
       imageKind: 'cubin',
-      ...(spec.headers ? { headers: spec.headers } : {}),
-      ...(spec.options ? { options: spec.options } : {}),
-      ...(spec.programName ? { programName: spec.programName } : {}),
+      options: keySpec.options,
+      ...(p.headers ? { headers: p.headers } : {}),
+      ...(p.programName ? { programName: p.programName } : {}),
     };
     return this.compiler.compile(req);
   }

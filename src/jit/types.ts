@@ -17,6 +17,21 @@ export interface KernelSpec {
   readonly programName?: string;
 }
 
+/**
+ * Several kernels of one source, compiled once into one image (the shape of CuPy's RawModule): `jit.module()`
+ * hands out each by name, and `jit.kernel()` for any of these names with the same source and options is a hit.
+ */
+export interface ModuleSpec {
+  readonly source: string;
+  /** Kernel names or name expressions the module must hold. */
+  readonly names: readonly string[];
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly options?: readonly string[];
+  /** Parameter types per name (as written in `names`), for typing plain JS numbers. */
+  readonly signatures?: Readonly<Record<string, readonly ParamType[]>>;
+  readonly programName?: string;
+}
+
 /** Anything that can turn a KernelSpec into a launch-ready kernel on a device (the JitCompiler does, via the cache). */
 export interface KernelProvider {
   kernel(spec: KernelSpec, device?: Device): Promise<Kernel>;

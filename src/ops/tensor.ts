@@ -1,3 +1,4 @@
+import { attachDetails, registerErrorClass } from '../cuda/errors.js';
 import type { Device, DeviceBuffer } from '../runtime/index.js';
 
 export type DType = 'float32' | 'float16' | 'bfloat16';
@@ -14,7 +15,12 @@ export const DTYPE_CTYPE: Readonly<Record<DType, string>> = {
 /** Raised before any launch when inputs do not fit an operator. */
 export class ShapeError extends TypeError {
   override readonly name = 'ShapeError';
+  constructor(message: string) {
+    super(message);
+    attachDetails(this, {});
+  }
 }
+registerErrorClass('ShapeError', ShapeError);
 
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);

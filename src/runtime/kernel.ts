@@ -1,4 +1,13 @@
-import { driver, KernelParamBlock, PARAM_SIZE, type ParamType } from '../cuda/index.js';
+import {
+  attachDetails,
+  driver,
+  KernelParamBlock,
+  PARAM_SIZE,
+  registerErrorClass,
+  type ParamType,
+} from '../cuda/index.js';
+import type { ParamRecord } from '../cache/index.js';
+import type { ParamKind } from '../compiler/index.js';
 import type { KernelArg } from './args.js';
 import type { Device } from './device.js';
 import type { Module } from './module.js';
@@ -20,7 +29,12 @@ export interface LaunchConfig {
 /** Arguments do not match the kernel's parameters. Raised before anything reaches the driver. */
 export class LaunchArgumentError extends TypeError {
   override readonly name = 'LaunchArgumentError';
+  constructor(message: string) {
+    super(message);
+    attachDetails(this, {});
+  }
 }
+registerErrorClass('LaunchArgumentError', LaunchArgumentError);
 
 const dimError = (d: Dim3, what: string): LaunchArgumentError =>
   new LaunchArgumentError(`${what} dimensions must be positive 32-bit integers, got ${JSON.stringify(d)}`);
@@ -32,11 +46,51 @@ const dim = (d: Dim3, i: 0 | 1 | 2, what: string): number => {
   return v;
 };
 
+// Which argument types fit a parameter of each kind the compiled code declares. Integers of either signedness fit
+// an integer of their width (the bits are the same); a device pointer fits a pointer or a 64-bit value whose
+// signedness nobody knows (an extern "C" kernel), never a known integer or a float.
+const FITS: Readonly<Record<ParamType, readonly ParamKind[]>> = {
+  f32: ['f32'],
+  f64: ['f64'],
+  i32: ['i32', 'u32', 'b32'],
+  u32: ['i32', 'u32', 'b32'],
+  i64: ['i64', 'u64', 'b64', 'ptr'],
+  u64: ['i64', 'u64', 'b64', 'ptr'],
+  ptr: ['ptr', 'b64'],
+};
+
+const CHECKED_KINDS: ReadonlySet<string> = new Set(Object.values(FITS).flat());
+
+/** The type a plain JS number takes for a parameter of this kind, when the kind leaves no doubt. */
+function numberTypeFor(kind: string): ParamType | 'int32' | undefined {
+  switch (kind) {
+    case 'f32':
+    case 'f64':
+    case 'i32':
+    case 'u32':
+    case 'i64':
+    case 'u64':
+      return kind;
+    case 'b32':
+      return 'int32'; // i32 or u32 by the value's sign
+    case 'b64':
+      return 'u64';
+    default:
+      return undefined;
+  }
+}
+
+function describeParam(p: ParamRecord): string {
+  return p.cType ? `${p.cType} (${p.kind}, ${p.size} bytes)` : `${p.kind} (${p.size} bytes)`;
+}
+
 /** A __global__ function of a loaded module, ready to launch. */
 export class Kernel {
   private block: KernelParamBlock | undefined;
   private declaredSizes: number[] | undefined | null = null; // null: not asked yet
   private readonly types: ParamType[] = [];
+  /** Per parameter, the type a plain number is packed as (from the signature, else the compiled code). */
+  private readonly numberTypes: (ParamType | 'int32' | undefined)[];
 
   /** @internal use module.getKernel() */
   constructor(
@@ -49,7 +103,17 @@ export class Kernel {
     readonly name: string,
     /** Optional declared parameter types; plain numbers are typed by it. */
     readonly signature?: readonly ParamType[],
-  ) {}
+    /** The parameters as the compiler declared them (from the cache's metadata): launches are checked against it. */
+    readonly params?: readonly ParamRecord[],
+  ) {
+    const n = Math.max(signature?.length ?? 0, params?.length ?? 0);
+    this.numberTypes = Array.from({ length: n }, (_, i) => {
+      const declared = signature?.[i];
+      if (declared) return declared;
+      const p = params?.[i];
+      return p ? numberTypeFor(p.kind) : undefined;
+    });
+  }
 
   /** Registers per thread. */
   get numRegisters(): number {
@@ -138,7 +202,8 @@ export class Kernel {
 
   private typeOf(a: KernelArg, i: number): ParamType {
     if (typeof a === 'object') return 'devicePtr' in a ? 'ptr' : a.type;
-    const declared = this.signature?.[i];
+    const declared = this.numberTypes[i];
+    if (declared === 'int32') return typeof a === 'number' && a >= 2 ** 31 ? 'u32' : 'i32';
     if (declared) return declared;
     if (typeof a === 'bigint') return 'u64';
     throw new LaunchArgumentError(
@@ -153,7 +218,27 @@ export class Kernel {
         `${this.name} takes ${this.signature.length} arguments (${this.signature.join(', ')}), got ${types.length}`,
       );
     }
-    const sizes = this.parameterSizes;
+    const params = this.params;
+    if (params) {
+      if (params.length !== types.length) {
+        throw new LaunchArgumentError(
+          `${this.name} declares ${params.length} parameters (${params.map(describeParam).join(', ')}), ` +
+            `got ${types.length} arguments`,
+        );
+      }
+      types.forEach((t, i) => {
+        const p = params[i] as ParamRecord;
+        // Aggregates and narrow types are checked by size below: nothing more is known about them.
+        if (!CHECKED_KINDS.has(p.kind)) return;
+        if (!(FITS[t] as readonly string[]).includes(p.kind)) {
+          throw new LaunchArgumentError(
+            `${this.name}: argument #${i} is ${t === 'ptr' ? 'a device pointer' : `a ${t}`} but the kernel's ` +
+              `parameter #${i} is ${describeParam(p)}. Pass ${suggestion(p.kind)}.`,
+          );
+        }
+      });
+    }
+    const sizes = this.parameterSizes ?? params?.map((p) => p.size);
     if (!sizes) return;
     if (sizes.length !== types.length) {
       throw new LaunchArgumentError(
@@ -169,5 +254,22 @@ export class Kernel {
         );
       }
     });
+  }
+}
+
+function suggestion(kind: string): string {
+  switch (kind) {
+    case 'f32':
+      return 'f32(x) or a plain number';
+    case 'f64':
+      return 'f64(x)';
+    case 'ptr':
+      return 'a device buffer or tensor, or ptr(address)';
+    case 'i64':
+    case 'u64':
+    case 'b64':
+      return 'i64(x) / u64(x) or a bigint';
+    default:
+      return 'i32(x) / u32(x) or a plain integer';
   }
 }

@@ -1,3 +1,4 @@
+import type { ParamRecord } from '../cache/index.js';
 import { driver, type ParamType } from '../cuda/index.js';
 import type { Device } from './device.js';
 import { releaseIn, releaseRegistry } from './release.js';
@@ -33,8 +34,11 @@ export class Module {
     return m;
   }
 
-  /** The kernel with this symbol name (lowered name for C++ kernels); the same object on repeated calls. */
-  getKernel(name: string, signature?: readonly ParamType[]): Kernel {
+  /**
+   * The kernel with this symbol name (lowered name for C++ kernels); the same object on repeated calls. `params`:
+   * its parameters as the compiler declared them (the cache records them), so launches check argument types.
+   */
+  getKernel(name: string, signature?: readonly ParamType[], params?: readonly ParamRecord[]): Kernel {
     const sig = signature ?? this.signatures[name];
     // One Kernel per (symbol, signature): each keeps its own parameter block and argument typing.
     const id = sig ? `${name}(${sig.join(',')})` : name;
@@ -42,7 +46,8 @@ export class Module {
     if (!k) {
       if (this.unloaded) throw new Error('Module used after unload()');
       this.device.makeCurrent();
-      k = new Kernel(this, this.device, driver.moduleGetFunction(this.handle, name), name, sig);
+      const handle = driver.moduleGetFunction(this.handle, name);
+      k = new Kernel(this, this.device, handle, name, sig, params);
       this.kernels.set(id, k);
     }
     return k;

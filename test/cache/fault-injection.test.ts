@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { memoizedCacheKey } from '../../src/cache/key.js';
+import { CACHE_FORMAT_VERSION, memoizedCacheKey } from '../../src/cache/key.js';
 import { KernelCache } from '../../src/cache/kernel-cache.js';
 import type { CompileResult } from '../../src/compiler/types.js';
 import { kernelSource, nvccCubin, recordingLogger, resultFor, specFor, tempDir } from './fixtures.js';
@@ -111,7 +111,7 @@ test('fault injection: 280 random corruptions never yield a bad image and always
         );
         break;
       case 'future-format':
-        writeFileSync(metaPath, JSON.stringify({ ...meta, formatVersion: 2 }));
+        writeFileSync(metaPath, JSON.stringify({ ...meta, formatVersion: CACHE_FORMAT_VERSION + 1 }));
         break;
       case 'foreign-meta': {
         if (!prevKey) {

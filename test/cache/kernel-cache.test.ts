@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { zstdAvailable, type Codec } from '../../src/cache/codec.js';
-import { memoizedCacheKey } from '../../src/cache/key.js';
+import { CACHE_FORMAT_VERSION, memoizedCacheKey } from '../../src/cache/key.js';
 import { KernelCache } from '../../src/cache/kernel-cache.js';
 import { parseEntryMetadata } from '../../src/cache/metadata.js';
 import { CompileError } from '../../src/compiler/errors.js';
@@ -67,7 +67,7 @@ test('disk layout: kernels/<aa>/<key>.cubin, metadata/<aa>/<key>.json (schema-va
     readFileSync(join(dir, 'CACHEDIR.TAG'), 'utf8'),
     /^Signature: 8a477f597d28d172789f06886806bc55/,
   );
-  assert.equal(readFileSync(join(dir, 'format-version'), 'utf8').trim(), '1');
+  assert.equal(readFileSync(join(dir, 'format-version'), 'utf8').trim(), String(CACHE_FORMAT_VERSION));
   assert.equal(meta.key, key);
   assert.deepEqual(meta.kernelNames, ['k1']);
   assert.deepEqual(meta.loweredNames, { k1: 'k1' });

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CACHE_FORMAT_VERSION, cacheKey, memoizedCacheKey, type KeySpec } from '../../src/cache/key.js';
+import {
+  CACHE_FORMAT_VERSION,
+  CODEGEN_EPOCH,
+  cacheKey,
+  dependentKey,
+  familyKey,
+  memoizedCacheKey,
+  type KeySpec,
+} from '../../src/cache/key.js';
 
 const base: KeySpec = {
   source: 'extern "C" __global__ void k(float* a) { a[threadIdx.x] *= 2.0f; }\n',
@@ -13,8 +21,8 @@ const base: KeySpec = {
 };
 
 test('pinned keys: the encoding is stable (a change here invalidates every cache on disk)', () => {
-  assert.equal(CACHE_FORMAT_VERSION, 1);
-  assert.equal(cacheKey(base), 'f86acbd0463c1be14b0c103c402079765e3aa660f946f3122ac65290bfd2fc45');
+  assert.equal(CACHE_FORMAT_VERSION, 2);
+  assert.equal(cacheKey(base), '9d57fff5ea2558ebf766a72f730e348b374c613d46565fdad8a14f6e82bf95dc');
   assert.equal(
     cacheKey({
       source: '',
@@ -24,11 +32,11 @@ test('pinned keys: the encoding is stable (a change here invalidates every cache
       target: 'sm_80',
       imageKind: 'ptx',
     }),
-    '70c38141a6646c77836a8de4dd66bf40b854b239ddbb9f48327f0a68584896a4',
+    '187e306bf71229bb6c23fa82a895f89b1fe2c4fab195fc4e600a974d5df9dc76',
   );
   assert.equal(
     cacheKey({ ...base, headers: undefined, nameExpressions: ['gemm<float, 64>'], options: [] }),
-    '8d1a64f9d7ca4b5bb40bba0e17de8b1374cd72fc306ecfaa678f38e03dbba61e',
+    '850f8779d261998dfbfa1ff3862994ce446df6fe8173fd093213b9c7ad8231be',
   );
 });
 
@@ -76,12 +84,46 @@ test('the encoding is length-prefixed: no two field splits collide', () => {
   assert.notEqual(cacheKey({ ...base, source: 'é' }), cacheKey({ ...base, source: 'e\u0301' }));
 });
 
-test('memoizedCacheKey equals cacheKey and does not rehash the same spec object', () => {
-  const spec = { ...base };
+test('memoizedCacheKey equals cacheKey; a spec mutated after its first use gets its new key', () => {
+  const spec = { ...base, options: [...base.options], headers: { ...base.headers } };
   const k = memoizedCacheKey(spec);
   assert.equal(k, cacheKey(spec));
-  // Mutating the (supposedly immutable) spec shows the memo: the key is remembered per object.
-  spec.source = 'changed';
-  assert.equal(memoizedCacheKey(spec), k);
-  assert.notEqual(memoizedCacheKey({ ...spec }), k);
+  const mutations: ((s: typeof spec) => void)[] = [
+    (s) => (s.source = 'changed'),
+    (s) => s.options.push('-G'),
+    (s) => (s.options[0] = '-DBM=128'),
+    (s) => ((s.headers as Record<string, string>)['a.h'] = 'other'),
+    (s) => ((s.headers as Record<string, string>)['new.h'] = ''),
+    (s) => (s.target = 'sm_80'),
+    (s) => (s.salt = 'team-a'),
+  ];
+  for (const mutate of mutations) {
+    const before = memoizedCacheKey(spec);
+    mutate(spec);
+    const after = memoizedCacheKey(spec);
+    assert.notEqual(after, before, String(mutate));
+    assert.equal(after, cacheKey(spec));
+  }
+});
+
+test('the family key ignores the names; the dependent key covers every file and absent path', () => {
+  assert.equal(familyKey(base), familyKey({ ...base, nameExpressions: ['other'] }));
+  assert.notEqual(familyKey(base), familyKey({ ...base, options: [] }));
+  const k = cacheKey(base);
+  const f = { path: '/i/a.h', sha256: 'a'.repeat(64) };
+  const d = dependentKey(k, [f], []);
+  assert.notEqual(d, k);
+  assert.notEqual(dependentKey(k, [{ ...f, sha256: 'b'.repeat(64) }], []), d);
+  assert.notEqual(dependentKey(k, [{ ...f, path: '/j/a.h' }], []), d);
+  assert.notEqual(dependentKey(k, [f], ['/i/b.h']), d);
+  assert.equal(
+    dependentKey(k, [f, { path: '/z', sha256: f.sha256 }], []),
+    dependentKey(k, [{ path: '/z', sha256: f.sha256 }, f], []),
+  );
+});
+
+test('salt and the code-generation epoch are in the key', () => {
+  assert.equal(CODEGEN_EPOCH, 1);
+  assert.notEqual(cacheKey({ ...base, salt: 'x' }), cacheKey(base));
+  assert.equal(cacheKey({ ...base, salt: '' }), cacheKey(base));
 });

@@ -5,8 +5,11 @@ import { parseEntryMetadata, type EntryMetadata } from '../../src/cache/metadata
 
 const H = 'a'.repeat(64);
 const valid: EntryMetadata = {
-  formatVersion: 1,
+  formatVersion: 2,
   key: H,
+  familyKey: H,
+  epoch: 1,
+  saltSha256: '',
   kernelNames: ['k'],
   loweredNames: { k: 'k' },
   sourceSha256: H,

@@ -1,0 +1,155 @@
+// Which files on disk a compile reads, for both backends: the static include scan before the compile (NVRTC 13
+// reports no dependencies: it has no -M/-MD/-E), the compiler's own list where it has one (nvcc -MMD), and the check
+// that nothing listed changed while the compiler ran.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+
+import { IncludeScanError, scanIncludes, type FileDependency, type IncludeScan } from './include-scan.js';
+import { includeOptions, type OptionDialect } from './options.js';
+import type { CompileDependencies, CompileRequest } from './types.js';
+
+export const NO_DEPENDENCIES: CompileDependencies = Object.freeze({
+  files: [],
+  absent: [],
+  untracked: [],
+  stable: true,
+});
+
+/** The scan of everything `request` may include from disk. Throws a IncludeScanError for unreadable files. */
+export function scanRequest(
+  request: CompileRequest,
+  dialect: OptionDialect,
+  coveredDirs: readonly string[],
+  coveredFirst: boolean,
+  memoryHeaderDir?: string,
+): IncludeScan {
+  const inc = includeOptions(request.options ?? [], dialect);
+  return scanIncludes({
+    ...(memoryHeaderDir !== undefined ? { memoryHeaderDir } : {}),
+    source: request.source,
+    headers: request.headers ?? {},
+    includeDirs: inc.includeDirs,
+    preIncludes: inc.preIncludes,
+    coveredDirs,
+    coveredFirst,
+    defines: inc.defines,
+  });
+}
+
+/** False when a scanned file or absent path changed since the scan (an edit during the compile). */
+export function unchangedSinceScan(scan: Pick<IncludeScan, 'files' | 'absent'>): boolean {
+  for (const f of scan.files) {
+    const st = fs.statSync(f.path, { throwIfNoEntry: false });
+    if (!st || st.size !== f.size || st.mtimeMs !== f.mtimeMs || st.ctimeMs !== f.ctimeMs || st.ino !== f.ino)
+      return false;
+  }
+  for (const p of scan.absent) if (fs.existsSync(p)) return false;
+  return true;
+}
+
+function inside(dir: string, p: string): boolean {
+  const r = relative(dir, p);
+  return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+}
+
+/** A file the compiler reported reading, hashed like the scan's files. */
+function fileDependency(path: string): FileDependency | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return undefined;
+    const buf = fs.readFileSync(fd);
+    return {
+      path,
+      sha256: createHash('sha256').update(buf).digest('hex'),
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      ctimeMs: st.ctimeMs,
+      ino: st.ino,
+    };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Adds what the compiler itself reported reading (nvcc -MMD) to the scan: a file the scan did not predict (an
+ * include path from the environment, a form the scanner cannot follow) is still a dependency. Files under `ignore`
+ * (the compile's private dir: in-memory headers, already in the key) and under `covered` are skipped.
+ */
+export function withReportedFiles(
+  scan: IncludeScan,
+  reported: readonly string[],
+  cwd: string,
+  covered: readonly string[],
+  ignore: readonly string[],
+): IncludeScan {
+  const known = new Set(scan.files.map((f) => f.path));
+  const extra: FileDependency[] = [];
+  for (const r of reported) {
+    const p = resolve(cwd, r);
+    if (known.has(p) || ignore.some((d) => inside(d, p)) || covered.some((d) => inside(d, p))) continue;
+    known.add(p);
+    const dep = fileDependency(p);
+    if (dep) extra.push(dep);
+  }
+  if (extra.length === 0) return scan;
+  const files = [...scan.files, ...extra].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { ...scan, files, absent: scan.absent.filter((a) => !known.has(a)) };
+}
+
+/** The targets and prerequisites of a make-style dependency file (`out: a.cu b.h \` …), unescaped. */
+export function parseDepfile(text: string): string[] {
+  const joined = text.replace(/\\\r?\n/g, ' ');
+  const paths: string[] = [];
+  for (const line of joined.split(/\r?\n/)) {
+    // The rule's colon: the first ': ' or ':' at the end (drive letters do not occur on Linux).
+    const colon = line.search(/:(\s|$)/);
+    if (colon < 0) continue;
+    const rest = line.slice(colon + 1);
+    let cur = '';
+    for (let i = 0; i < rest.length; i++) {
+      const c = rest[i] as string;
+      if (c === '\\' && (rest[i + 1] === ' ' || rest[i + 1] === '#')) {
+        cur += rest[++i];
+      } else if (c === '$' && rest[i + 1] === '$') {
+        cur += '$';
+        i++;
+      } else if (c === ' ' || c === '\t') {
+        if (cur) paths.push(cur);
+        cur = '';
+      } else {
+        cur += c;
+      }
+    }
+    if (cur) paths.push(cur);
+  }
+  return paths;
+}
+
+/** The scan as the compile result's dependencies; `stable` from the re-check after the compile. */
+export function compileDependencies(scan: IncludeScan, stable: boolean): CompileDependencies {
+  if (
+    scan.files.length === 0 &&
+    scan.absent.length === 0 &&
+    scan.untracked.length === 0 &&
+    scan.workingDirectory === undefined &&
+    stable
+  )
+    return NO_DEPENDENCIES;
+  return {
+    files: scan.files,
+    absent: scan.absent,
+    untracked: scan.untracked,
+    stable,
+    ...(scan.workingDirectory !== undefined ? { workingDirectory: scan.workingDirectory } : {}),
+  };
+}
+
+export { IncludeScanError };

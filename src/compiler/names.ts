@@ -1,0 +1,82 @@
+import { attachDetails, registerErrorClass } from '../cuda/errors.js';
+
+// Kernel names and name expressions (`gemm<float, 128>`, `&ns::k<1>`) as the user spells them, checked and put in
+// one canonical spelling before anything is keyed or compiled. A name is code: nvcc's path pastes it into the
+// translation unit (see nvcc-compiler.ts), so only the shape of a C++ id-expression with template arguments passes.
+
+/** A kernel name or name expression that is not one. Raised before any compile. */
+export class KernelNameError extends TypeError {
+  override readonly name = 'KernelNameError';
+  constructor(message: string) {
+    super(message);
+    attachDetails(this, {});
+  }
+}
+registerErrorClass('KernelNameError', KernelNameError);
+
+// Characters a (possibly templated, qualified) id-expression can need: identifiers, numbers with suffixes and
+// exponents, scope, template brackets, commas, pointer / reference declarators, parentheses and the arithmetic of
+// constant expressions, plus the spaces between tokens. Everything else (`;`, `{`, `#`, quotes, `/`, `\`, newlines,
+// `=`) is refused, so a name can never end the expression it is placed in.
+const ALLOWED = /^[A-Za-z0-9_:<>,*&()+\-.~ \t]*$/;
+const IDENT_START = /^\s*&?\s*(?:::)?\s*[A-Za-z_]/;
+const MAX_LENGTH = 4096;
+
+/**
+ * The canonical spelling of a kernel name or name expression: no leading `&`, no spaces except the one between two
+ * word tokens (`unsigned int`), so `k<float>`, `k< float >` and `&k<float>` are one name. Throws a KernelNameError
+ * naming what is wrong.
+ */
+export function canonicalKernelName(name: unknown, what = 'kernel name'): string {
+  if (typeof name !== 'string') throw new KernelNameError(`${what} must be a string, got ${typeof name}`);
+  const shown = JSON.stringify(name.length > 120 ? `${name.slice(0, 120)}…` : name);
+  const refuse = (why: string): never => {
+    throw new KernelNameError(
+      `${what} ${shown} ${why}. Expected a kernel name or name expression such as "sgemm", "ns::k" or ` +
+        `"gemm<float, 128>".`,
+    );
+  };
+  if (name.length === 0 || name.trim().length === 0) refuse('is empty');
+  if (name.length > MAX_LENGTH) refuse(`is longer than ${MAX_LENGTH} characters`);
+  if (!ALLOWED.test(name)) {
+    const bad = [...name].find((c) => !ALLOWED.test(c)) ?? '';
+    refuse(`contains ${JSON.stringify(bad)}, which cannot appear in a C++ name expression`);
+  }
+  if (!IDENT_START.test(name)) refuse('does not start with an identifier');
+  let angle = 0;
+  let paren = 0;
+  for (const c of name) {
+    if (c === '(') paren++;
+    else if (c === ')' && --paren < 0) refuse('has an unbalanced ")"');
+    else if (c === '<' && paren === 0) angle++;
+    else if (c === '>' && paren === 0 && --angle < 0) refuse('has an unbalanced ">"');
+  }
+  if (paren !== 0) refuse('has an unbalanced "("');
+  if (angle !== 0) refuse('has an unbalanced "<"');
+  return canonicalSpelling(name.trim().replace(/^&\s*/, ''));
+}
+
+/** Collapse whitespace: keep one space only between two word characters (`unsigned int`, `const float`). */
+function canonicalSpelling(s: string): string {
+  let out = '';
+  let pendingSpace = false;
+  for (const c of s) {
+    if (c === ' ' || c === '\t') {
+      pendingSpace = out.length > 0;
+      continue;
+    }
+    if (pendingSpace && /\w/.test(c) && /\w$/.test(out)) out += ' ';
+    pendingSpace = false;
+    out += c;
+  }
+  return out;
+}
+
+/** Canonical, deduplicated and sorted: the name set of one module (order does not change the machine code). */
+export function canonicalKernelNames(names: unknown, what = 'names'): string[] {
+  if (!Array.isArray(names)) throw new KernelNameError(`${what} must be an array of kernel names`);
+  if (names.length === 0) throw new KernelNameError(`${what} must name at least one kernel`);
+  const out = new Set<string>();
+  names.forEach((n, i) => out.add(canonicalKernelName(n, `${what}[${i}]`)));
+  return [...out].sort();
+}
