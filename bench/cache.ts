@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { CODECS, compress, decompress, zstdAvailable, type Codec } from '../src/cache/codec.js';
 import { cacheKey, type KeySpec } from '../src/cache/key.js';
 import { KernelCache } from '../src/cache/kernel-cache.js';
+import { scanIncludes } from '../src/compiler/include-scan.js';
 import type { CompileResult } from '../src/compiler/types.js';
 
 const NVCC = process.env.NVCC ?? '/usr/local/bin/nvcc';
@@ -93,7 +94,7 @@ function spec(source: string, i: number): KeySpec {
   };
 }
 
-function result(image: Buffer, compileMs = 400): CompileResult {
+function result(image: Buffer, compileMs = 400, dependencies?: CompileResult['dependencies']): CompileResult {
   return {
     image,
     imageKind: 'cubin',
@@ -102,6 +103,7 @@ function result(image: Buffer, compileMs = 400): CompileResult {
     loweredNames: { k: 'k' },
     compileMs,
     compiler: { id: 'nvcc', version: '13.0.88' },
+    ...(dependencies ? { dependencies } : {}),
   };
 }
 
@@ -147,6 +149,65 @@ async function populate(
     writeFileSync(join(dir, 'kernels', key.slice(0, 2), `${key}.cubin`), filler);
     writeFileSync(join(dir, 'metadata', key.slice(0, 2), `${key}.json`), JSON.stringify({ ...meta, key }));
   }
+}
+
+/**
+ * `n` headers on disk, one including the next, older than the "too new" window (so a lookup stats them and hashes
+ * none), and the real include scan of a source that includes the first: the dependencies a compile would record.
+ */
+function headerTree(n: number): {
+  dir: string;
+  options: string[];
+  dependencies: CompileResult['dependencies'];
+} {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-bench-headers-'));
+  for (let i = 0; i < n; i++) {
+    const p = join(dir, `h${i}.cuh`);
+    writeFileSync(p, `#pragma once\n${i + 1 < n ? `#include "h${i + 1}.cuh"\n` : ''}#define H${i} ${i}\n`);
+  }
+  // utimes cannot move ctime back: wait out the "too new" window so the headers are judged by their stat data.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2_100);
+  const scan = scanIncludes({ source: '#include "h0.cuh"\n', includeDirs: [dir] });
+  return { dir, options: [`-I${dir}`], dependencies: { ...scan, stable: true } };
+}
+
+/** Disk hits of specs that read `headers` files from disk: the manifest check (a stat per file) + the entry read. */
+async function measureWithHeaders(
+  image: Buffer,
+  entries: number,
+  filler: Buffer,
+  headers: number,
+): Promise<number> {
+  const tree = headerTree(headers);
+  const source = `#include "h0.cuh"\n// with headers\n`;
+  const nMeasured = Math.min(10, entries);
+  const specs = Array.from({ length: nMeasured }, (_, i) => ({
+    ...spec(source, i),
+    options: [...tree.options, `-DV=${i}`],
+  }));
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-bench-deps-'));
+  const c = new KernelCache({ dir, env: {}, logger: quiet, policy: { maintenanceIntervalMs: 0 } });
+  for (const sp of specs) await c.getOrCompile(sp, async () => result(image, 400, tree.dependencies));
+  await c.close();
+  await populate(dir, image, [], entries - nMeasured, filler);
+  const disk = new KernelCache({
+    dir,
+    env: {},
+    logger: quiet,
+    policy: { memoryMaxBytes: 1, maintenanceIntervalMs: 0 },
+  });
+  let found = 0;
+  const us = await timeUs(3_000, 5, async (i) => {
+    const r = await disk.getOrCompile(specs[i % nMeasured]!, async () => {
+      throw new Error('unexpected miss');
+    });
+    if (r.entry.meta.dependencies?.files.length === headers) found++;
+  });
+  if (found === 0) throw new Error('the header specs did not hit entries with dependencies');
+  await disk.close();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(tree.dir, { recursive: true, force: true });
+  return us;
 }
 
 interface Row {
@@ -287,6 +348,16 @@ async function main(): Promise<void> {
     console.log(
       `| ${r.image} | ${r.entries} | ${r.memoryUs.toFixed(2)} | ${r.peekUs.toFixed(3)} | ${r.diskUs.toFixed(1)} |`,
     );
+  }
+  console.log(
+    `\nDisk hit of a spec whose compile read 20 headers from disk (${smallLabel} image): manifest check`,
+  );
+  console.log('| entries | no headers on disk µs | 20 headers on disk µs |');
+  console.log('|---|---|---|');
+  for (const n of [10, 10_000]) {
+    const plain = rows.find((r) => r.image === smallLabel && r.entries === n)!.diskUs;
+    const withHeaders = await measureWithHeaders(small, n, small, 20);
+    console.log(`| ${n} | ${plain.toFixed(1)} | ${withHeaders.toFixed(1)} |`);
   }
   if (rows.some((r) => r.image === bigLabel && r.entries === 10_000)) {
     console.log(`(1 MB with 10 000 entries: 10 entries of the 1 MB image among 9 990 ${smallLabel} fillers)`);

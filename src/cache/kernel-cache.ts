@@ -145,6 +145,7 @@ export class KernelCache {
   private readonly stats: StatsStore;
   private readonly inflight = new Map<string, Promise<CacheLookup>>();
   private readonly manifests = new Map<string, Manifest>();
+  private readonly familyFirst = new WeakSet<KeySpec>();
   private readonly lastTouch = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private maintenanceRunning: Promise<unknown> | undefined;
@@ -283,6 +284,10 @@ export class KernelCache {
    */
   private findSync(spec: KeySpec, key: string): CacheLookup | undefined {
     const expect = this.expectOf(spec);
+    if (this.familyFirst.has(spec)) {
+      const viaFamily = this.findInFamily(spec, expect);
+      if (viaFamily) return viaFamily;
+    }
     if (this.disk) {
       const rec = this.disk.getSync(key, expect);
       if (rec) return this.diskHit(rec);
@@ -319,12 +324,18 @@ export class KernelCache {
       return undefined;
     };
     const known = this.manifests.get(family);
-    const found = known && search(known);
-    if (found || !this.disk) return found;
-    const onDisk = this.disk.readManifest(family);
-    if (!onDisk) return undefined;
-    this.rememberManifest(onDisk);
-    return search(onDisk);
+    let found = known && search(known);
+    if (!found && this.disk) {
+      const onDisk = this.disk.readManifest(family);
+      if (onDisk) {
+        this.rememberManifest(onDisk);
+        found = search(onDisk);
+      }
+    }
+    // Found through its family (headers on disk, a kernel of a module): look there first next time, before the
+    // spec's own key, whose miss costs a failed open.
+    if (found) this.familyFirst.add(spec);
+    return found;
   }
 
   private rememberManifest(m: Manifest): void {
@@ -412,7 +423,7 @@ export class KernelCache {
       if (t === this.disk && rec.image.length > this.policy.maxDiskBytes) {
         // It would be evicted at once, after pushing out everything else.
         this.log.warnOnce(
-          `over-budget-${rec.key}`,
+          'over-budget',
           `kernel image ${rec.key} is ${rec.image.length} bytes, more than the disk cache's limit of ` +
             `${this.policy.maxDiskBytes} bytes (maxDiskBytes / CUOP_CACHE_MAX_SIZE); it is kept in memory only.`,
         );
@@ -452,6 +463,10 @@ export class KernelCache {
     extra: CompileExtras | undefined,
   ): Promise<CacheLookup> {
     const expect = this.expectOf(spec);
+    if (this.familyFirst.has(spec)) {
+      const viaFamily = this.findInFamily(spec, expect);
+      if (viaFamily) return viaFamily;
+    }
     for (let i = 0; i < this.lower.length; i++) {
       const tier = this.lower[i]!;
       const rec = await this.tierGet(tier, key, expect);
@@ -555,6 +570,7 @@ export class KernelCache {
         createdAt: rec.meta.createdAt,
       });
     }
+    if (entryKey !== key) this.familyFirst.add(spec);
     return { key: entryKey, entry, tier: 'compiled' };
   }
 

@@ -29,6 +29,7 @@ const MAX_LENGTH = 4096;
  */
 export function canonicalKernelName(name: unknown, what = 'kernel name'): string {
   if (typeof name !== 'string') throw new KernelNameError(`${what} must be a string, got ${typeof name}`);
+  if (isPlainName(name)) return name;
   const shown = JSON.stringify(name.length > 120 ? `${name.slice(0, 120)}…` : name);
   const refuse = (why: string): never => {
     throw new KernelNameError(
@@ -54,6 +55,27 @@ export function canonicalKernelName(name: unknown, what = 'kernel name'): string
   if (paren !== 0) refuse('has an unbalanced "("');
   if (angle !== 0) refuse('has an unbalanced "<"');
   return canonicalSpelling(name.trim().replace(/^&\s*/, ''));
+}
+
+/**
+ * `sgemm`, `ns::k`: already canonical. Checked by char codes, not a regex: this runs on the first lookup of every
+ * kernel of a fresh process, where compiling a regex costs more than the whole check.
+ */
+function isPlainName(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n > MAX_LENGTH) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+    if (letter || (i > 0 && c >= 48 && c <= 57)) continue;
+    // `::` between identifiers
+    if (c === 58 && s.charCodeAt(i + 1) === 58 && i > 0 && i + 2 < n) {
+      i++;
+      continue;
+    }
+    return false;
+  }
+  return true;
 }
 
 /** Collapse whitespace: keep one space only between two word characters (`unsigned int`, `const float`). */

@@ -555,3 +555,46 @@ test('maintenance on a refused (world-writable) cache directory exits 1 and says
     assert.doesNotMatch(r.stderr, /CUOP_CACHE_DISABLE/);
   }
 });
+
+test('cache explain <spec.json>: a hit says so; after a header edit the miss names the header', async () => {
+  const root = tempDir('explain');
+  const dir = join(root, 'cache');
+  mkdirSync(join(root, 'include'));
+  writeFileSync(join(root, 'include', 'tile.cuh'), '#define TILE 4\n');
+  writeFileSync(
+    join(root, 'k.cu'),
+    '#include "tile.cuh"\nextern "C" __global__ void scale(float* x) { x[threadIdx.x] *= TILE; }\n',
+  );
+  const specPath = join(root, 'spec.json');
+  writeFileSync(
+    specPath,
+    JSON.stringify({ sourceFile: 'k.cu', name: 'scale', options: ['-Iinclude', '-DBM=64'], arch: 'sm_90' }),
+  );
+  const { JitCompiler } = await import('../../src/jit/index.js');
+  const { readSpecFile } = await import('../../src/cli/explain.js');
+  const jit = new JitCompiler({ cache: new KernelCache({ dir, logger: quiet }), compiler: 'nvcc' });
+  await jit.compile(readSpecFile(specPath).spec, 'sm_90');
+  await jit.cache.close();
+
+  const env = { CUOP_COMPILER: 'nvcc' };
+  const hit = cuop(['cache', '--cache-dir', dir, 'explain', specPath], env);
+  assert.equal(hit.status, 0, hit.stderr);
+  assert.match(hit.stdout, /^scale for sm_90 with nvcc [\d.]+: hit \(disk, entry [0-9a-f]{16}\)/);
+
+  writeFileSync(join(root, 'include', 'tile.cuh'), '#define TILE 8\n');
+  const miss = cuop(['cache', '--cache-dir', dir, 'explain', specPath], env, root);
+  assert.equal(miss.status, 0, miss.stderr);
+  assert.match(
+    miss.stdout,
+    /: miss \(key [0-9a-f]{16}\)\n {2}nearest entry [0-9a-f]{16} \(compiled .*, holds scale\):\n {4}- header include\/tile\.cuh changed$/m,
+  );
+
+  const arch = cuop(['cache', '--cache-dir', dir, 'explain', specPath, '--arch', 'sm_80', '--json'], env);
+  const j = JSON.parse(arch.stdout) as { found?: unknown; nearest: { differences: { text: string }[] }[] };
+  assert.equal(j.found, undefined);
+  assert.ok(j.nearest[0]?.differences.some((d) => d.text === 'arch sm_90 → sm_80'));
+
+  const broken = cuop(['cache', '--cache-dir', dir, 'explain', join(root, 'missing.json')], env);
+  assert.notEqual(broken.status, 0);
+  assert.match(broken.stderr, /cannot read the spec file .*missing\.json/);
+});

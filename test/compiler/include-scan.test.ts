@@ -426,3 +426,30 @@ describe('scanIncludes: inputs and outputs', () => {
     assert.ok(median < 25, `median ${median.toFixed(2)} ms`);
   });
 });
+
+test('memoryHeaderDir: an in-memory header looks there first for its quoted includes, and the scan says so', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-scan-cwd-'));
+  try {
+    writeFileSync(join(dir, 'near.h'), '#define NEAR 1\n');
+    const withDir = scanIncludes({
+      source: '#include "m.h"\n',
+      headers: { 'm.h': '#include "near.h"\n#include "far.h"\n' },
+      includeDirs: [],
+      memoryHeaderDir: dir,
+    });
+    assert.deepEqual(
+      withDir.files.map((f) => f.path),
+      [join(dir, 'near.h')],
+    );
+    assert.ok(withDir.absent.includes(join(dir, 'far.h')));
+    assert.equal(withDir.workingDirectory, dir);
+    const mainOnly = scanIncludes({
+      source: '#include <cuda_fp16.h>\n',
+      includeDirs: [],
+      memoryHeaderDir: dir,
+    });
+    assert.equal(mainOnly.workingDirectory, undefined, 'the main source does not live there');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -166,3 +166,93 @@ test('a stale identity memory with concurrent misses: no crash, nothing labelled
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a spec object mutated after its first use never returns the old kernel', async () => {
+  const jit = new JitCompiler({ cache: new KernelCache({ dir: null, logger: quiet }), compiler: 'nvcc' });
+  const s: { source: string; name: string; options: string[]; headers: Record<string, string> } = {
+    source: '#include "v.h"\nextern "C" __global__ void m(float* x) { x[0] = V * W; }\n',
+    name: 'm',
+    options: ['-DW=1.0f'],
+    headers: { 'v.h': '#define V 10.5f' },
+  };
+  const keys = [(await jit.compile(s, 'sm_90')).key];
+  s.headers['v.h'] = '#define V 20.5f';
+  keys.push((await jit.compile(s, 'sm_90')).key);
+  s.options[0] = '-DW=2.0f';
+  keys.push((await jit.compile(s, 'sm_90')).key);
+  s.source = s.source.replace('V * W', 'V + W');
+  const last = await jit.compile(s, 'sm_90');
+  keys.push(last.key);
+  assert.equal(new Set(keys).size, 4);
+  assert.equal(last.tier, 'compiled');
+  assert.equal((await jit.compile(s, 'sm_90')).tier, 'memory');
+  s.name = 'nope';
+  await assert.rejects(jit.compile(s, 'sm_90'), /nope/, 'a renamed kernel is looked up (and compiled) anew');
+  await jit.cache.close();
+});
+
+test('the metadata records each kernel parameter as the compiled code declares it', async () => {
+  const jit = new JitCompiler({ cache: new KernelCache({ dir: null, logger: quiet }), compiler: 'nvcc' });
+  const r = await jit.compile(
+    {
+      source:
+        'extern "C" __global__ void c(float* a, int n, float s, double d, unsigned long long m) {}\n' +
+        'template <typename T> __global__ void t(const T* x, T* y, int n) {}\n',
+      names: ['c', 't<float>'],
+    },
+    'sm_90',
+  );
+  const sig = r.entry.meta.signatures ?? {};
+  assert.deepEqual(
+    sig['c']?.map((p) => p.kind),
+    ['b64', 'b32', 'f32', 'f64', 'b64'],
+  );
+  const lowered = r.entry.meta.loweredNames['t<float>'] ?? '';
+  assert.deepEqual(
+    sig[lowered]?.map((p) => [p.kind, p.cType]),
+    [
+      ['ptr', 'const float*'],
+      ['ptr', 'float*'],
+      ['i32', 'int'],
+    ],
+  );
+  await jit.cache.close();
+});
+
+test('an image larger than the disk budget is not written; one warning names its size and the limit', async () => {
+  const dir = tempDir();
+  try {
+    const warnings: string[] = [];
+    const cache = new KernelCache({
+      dir,
+      policy: { maxDiskBytes: 1000 },
+      logger: { warn: (m) => warnings.push(m), debug: () => {} },
+    });
+    const jit = new JitCompiler({ cache, compiler: 'nvcc' });
+    const r = await jit.compile(spec(10), 'sm_90');
+    assert.ok(r.entry.image.length > 1000);
+    assert.equal((await jit.compile(spec(11), 'sm_90')).tier, 'compiled');
+    assert.equal(cache.getStats().cachedKernels.disk, 0);
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0] ?? '',
+      new RegExp(`is ${r.entry.image.length} bytes, more than .* limit of 1000 bytes`),
+    );
+    assert.equal((await jit.compile(spec(10), 'sm_90')).tier, 'memory', 'kept in memory');
+    await cache.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('spec fields of the wrong shape are a TypeError naming the field, before any compile', async () => {
+  const jit = new JitCompiler({ cache: new KernelCache({ dir: null, logger: quiet }), compiler: 'nvcc' });
+  const bad = (over: Record<string, unknown>) => ({ ...spec(12), ...over }) as unknown as KernelSpec;
+  await assert.rejects(jit.compile(bad({ options: '-O3' }), 'sm_90'), /options must be an array of strings/);
+  await assert.rejects(jit.compile(bad({ options: [3] }), 'sm_90'), /options must be an array/);
+  await assert.rejects(jit.compile(bad({ source: undefined }), 'sm_90'), /source must be/);
+  await assert.rejects(jit.compile(bad({ headers: { 'a.h': 1 } }), 'sm_90'), /headers must map/);
+  await assert.rejects(jit.compile(bad({ name: 7 }), 'sm_90'), /name must be a string/);
+  assert.equal(jit.getStats().process.misses, 0);
+  await jit.cache.close();
+});
