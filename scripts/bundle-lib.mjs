@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 await build({
   entryPoints: [join(root, 'build/src/index.js')],
-  outfile: join(root, 'dist/index.js'),
+  outdir: join(root, 'dist'),
+  // What only a compile or an explanation needs (include scanner, PTX parameter parser, explain) goes into chunks
+  // loaded by dynamic import: a process whose kernels all hit parses none of it.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   platform: 'node',
   target: 'node20',

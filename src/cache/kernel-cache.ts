@@ -14,7 +14,7 @@ import {
   type KeySpec,
 } from './key.js';
 import { matchingKeys, withCandidate, type Manifest } from './manifest.js';
-import { nearestEntries, type NearEntry } from './explain.js';
+import type { NearEntry } from './explain.js';
 import { breakStaleLock, HOST, lockIsStale, readLock, releaseLock, tryCreateLock } from './lock.js';
 import { CacheLog, errorCode, errorText, stderrLogger, type CacheLogger } from './logger.js';
 import { MemoryTier, type CacheEntry } from './memory-tier.js';
@@ -724,6 +724,8 @@ export class KernelCache {
     if (this.disk) {
       for (const e of (await this.disk.scan()).entries.values()) if (e.meta) metas.set(e.key, e.meta);
     }
+    // Loaded on first use: hits never need it.
+    const { nearestEntries } = await import('./explain.js');
     return { key, nearest: nearestEntries(spec, metas.values()) };
   }
 

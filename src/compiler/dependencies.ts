@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 
-import { IncludeScanError, scanIncludes, type FileDependency, type IncludeScan } from './include-scan.js';
+import type { FileDependency, IncludeScan } from './include-scan.js';
 import { includeOptions, type OptionDialect } from './options.js';
 import type { CompileDependencies, CompileRequest } from './types.js';
 
@@ -16,15 +16,19 @@ export const NO_DEPENDENCIES: CompileDependencies = Object.freeze({
   stable: true,
 });
 
-/** The scan of everything `request` may include from disk. Throws a IncludeScanError for unreadable files. */
-export function scanRequest(
+/**
+ * The scan of everything `request` may include from disk. Throws an IncludeScanError for unreadable files. The
+ * scanner is loaded on the first compile: a process whose kernels all come from the cache never parses it.
+ */
+export async function scanRequest(
   request: CompileRequest,
   dialect: OptionDialect,
   coveredDirs: readonly string[],
   coveredFirst: boolean,
   memoryHeaderDir?: string,
-): IncludeScan {
+): Promise<IncludeScan> {
   const inc = includeOptions(request.options ?? [], dialect);
+  const { scanIncludes } = await import('./include-scan.js');
   return scanIncludes({
     ...(memoryHeaderDir !== undefined ? { memoryHeaderDir } : {}),
     source: request.source,
@@ -151,5 +155,3 @@ export function compileDependencies(scan: IncludeScan, stable: boolean): Compile
     ...(scan.workingDirectory !== undefined ? { workingDirectory: scan.workingDirectory } : {}),
   };
 }
-
-export { IncludeScanError };

@@ -324,7 +324,7 @@ export class NvccCompiler implements Compiler {
     // .entry declarations give each kernel's parameters.
     const keepPtx = imageKind === 'cubin';
     const covered = await this.toolkitIncludeDirs();
-    const scan0 = scanRequest({ ...request, options: userOptions }, NVCC_DIALECT, covered, false);
+    const scan0 = await scanRequest({ ...request, options: userOptions }, NVCC_DIALECT, covered, false);
     const reportedOptions = [imageKind === 'ptx' ? '-ptx' : '-cubin', `-arch=${target}`, ...userOptions];
 
     const root = await mkdtemp(join(this.tempRoot, 'cuop-nvcc-'));
@@ -368,7 +368,7 @@ export class NvccCompiler implements Compiler {
       // What nvcc says it read joins the scan: a file the scan did not predict is still a dependency.
       const reported = parseDepfile(await readFile(depfile, 'utf8').catch(() => ''));
       const scan = withReportedFiles(scan0, reported, srcDir, covered, [root]);
-      const signatures = ptxText ? signaturesOf(ptxText) : {};
+      const signatures = ptxText ? await signaturesOf(ptxText) : {};
       for (const name of Object.keys(signatures)) if (name.startsWith(NAME_EXPR_VAR)) delete signatures[name];
       return {
         image,
