@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { codecSuffix, compress, decompress, type Codec } from './codec.js';
 import { CACHE_FORMAT_VERSION, isCacheKey } from './key.js';
@@ -9,48 +9,83 @@ import { errorCode, errorText, type CacheLog } from './logger.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { parseEntryMetadata, type EntryMetadata } from './metadata.js';
 import type { CacheTier, ExpectedIdentity, TierHooks, TierRecord } from './tier.js';
+import {
+  CACHEDIR_TAG,
+  CACHEDIR_TAG_FILE,
+  CACHEDIR_TAG_MARK,
+  FORMAT_FILE,
+  isEntryJsonName,
+  isKernelFileName,
+  isLockName,
+  isShardName,
+  isTempName,
+} from './layout.js';
+import {
+  createFile,
+  createFileSync,
+  ensureTrustedDir,
+  readTrusted,
+  readTrustedText,
+  readTrustedTextOrUndefined,
+  removePath,
+  removePathAsync,
+  UntrustedPathError,
+} from './safe-fs.js';
+import { dirMode, dirProblem, trustRule, type TrustRule } from './trust.js';
 
-/**
- * Read a file whose size the metadata states: one read into a buffer of that size (plus one byte, so a longer file
- * shows up as a size mismatch) instead of readFileSync's fstat and growth.
- */
-function readExpected(path: string, bytes: number): Buffer {
-  const fd = fs.openSync(path, 'r');
-  try {
-    // Bounded by the file's real size too, so absurd metadata cannot make us allocate gigabytes.
-    const buf = Buffer.allocUnsafeSlow(Math.min(bytes, fs.fstatSync(fd).size) + 1);
-    let n = 0;
-    for (;;) {
-      const r = fs.readSync(fd, buf, n, buf.length - n, n);
-      if (r === 0) break;
-      n += r;
-      if (n === buf.length) break;
-    }
-    return buf.subarray(0, n);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-export const FORMAT_FILE = 'format-version';
-const CACHEDIR_TAG =
-  'Signature: 8a477f597d28d172789f06886806bc55\n' +
-  '# This file is a cache directory tag created by cuop (CUDA kernel cache).\n' +
-  '# For information about cache directory tags, see https://bford.info/cachedir/\n';
-
-/** Why a directory is not safe to load GPU code from, or undefined when it is. */
-export function unsafeDirReason(dir: string): string | undefined {
-  const st = fs.statSync(dir);
-  if (!st.isDirectory()) return 'it is not a directory';
-  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  if (uid !== undefined && st.uid !== uid)
-    return `it is owned by uid ${st.uid}, not by this user (uid ${uid})`;
-  if (st.mode & 0o002)
-    return `it is world-writable (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
+/** Why a read failure means the path holds something cuop must not use (and may remove), else undefined. */
+function unusable(e: unknown): string | undefined {
+  if (e instanceof UntrustedPathError) return e.reason;
+  const code = errorCode(e);
+  if (code === 'ELOOP') return 'is a symbolic link (never followed)';
+  if (code === 'EISDIR') return 'is a directory';
   return undefined;
 }
 
+/** Bounds of what a file of the tree can be: anything larger is not ours (or is broken). */
+const MAX_METADATA_BYTES = 64 * 2 ** 20;
+const MAX_MANIFEST_BYTES = 16 * 2 ** 20;
+const MAX_SMALL_FILE_BYTES = 4096;
+
+/** Why a directory is not safe to load GPU code from under `rule`, or undefined when it is (links followed). */
+export function unsafeDirReason(dir: string, rule: TrustRule = trustRule('private')): string | undefined {
+  return dirProblem(fs.statSync(dir), rule);
+}
+
+/**
+ * True when `root` holds nothing, or carries cuop's marker (its CACHEDIR.TAG and format file), or holds only the
+ * marker's files while another process is writing them (format file first, then the tag: see markNew).
+ */
+function adoptable(root: string, rule: TrustRule): boolean {
+  const names = fs.readdirSync(root);
+  if (names.length === 0) return true;
+  const tag = readTrustedTextOrUndefined(join(root, CACHEDIR_TAG_FILE), rule, MAX_SMALL_FILE_BYTES);
+  const marked = tag !== undefined && tag.includes(CACHEDIR_TAG_MARK);
+  if (marked && names.includes(FORMAT_FILE)) return true;
+  const markerOnly = names.every((n) => n === FORMAT_FILE || n === CACHEDIR_TAG_FILE);
+  return markerOnly && names.includes(FORMAT_FILE) && (tag === undefined || marked);
+}
+
+/**
+ * Marks a directory as cuop's before anything else goes into it, so that a process opening it at the same moment
+ * sees a cuop cache in the making rather than a foreign directory. Exclusive creates: the first writer wins.
+ */
+function markNew(root: string, rule: TrustRule): void {
+  for (const [name, text] of [
+    [FORMAT_FILE, `${CACHE_FORMAT_VERSION}\n`],
+    [CACHEDIR_TAG_FILE, CACHEDIR_TAG],
+  ] as const) {
+    try {
+      createFileSync(join(root, name), text, rule);
+    } catch (e) {
+      if (errorCode(e) !== 'EEXIST') throw e;
+    }
+  }
+}
+
 export interface DiskTierOptions {
+  /** Whose files and directories are trusted (see trust.ts). */
+  rule: TrustRule;
   codec: Codec;
   checksum: boolean;
   now: () => number;
@@ -83,8 +118,13 @@ export interface DiskScan {
   locks: string[];
   /** Manifest files: family key and path. */
   manifests: { family: string; path: string }[];
-  /** Files that do not belong (unknown names). */
+  /** Files with names cuop never generates: reported, never removed (they are not cuop's). */
   strays: string[];
+  /**
+   * Something else at a path cuop generates (a directory where a file belongs, a file where a shard directory
+   * belongs, a link): cuop's own path, so maintenance removes it.
+   */
+  squatters: string[];
 }
 
 /** The persistent tier: one directory, atomic publishes, lock-free verified reads. */
@@ -96,6 +136,9 @@ export class DiskTier implements CacheTier {
   readonly locksDir: string;
   readonly statsDir: string;
   readonly manifestsDir: string;
+
+  /** Fan-out directories checked by this process (a lookup checks each once). */
+  private readonly goodShards = new Set<string>();
 
   private constructor(
     readonly root: string,
@@ -110,77 +153,158 @@ export class DiskTier implements CacheTier {
   }
 
   /**
-   * Creates (mode 0700) and checks the directory. Returns undefined, after one warning, when it cannot be used:
-   * unsafe (world-writable or another user's: a planted cubin is code on the GPU), uncreatable, or written by a
-   * newer cache format. The cache then runs memory-only.
+   * Creates and checks the directory tree. Returns undefined, after one warning, when it cannot be used: unsafe (a
+   * directory of another user, writable by others, a link inside the tree: a planted cubin is code on the GPU),
+   * not cuop's (a non-empty directory without cuop's marker: its files are not cuop's to manage), uncreatable, or
+   * written by a newer cache format. The cache then runs memory-only.
    */
-  static open(root: string, opts: DiskTierOptions): DiskTier | undefined {
-    const log = opts.log;
+  static open(given: string, opts: DiskTierOptions): DiskTier | undefined {
+    const { log, rule } = opts;
+    const refuse = (kind: string, message: string): undefined => {
+      log.warnOnce(kind, message);
+      return undefined;
+    };
+    let root: string;
     try {
-      fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+      if (!fs.existsSync(given)) {
+        fs.mkdirSync(given, { recursive: true, mode: dirMode(rule) });
+        fs.chmodSync(given, dirMode(rule));
+      }
+      // The root itself may be reached through a link (~/.cache on another disk); nothing below it is followed.
+      root = fs.realpathSync(given);
     } catch (e) {
-      log.warnOnce(
+      return refuse(
         'dir-unusable',
-        `cannot create the cache directory ${root} (${errorCode(e)}); running with the in-memory cache only. ` +
+        `cannot create the cache directory ${given} (${errorCode(e)}); running with the in-memory cache only. ` +
           `Set CUOP_CACHE_DIR to a writable directory, or CUOP_CACHE_DISABLE=1 to silence this.`,
       );
-      return undefined;
     }
+    const fix =
+      rule.sharing === 'group'
+        ? `Fix: chgrp it to your team's group and chmod 2770 (group mode is on), or use a private directory.`
+        : `Fix: chown it to yourself and chmod 700, point CUOP_CACHE_DIR at a private directory, or share it on ` +
+          `purpose with CUOP_CACHE_SHARED=group.`;
+    const unsafe = (path: string, reason: string): undefined =>
+      refuse(
+        'dir-unsafe',
+        `refusing the cache directory ${given}: ${path === root ? '' : `${path}: `}${reason}. Cached GPU code ` +
+          `loaded from it could have been planted by another user, so the disk cache is off and kernels are ` +
+          `cached in memory only. ${fix}`,
+      );
     let reason: string | undefined;
     try {
-      reason = unsafeDirReason(root);
+      reason = dirProblem(fs.lstatSync(root), rule);
     } catch (e) {
       reason = `it cannot be inspected (${errorCode(e)})`;
     }
-    if (reason) {
-      log.warnOnce(
-        'dir-unsafe',
-        `refusing the cache directory ${root}: ${reason}. Cached GPU code loaded from it could have been planted by ` +
-          `another user, so the disk cache is off and kernels are cached in memory only. ` +
-          `Fix: chmod 700 and chown it to yourself, or point CUOP_CACHE_DIR at a private directory.`,
+    if (reason) return unsafe(root, reason);
+    const fmtText = readTrustedTextOrUndefined(join(root, FORMAT_FILE), rule, MAX_SMALL_FILE_BYTES);
+    const onDisk = fmtText === undefined ? undefined : Number.parseInt(fmtText.trim(), 10);
+    if (onDisk !== undefined && Number.isFinite(onDisk) && onDisk > CACHE_FORMAT_VERSION) {
+      return refuse(
+        'dir-future-format',
+        `the cache directory ${given} uses cache format ${onDisk}, newer than this cuop's (${CACHE_FORMAT_VERSION}); ` +
+          `leaving it alone and caching in memory only. Upgrade cuop or use another CUOP_CACHE_DIR.`,
       );
-      return undefined;
+    }
+    try {
+      if (fs.readdirSync(root).length === 0) {
+        try {
+          markNew(root, rule);
+        } catch {
+          // unwritable: it stays empty, and the read-only case below says so
+        }
+      }
+      if (!adoptable(root, rule)) {
+        return refuse(
+          'dir-foreign',
+          `refusing the cache directory ${given}: it is not empty and is not a cuop cache (no ${CACHEDIR_TAG_FILE} ` +
+            `by cuop and ${FORMAT_FILE}), so its files are not cuop's to manage. Point CUOP_CACHE_DIR at an empty ` +
+            `or new directory; kernels are cached in memory only for now.`,
+        );
+      }
+    } catch (e) {
+      return unsafe(root, `it cannot be listed (${errorCode(e)})`);
     }
     const tier = new DiskTier(root, opts);
-    try {
-      const fmtPath = join(root, FORMAT_FILE);
-      let onDisk: number | undefined;
-      try {
-        onDisk = Number.parseInt(fs.readFileSync(fmtPath, 'utf8').trim(), 10);
-      } catch {
-        onDisk = undefined;
-      }
-      if (onDisk !== undefined && Number.isFinite(onDisk) && onDisk > CACHE_FORMAT_VERSION) {
-        log.warnOnce(
-          'dir-future-format',
-          `the cache directory ${root} uses cache format ${onDisk}, newer than this cuop's (${CACHE_FORMAT_VERSION}); ` +
-            `leaving it alone and caching in memory only. Upgrade cuop or use another CUOP_CACHE_DIR.`,
-        );
-        return undefined;
-      }
-      for (const d of [
-        tier.kernelsDir,
-        tier.metadataDir,
-        tier.manifestsDir,
-        tier.tempDir,
-        tier.locksDir,
-        tier.statsDir,
-      ]) {
-        fs.mkdirSync(d, { recursive: true, mode: 0o700 });
-      }
-      if (onDisk !== CACHE_FORMAT_VERSION)
-        fs.writeFileSync(fmtPath, `${CACHE_FORMAT_VERSION}\n`, { mode: 0o600 });
-      const tag = join(root, 'CACHEDIR.TAG');
-      if (!fs.existsSync(tag)) fs.writeFileSync(tag, CACHEDIR_TAG, { mode: 0o600 });
-    } catch (e) {
+    const readOnly = (e: unknown): DiskTier => {
       // Read-only but otherwise fine: keep serving reads; writes will fail and be counted.
       log.warnOnce(
         'dir-readonly',
-        `cannot initialise the cache directory ${root} (${errorCode(e)}: ${errorText(e)}); ` +
+        `cannot initialise the cache directory ${given} (${errorCode(e)}: ${errorText(e)}); ` +
           `existing entries are still read, new ones are kept in memory only.`,
       );
+      return tier;
+    };
+    try {
+      for (const d of tier.subdirs()) ensureTrustedDir(d, rule);
+    } catch (e) {
+      if (e instanceof UntrustedPathError) return unsafe(e.path, e.reason);
+      return readOnly(e);
+    }
+    try {
+      if (onDisk !== CACHE_FORMAT_VERSION) tier.replaceSmallFile(FORMAT_FILE, `${CACHE_FORMAT_VERSION}\n`);
+      const tag = readTrustedTextOrUndefined(join(root, CACHEDIR_TAG_FILE), rule, MAX_SMALL_FILE_BYTES);
+      if (tag !== CACHEDIR_TAG) tier.replaceSmallFile(CACHEDIR_TAG_FILE, CACHEDIR_TAG);
+    } catch (e) {
+      return readOnly(e);
     }
     return tier;
+  }
+
+  private subdirs(): string[] {
+    return [this.kernelsDir, this.metadataDir, this.manifestsDir, this.tempDir, this.locksDir, this.statsDir];
+  }
+
+  /** A top-level file of ours (maintenance stamp, identity memo), replaced atomically; never through a link. */
+  writeRootFile(name: string, text: string): void {
+    this.replaceSmallFile(name, text);
+  }
+
+  /** A top-level file of ours, read safely (regular, trusted, at most 1 MiB); undefined when absent or unusable. */
+  readRootFile(name: string): string | undefined {
+    return readTrustedTextOrUndefined(join(this.root, name), this.opts.rule, 2 ** 20);
+  }
+
+  /** A top-level file of ours, replaced atomically (temp + rename): a FIFO or directory there is replaced too. */
+  private replaceSmallFile(name: string, text: string): void {
+    const tmp = join(this.tempDir, `${name}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    createFileSync(tmp, text, this.opts.rule);
+    const dest = join(this.root, name);
+    if (fs.lstatSync(dest, { throwIfNoEntry: false })?.isDirectory()) removePath(dest);
+    fs.renameSync(tmp, dest);
+  }
+
+  /**
+   * Checks a fan-out directory once per process: a link or a file at its path is removed (never followed), a
+   * directory that fails the trust rule makes its entries misses. `create`: make it when missing (writes).
+   */
+  private shardDirOk(dir: string, create: boolean): boolean {
+    if (this.goodShards.has(dir)) return true;
+    try {
+      if (create) {
+        ensureTrustedDir(dir, this.opts.rule);
+      } else {
+        const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+        if (!st) return false;
+        if (!st.isDirectory()) {
+          removePath(dir);
+          return false;
+        }
+        const problem = dirProblem(st, this.opts.rule);
+        if (problem) throw new UntrustedPathError(dir, problem);
+      }
+    } catch (e) {
+      if (e instanceof UntrustedPathError) {
+        this.opts.log.warnOnce(
+          `untrusted-${dir}`,
+          `ignoring ${dir} in the cache: ${e.reason}. Its kernels are compiled instead of loaded.`,
+        );
+      }
+      return false;
+    }
+    this.goodShards.add(dir);
+    return true;
   }
 
   private shard(key: string): string {
@@ -201,12 +325,10 @@ export class DiskTier implements CacheTier {
 
   /** The family's manifest, or undefined when there is none or it is unreadable (it is then rewritten). */
   readManifest(family: string): Manifest | undefined {
-    let text: string;
-    try {
-      text = fs.readFileSync(this.manifestPath(family), 'utf8');
-    } catch {
-      return undefined;
-    }
+    const path = this.manifestPath(family);
+    if (!this.shardDirOk(dirname(path), false)) return undefined;
+    const text = readTrustedTextOrUndefined(path, this.opts.rule, MAX_MANIFEST_BYTES);
+    if (text === undefined) return undefined;
     try {
       return parseManifest(JSON.parse(text), family);
     } catch {
@@ -221,8 +343,12 @@ export class DiskTier implements CacheTier {
     const stem = `${family}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.manifest`;
     const tmp = await this.writeTemp(stem, JSON.stringify(manifest), this.opts.now());
     try {
-      await fsp.mkdir(join(this.manifestsDir, this.shard(family)), { recursive: true, mode: 0o700 });
-      await fsp.rename(tmp, this.manifestPath(family));
+      const dir = join(this.manifestsDir, this.shard(family));
+      if (!this.shardDirOk(dir, true))
+        throw new UntrustedPathError(dir, 'the fan-out directory is not usable');
+      const dest = this.manifestPath(family);
+      if ((await fsp.lstat(dest).catch(() => undefined))?.isDirectory()) await removePathAsync(dest);
+      await fsp.rename(tmp, dest);
     } catch (e) {
       await fsp.unlink(tmp).catch(() => {});
       throw e;
@@ -235,18 +361,12 @@ export class DiskTier implements CacheTier {
 
   /** True when a metadata file (the commit record) exists; one stat, used by waiters polling for a publish. */
   committed(key: string): boolean {
-    return fs.existsSync(this.metaPath(key));
+    return fs.lstatSync(this.metaPath(key), { throwIfNoEntry: false })?.isFile() ?? false;
   }
 
   private corrupt(key: string, reason: string, paths: string[]): undefined {
     let repaired = true;
-    for (const p of paths) {
-      try {
-        fs.unlinkSync(p);
-      } catch (e) {
-        if (errorCode(e) !== 'ENOENT') repaired = false;
-      }
-    }
+    for (const p of paths) repaired = removePath(p) && repaired;
     this.opts.hooks.corrupt(this.name, key, reason, repaired);
     return undefined;
   }
@@ -296,12 +416,20 @@ export class DiskTier implements CacheTier {
     countBytes = true,
   ): TierRecord | { reason: string; paths: string[] } | undefined {
     const metaPath = this.metaPath(key);
+    if (!this.shardDirOk(dirname(metaPath), false)) return undefined;
     let text: string;
     try {
-      text = fs.readFileSync(metaPath, 'utf8');
+      text = readTrustedText(metaPath, this.opts.rule, MAX_METADATA_BYTES);
     } catch (e) {
-      if (errorCode(e) !== 'ENOENT') this.opts.log.debug(`disk read of ${metaPath} failed: ${errorCode(e)}`);
-      return undefined;
+      const why = unusable(e);
+      if (why === undefined) {
+        if (errorCode(e) !== 'ENOENT')
+          this.opts.log.debug(`disk read of ${metaPath} failed: ${errorCode(e)}`);
+        return undefined;
+      }
+      // Not a file cuop may read (a FIFO, a link, a directory, another user's, absurdly large): it is at a path
+      // cuop generates, so it goes, and the key is compiled again.
+      return { reason: `metadata ${why}`, paths: [metaPath] };
     }
     let raw: unknown;
     try {
@@ -333,9 +461,13 @@ export class DiskTier implements CacheTier {
     }
     let stored: Buffer;
     try {
-      stored = readExpected(kernelPath, meta.storedBytes);
+      if (!this.shardDirOk(dirname(kernelPath), false))
+        return { reason: 'kernel file missing', paths: [metaPath] };
+      stored = readTrusted(kernelPath, this.opts.rule, meta.storedBytes);
     } catch (e) {
       if (errorCode(e) === 'ENOENT') return { reason: 'kernel file missing', paths: [metaPath] };
+      const why = unusable(e);
+      if (why !== undefined) return { reason: `kernel ${why}`, paths: both };
       this.opts.log.debug(`disk read of ${kernelPath} failed: ${errorCode(e)}`);
       return undefined;
     }
@@ -377,7 +509,7 @@ export class DiskTier implements CacheTier {
     if (sync) {
       for (const p of second ? [first, second] : [first]) {
         try {
-          fs.utimesSync(p, t, t);
+          fs.lutimesSync(p, t, t); // never the target of a link planted here
           return true;
         } catch {
           // try the next path
@@ -385,23 +517,15 @@ export class DiskTier implements CacheTier {
       }
       return false;
     }
-    fs.utimes(first, t, t, (e) => {
-      if (e && second) fs.utimes(second, t, t, () => {});
+    fs.lutimes(first, t, t, (e) => {
+      if (e && second) fs.lutimes(second, t, t, () => {});
     });
     return true;
   }
 
   private async writeTemp(name: string, data: Buffer | string, mtimeMs: number): Promise<string> {
     const path = join(this.tempDir, name);
-    const fh = await fsp.open(path, 'wx', 0o600);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-      const t = mtimeMs / 1000;
-      await fh.utimes(t, t);
-    } finally {
-      await fh.close();
-    }
+    await createFile(path, data, this.opts.rule, mtimeMs);
     return path;
   }
 
@@ -440,11 +564,16 @@ export class DiskTier implements CacheTier {
       const metaPath = this.metaPath(key);
       const kdir = join(this.kernelsDir, this.shard(key));
       const mdir = join(this.metadataDir, this.shard(key));
-      await fsp.mkdir(kdir, { recursive: true, mode: 0o700 });
-      await fsp.mkdir(mdir, { recursive: true, mode: 0o700 });
+      for (const d of [kdir, mdir]) {
+        if (!this.shardDirOk(d, true)) throw new UntrustedPathError(d, 'the fan-out directory is not usable');
+      }
+      // A directory squatting a path cuop generates would make every publish of this key fail, forever.
+      for (const dest of [kernelPath, metaPath]) {
+        if ((await fsp.lstat(dest).catch(() => undefined))?.isDirectory()) await removePathAsync(dest);
+      }
       // Another writer already committed a sound entry (e.g. after a lock wait ran out): keep it rather than swap
       // its kernel file under a reader that has read its metadata.
-      if (fs.existsSync(metaPath) && this.verify(key) === undefined) {
+      if (this.committed(key) && this.verify(key) === undefined) {
         for (const t of temps) if (t) await fsp.unlink(t).catch(() => {});
         return;
       }
@@ -468,12 +597,8 @@ export class DiskTier implements CacheTier {
   /** Removes an entry: metadata first (readers then miss), then every kernel file of the key. */
   async delete(key: string): Promise<boolean> {
     let removed = false;
-    try {
-      await fsp.unlink(this.metaPath(key));
-      removed = true;
-    } catch {
-      // not there
-    }
+    const metaPath = this.metaPath(key);
+    if (await fsp.lstat(metaPath).catch(() => undefined)) removed = await removePathAsync(metaPath);
     const kdir = join(this.kernelsDir, this.shard(key));
     let names: string[] = [];
     try {
@@ -482,12 +607,8 @@ export class DiskTier implements CacheTier {
       // no shard dir
     }
     for (const n of names) {
-      if (n.startsWith(`${key}.`)) {
-        await fsp.unlink(join(kdir, n)).then(
-          () => (removed = true),
-          () => {},
-        );
-      }
+      if (n.startsWith(`${key}.`) && isKernelFileName(n) && (await removePathAsync(join(kdir, n))))
+        removed = true;
     }
     return removed;
   }
@@ -512,36 +633,69 @@ export class DiskTier implements CacheTier {
 
   /** Removes every entry; throws when a directory could not be removed (e.g. EACCES), after trying them all. */
   async clear(): Promise<void> {
-    let failure: unknown;
-    for (const d of [this.metadataDir, this.kernelsDir, this.manifestsDir, this.tempDir]) {
-      await fsp.rm(d, { recursive: true, force: true }).catch((e: unknown) => (failure ??= e));
-      await fsp.mkdir(d, { recursive: true, mode: 0o700 }).catch(() => {});
+    // Only what cuop wrote, by name: files of other names stay where they are.
+    const scan = await this.scan();
+    const paths = [
+      ...[...scan.entries.values()].flatMap((e) => [e.metaPath, ...e.kernelPaths]),
+      ...scan.orphanKernels.map((k) => k.path),
+      ...scan.temps.map((t) => t.path),
+      ...scan.manifests.map((m) => m.path),
+      ...scan.squatters,
+    ];
+    let failed: string | undefined;
+    for (const p of paths) if (!(await removePathAsync(p))) failed ??= p;
+    if (failed !== undefined) {
+      const err = new Error(`cannot remove ${failed}`) as NodeJS.ErrnoException;
+      err.code = 'EACCES';
+      throw err;
     }
-    if (failure !== undefined) throw failure;
   }
 
-  /** Walks the directory for maintenance (async, yields to the event loop between files). */
+  /**
+   * Walks the directory for maintenance (async, yields to the event loop between files). Nothing is followed:
+   * lstat only. Names cuop does not generate are listed as strays and left alone.
+   */
   async scan(): Promise<DiskScan> {
     const entries = new Map<string, DiskEntryInfo>();
     const strays: string[] = [];
+    const squatters: string[] = [];
     const listDir = async (d: string): Promise<string[]> => fsp.readdir(d).catch(() => [] as string[]);
-    const statOf = async (p: string): Promise<fs.Stats | undefined> => fsp.stat(p).catch(() => undefined);
-
-    for (const s of (await listDir(this.metadataDir)).sort()) {
-      const dir = join(this.metadataDir, s);
-      for (const n of await listDir(dir)) {
-        const p = join(dir, n);
-        const key = n.endsWith('.json') ? n.slice(0, -5) : '';
-        if (!isCacheKey(key) || key.slice(0, 2) !== s) {
+    const lstatOf = async (p: string): Promise<fs.Stats | undefined> => fsp.lstat(p).catch(() => undefined);
+    /** The fan-out directories of a top-level dir; anything else at a shard name is cuop's path taken: a squatter. */
+    const shards = async (top: string): Promise<string[]> => {
+      const out: string[] = [];
+      for (const s of (await listDir(top)).sort()) {
+        const p = join(top, s);
+        if (!isShardName(s)) {
           strays.push(p);
           continue;
         }
-        const st = await statOf(p);
+        const st = await lstatOf(p);
+        if (st?.isDirectory()) out.push(s);
+        else if (st) squatters.push(p);
+      }
+      return out;
+    };
+
+    for (const s of await shards(this.metadataDir)) {
+      const dir = join(this.metadataDir, s);
+      for (const n of await listDir(dir)) {
+        const p = join(dir, n);
+        const key = n.slice(0, -5);
+        if (!isEntryJsonName(n) || key.slice(0, 2) !== s) {
+          strays.push(p);
+          continue;
+        }
+        const st = await lstatOf(p);
         if (!st) continue;
+        if (!st.isFile()) {
+          squatters.push(p);
+          continue;
+        }
         let meta: EntryMetadata | undefined;
         let formatVersion: number | undefined;
         try {
-          const raw = JSON.parse(await fsp.readFile(p, 'utf8')) as unknown;
+          const raw = JSON.parse(readTrustedText(p, this.opts.rule, MAX_METADATA_BYTES)) as unknown;
           const v = (raw as { formatVersion?: unknown } | null)?.formatVersion;
           if (typeof v === 'number') formatVersion = v;
           const r = parseEntryMetadata(raw);
@@ -561,15 +715,19 @@ export class DiskTier implements CacheTier {
       }
     }
     const orphanKernels: DiskScan['orphanKernels'] = [];
-    for (const s of (await listDir(this.kernelsDir)).sort()) {
+    for (const s of await shards(this.kernelsDir)) {
       const dir = join(this.kernelsDir, s);
       for (const n of await listDir(dir)) {
         const p = join(dir, n);
         const key = n.slice(0, 64);
-        const st = await statOf(p);
-        if (!st) continue;
-        if (!isCacheKey(key) || n[64] !== '.') {
+        if (!isKernelFileName(n) || key.slice(0, 2) !== s) {
           strays.push(p);
+          continue;
+        }
+        const st = await lstatOf(p);
+        if (!st) continue;
+        if (!st.isFile()) {
+          squatters.push(p);
           continue;
         }
         const e = entries.get(key);
@@ -588,19 +746,26 @@ export class DiskTier implements CacheTier {
     const temps: DiskScan['temps'] = [];
     for (const n of await listDir(this.tempDir)) {
       const p = join(this.tempDir, n);
-      const st = await statOf(p);
+      if (!isTempName(n)) {
+        strays.push(p);
+        continue;
+      }
+      const st = await lstatOf(p);
       if (st) temps.push({ path: p, mtimeMs: st.mtimeMs });
     }
-    const locks = (await listDir(this.locksDir)).map((n) => join(this.locksDir, n));
+    const locks: string[] = [];
+    for (const n of await listDir(this.locksDir)) {
+      (isLockName(n) ? locks : strays).push(join(this.locksDir, n));
+    }
     const manifests: DiskScan['manifests'] = [];
-    for (const s of (await listDir(this.manifestsDir)).sort()) {
+    for (const s of await shards(this.manifestsDir)) {
       for (const n of await listDir(join(this.manifestsDir, s))) {
-        const family = n.endsWith('.json') ? n.slice(0, -5) : '';
-        if (isCacheKey(family) && family.slice(0, 2) === s) {
-          manifests.push({ family, path: join(this.manifestsDir, s, n) });
-        }
+        const p = join(this.manifestsDir, s, n);
+        const family = n.slice(0, -5);
+        if (isEntryJsonName(n) && family.slice(0, 2) === s) manifests.push({ family, path: p });
+        else strays.push(p);
       }
     }
-    return { entries, orphanKernels, temps, locks, manifests, strays };
+    return { entries, orphanKernels, temps, locks, manifests, strays, squatters };
   }
 }

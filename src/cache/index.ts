@@ -49,7 +49,10 @@ export {
   resolvePolicy,
   type CachePolicy,
   type CachePolicyInput,
+  type EnvProblem,
 } from './policy.js';
+export { trustRule, dirProblem, fileProblem, type TrustRule, type CacheSharing } from './trust.js';
+export { readTrustedTextOrUndefined, UntrustedPathError } from './safe-fs.js';
 export { parseEntryMetadata, type EntryMetadata, type MetadataParse, type ParamRecord } from './metadata.js';
 export { CacheLog, stderrLogger, type CacheLogger } from './logger.js';
 export { emptyCounters, type CacheCounters, type CacheStats, type CacheStatsSnapshot } from './stats.js';

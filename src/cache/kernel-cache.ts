@@ -19,9 +19,17 @@ import { breakStaleLock, HOST, lockIsStale, readLock, releaseLock, tryCreateLock
 import { CacheLog, errorCode, errorText, stderrLogger, type CacheLogger } from './logger.js';
 import { MemoryTier, type CacheEntry } from './memory-tier.js';
 import type { EntryMetadata } from './metadata.js';
-import { resolveCacheDir, resolvePolicy, type CachePolicy, type CachePolicyInput } from './policy.js';
+import {
+  resolveCacheDir,
+  resolvePolicy,
+  type CachePolicy,
+  type CachePolicyInput,
+  type EnvProblem,
+} from './policy.js';
+import { trustRule, type TrustRule } from './trust.js';
 import { registerExitFlush, snapshot, StatsStore, unregisterExitFlush, type CacheStats } from './stats.js';
 import type { CacheTier, EvictionReason, ExpectedIdentity, TierHooks, TierRecord } from './tier.js';
+import { removePathAsync } from './safe-fs.js';
 
 export type LookupTier = 'memory' | 'disk' | 'compiled' | 'shared' | (string & {});
 
@@ -92,16 +100,8 @@ export interface IntegrityReport {
   ok: number;
   problems: IntegrityProblem[];
   repaired: number;
-}
-
-/** Removes a file; true when it is gone afterwards (already missing counts as gone). */
-async function unlinkIfThere(path: string): Promise<boolean> {
-  try {
-    await fs.promises.unlink(path);
-    return true;
-  } catch (e) {
-    return errorCode(e) === 'ENOENT';
-  }
+  /** Files with names cuop never generates: not cuop's, so never removed (listed so that someone looks). */
+  foreign: string[];
 }
 
 const EMPTY_REPORT: MaintenanceReport = {
@@ -113,6 +113,8 @@ const EMPTY_REPORT: MaintenanceReport = {
   bytes: 0,
 };
 const MAINT_STAMP = 'maintenance.stamp';
+/** Stats files (one per cache object of a process) past which a flush folds the dead ones into the total. */
+const MAX_STATS_FILES = 256;
 
 /**
  * The kernel cache: memory → disk → further tiers → one compile per key (in-process promise, cross-process lock
@@ -136,6 +138,8 @@ function copySignatures(
 export class KernelCache {
   readonly dir: string | null;
   readonly policy: CachePolicy;
+  /** Whose files this cache trusts (policy.sharing). */
+  readonly rule: TrustRule;
   private readonly log: CacheLog;
   private readonly clock: () => number;
   private readonly memory: MemoryTier;
@@ -154,8 +158,16 @@ export class KernelCache {
 
   constructor(opts: KernelCacheOptions = {}) {
     const env = opts.env ?? process.env;
-    this.policy = resolvePolicy(opts.policy, env);
+    const envProblems: EnvProblem[] = [];
+    this.policy = resolvePolicy(opts.policy, env, (p) => envProblems.push(p));
     this.log = new CacheLog(opts.logger ?? stderrLogger, this.policy.debug);
+    for (const p of envProblems) {
+      this.log.warnOnce(
+        `env-${p.variable}`,
+        `ignoring ${p.variable}=${JSON.stringify(p.value)}: ${p.message}; using the default.`,
+      );
+    }
+    this.rule = trustRule(this.policy.sharing);
     this.clock = opts.clock ?? Date.now;
     const disabled = env.CUOP_CACHE_DISABLE === '1' || env.CUOP_CACHE_DISABLE === 'true';
     const wanted = disabled ? null : opts.dir === undefined ? resolveCacheDir(env) : opts.dir;
@@ -174,6 +186,7 @@ export class KernelCache {
     });
     this.disk = wanted
       ? DiskTier.open(wanted, {
+          rule: this.rule,
           codec: this.policy.compression,
           checksum: this.policy.checksum,
           now: this.clock,
@@ -183,7 +196,7 @@ export class KernelCache {
       : undefined;
     this.dir = this.disk ? this.disk.root : null;
     this.lower = [...(this.disk ? [this.disk] : []), ...(opts.tiers ?? [])];
-    this.stats = new StatsStore(this.disk?.statsDir);
+    this.stats = new StatsStore(this.disk?.statsDir, this.rule);
     if (this.disk) {
       registerExitFlush(this.flushAtExit);
       const flush = setInterval(() => this.flushStats(), Math.max(100, this.policy.statsFlushMs));
@@ -225,6 +238,21 @@ export class KernelCache {
         this.log.debug(`evict ${key} (${reason})`);
       },
     };
+  }
+
+  /** A small file of the layer above kept in the cache's root (the JIT's compiler identity memo); safe reads. */
+  readRootFile(name: string): string | undefined {
+    return this.disk?.readRootFile(name);
+  }
+
+  /** Replaces such a file atomically; false when there is no disk tier or it cannot be written. */
+  writeRootFile(name: string, text: string): boolean {
+    try {
+      this.disk?.writeRootFile(name, text);
+      return this.disk !== undefined;
+    } catch {
+      return false;
+    }
   }
 
   /** Memory tier only, synchronous, no I/O, no hashing. */
@@ -507,7 +535,7 @@ export class KernelCache {
       this.stats.counters.compileMs += result.compileMs;
       return await this.store(key, spec, result, extra, startedAt);
     } finally {
-      if (lockPath) releaseLock(lockPath);
+      if (lockPath) releaseLock(lockPath, this.rule);
     }
   }
 
@@ -659,7 +687,7 @@ export class KernelCache {
     for (;;) {
       let mine: boolean;
       try {
-        mine = tryCreateLock(path, Date.now());
+        mine = tryCreateLock(path, Date.now(), this.rule);
       } catch (e) {
         this.log.debug(`no lock for ${key} (${errorCode(e)}); compiling without one`);
         return {};
@@ -668,17 +696,17 @@ export class KernelCache {
         // Someone may have published between our miss and our lock.
         const found = probe();
         if (found) {
-          releaseLock(path);
+          releaseLock(path, this.rule);
           return { found };
         }
         return { lockPath: path };
       }
       const found = probe();
       if (found) return { found };
-      const info = readLock(path);
+      const info = readLock(path, this.rule);
       let mtime: number | undefined;
       try {
-        mtime = fs.statSync(path).mtimeMs;
+        mtime = fs.lstatSync(path).mtimeMs;
       } catch {
         continue; // released just now: try again at once
       }
@@ -687,7 +715,7 @@ export class KernelCache {
         this.log.debug(
           `stale lock ${key} (owner ${info ? `${info.host}:${info.pid}` : 'unknown'}) taken over`,
         );
-        breakStaleLock(path, info);
+        breakStaleLock(path, info, this.rule);
         continue;
       }
       if (Date.now() >= deadline) {
@@ -785,6 +813,28 @@ export class KernelCache {
       this.stats.usedSinceFlush.clear();
     }
     this.stats.flush();
+    this.compactStatsIfCrowded();
+  }
+
+  /**
+   * Short-lived processes each leave a stats file until maintenance folds them into the total, which may not run for
+   * an hour: past MAX_STATS_FILES, the flush folds those of dead processes at once (under the maintenance lock;
+   * skipped if another process holds it).
+   */
+  private compactStatsIfCrowded(): void {
+    const disk = this.disk;
+    if (!disk || this.stats.fileCount() <= MAX_STATS_FILES) return;
+    const path = join(disk.locksDir, 'maintenance.lock');
+    try {
+      if (!tryCreateLock(path, Date.now(), this.rule)) return;
+    } catch {
+      return;
+    }
+    try {
+      this.stats.compact();
+    } finally {
+      releaseLock(path, this.rule);
+    }
   }
 
   // ---------------------------------------------------------------- maintenance
@@ -800,20 +850,20 @@ export class KernelCache {
     for (;;) {
       let mine: boolean;
       try {
-        mine = tryCreateLock(path, Date.now());
+        mine = tryCreateLock(path, Date.now(), this.rule);
       } catch {
         return undefined;
       }
       if (mine) break;
-      const info = readLock(path);
+      const info = readLock(path, this.rule);
       let mtime: number | undefined;
       try {
-        mtime = fs.statSync(path).mtimeMs;
+        mtime = fs.lstatSync(path).mtimeMs;
       } catch {
         continue;
       }
       if (lockIsStale(info, Date.now(), 3_600_000, mtime)) {
-        breakStaleLock(path, info);
+        breakStaleLock(path, info, this.rule);
         continue;
       }
       if (!wait || Date.now() >= deadline) return undefined;
@@ -823,7 +873,7 @@ export class KernelCache {
       this.flushStats(true); // the pass must see this process's LRU touches
       return await fn(disk);
     } finally {
-      releaseLock(path);
+      releaseLock(path, this.rule);
     }
   }
 
@@ -833,15 +883,18 @@ export class KernelCache {
     reason: EvictionReason,
     rep: MaintenanceReport,
   ): Promise<void> {
-    const paths = [e.metaPath, ...e.kernelPaths];
-    for (const p of paths) await fs.promises.unlink(p).catch(() => {});
+    let gone = true;
+    for (const p of [e.metaPath, ...e.kernelPaths]) gone = (await removePathAsync(p)) && gone;
+    if (!gone) {
+      this.log.debug(`could not remove ${e.key} from disk (${reason})`);
+      return;
+    }
     rep.removed++;
     rep.freedBytes += e.bytes;
     rep.byReason[reason] = (rep.byReason[reason] ?? 0) + 1;
     this.stats.counters.evictions[reason]++;
     this.stats.markDirty();
     this.log.debug(`evict ${e.key} from disk (${reason})`);
-    void disk;
   }
 
   private finish(rep: MaintenanceReport, scan: DiskScan): MaintenanceReport {
@@ -904,21 +957,24 @@ export class KernelCache {
     };
     for (const t of scan.temps) {
       if (now - t.mtimeMs > grace) {
-        await fs.promises.unlink(t.path).catch(() => {});
+        await removePathAsync(t.path);
         count('orphan', 0);
         this.log.debug(`sweep temp ${t.path}`);
       }
     }
     for (const k of scan.orphanKernels) {
       if (now - k.mtimeMs > grace) {
-        await fs.promises.unlink(k.path).catch(() => {});
+        await removePathAsync(k.path);
         count('orphan', k.bytes);
         this.log.debug(`sweep orphan kernel ${k.path}`);
       }
     }
-    for (const p of scan.strays) {
-      await fs.promises.rm(p, { recursive: true, force: true }).catch(() => {});
+    // Something squatting a path cuop generates goes; files of names cuop never generates are not cuop's: kept.
+    for (const p of scan.squatters) {
+      if (await removePathAsync(p)) count('orphan', 0);
+      this.log.debug(`remove ${p}: not what cuop keeps at that path`);
     }
+    if (scan.strays.length > 0) this.log.debug(`left alone (not cuop's): ${scan.strays.join(', ')}`);
     for (const e of [...scan.entries.values()]) {
       let reason: EvictionReason | undefined;
       if (e.formatVersion !== undefined && e.formatVersion !== CACHE_FORMAT_VERSION) reason = 'stale';
@@ -940,26 +996,26 @@ export class KernelCache {
       }
       // kernel files of another codec next to the live one
       for (const p of e.kernelPaths) {
-        if (p !== e.kernelPath) await fs.promises.unlink(p).catch(() => {});
+        if (p !== e.kernelPath) await removePathAsync(p);
       }
     }
     await this.sweepManifests(disk, scan);
     for (const l of scan.locks) {
       if (l.endsWith('maintenance.lock')) continue;
-      const info = readLock(l);
+      const info = readLock(l, this.rule);
       let mtime: number | undefined;
       try {
-        mtime = (await fs.promises.stat(l)).mtimeMs;
+        mtime = (await fs.promises.lstat(l)).mtimeMs;
       } catch {
         continue;
       }
       if (l.endsWith('.tmp')) {
         // A lock being created (see tryCreateLock); left behind only by a writer killed in those microseconds.
-        if (this.clock() - mtime > this.policy.orphanGraceMs) await fs.promises.unlink(l).catch(() => {});
+        if (this.clock() - mtime > this.policy.orphanGraceMs) await removePathAsync(l);
         continue;
       }
       if (lockIsStale(info, Date.now(), Math.max(this.policy.lockWaitMs, 1), mtime)) {
-        breakStaleLock(l, info); // the same guarded removal as a waiter's takeover
+        breakStaleLock(l, info, this.rule); // the same guarded removal as a waiter's takeover
       }
     }
   }
@@ -969,13 +1025,13 @@ export class KernelCache {
     for (const { family, path } of scan.manifests) {
       const m = disk.readManifest(family);
       if (!m) {
-        await fs.promises.unlink(path).catch(() => {});
+        await removePathAsync(path);
         continue;
       }
       const live = m.candidates.filter((c) => scan.entries.has(c.key));
       if (live.length === m.candidates.length) continue;
       this.manifests.delete(family);
-      if (live.length === 0) await fs.promises.unlink(path).catch(() => {});
+      if (live.length === 0) await removePathAsync(path);
       else await disk.writeManifest({ ...m, candidates: live }).catch(() => {});
     }
   }
@@ -1040,6 +1096,8 @@ export class KernelCache {
         if (now - t.mtimeMs > this.policy.orphanGraceMs)
           problems.push({ path: t.path, problem: 'stale temp file' });
       }
+      for (const p of scan.squatters)
+        problems.push({ path: p, problem: 'not a regular file where cuop keeps one' });
       let repaired = 0;
       if (opts.repair) {
         for (const p of problems) {
@@ -1047,22 +1105,20 @@ export class KernelCache {
             const e = scan.entries.get(p.key);
             let removed = true;
             if (e) {
-              for (const f of [e.metaPath, ...e.kernelPaths]) {
-                removed = (await unlinkIfThere(f)) && removed;
-              }
+              for (const f of [e.metaPath, ...e.kernelPaths]) removed = (await removePathAsync(f)) && removed;
             }
             this.stats.counters.corruptFound++;
             if (removed) this.stats.counters.corruptRepaired++;
             if (removed) repaired++;
-          } else if (await unlinkIfThere(p.path)) {
+          } else if (await removePathAsync(p.path)) {
             repaired++;
           }
         }
         this.stats.markDirty();
       }
-      return { ran: true, checked: scan.entries.size, ok, problems, repaired };
+      return { ran: true, checked: scan.entries.size, ok, problems, repaired, foreign: scan.strays };
     });
-    return r ?? { ran: false, checked: 0, ok: 0, problems: [], repaired: 0 };
+    return r ?? { ran: false, checked: 0, ok: 0, problems: [], repaired: 0, foreign: [] };
   }
 
   /** Everything: memory tier, disk entries, lower tiers. Stats are kept. */
@@ -1091,7 +1147,11 @@ export class KernelCache {
       await this.expireIn(disk, scan, rep);
       await this.shrinkIn(disk, scan, rep, this.policy.maxDiskBytes, this.policy.maxEntries);
       this.stats.compact(new Set(scan.entries.keys()));
-      await fs.promises.writeFile(join(disk.root, MAINT_STAMP), `${this.clock()}\n`).catch(() => {});
+      try {
+        disk.writeRootFile(MAINT_STAMP, `${this.clock()}\n`);
+      } catch {
+        // read-only dir: the next process runs maintenance again, no harm
+      }
       return this.finish(rep, scan);
     });
     return r ?? { ...EMPTY_REPORT };
@@ -1100,7 +1160,7 @@ export class KernelCache {
   private async backgroundMaintenance(): Promise<void> {
     if (this.closed || this.maintenanceRunning || !this.disk) return;
     try {
-      const st = await fs.promises.stat(join(this.disk.root, MAINT_STAMP));
+      const st = await fs.promises.lstat(join(this.disk.root, MAINT_STAMP));
       if (Date.now() - st.mtimeMs < this.policy.maintenanceIntervalMs) return;
     } catch {
       // never ran

@@ -1,6 +1,11 @@
-import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, renameSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
+
+import { createFileSync, readTrustedTextOrUndefined } from './safe-fs.js';
+import { trustRule, type TrustRule } from './trust.js';
+
+const PRIVATE = trustRule('private');
 
 /** Content of a lock file. */
 export interface LockInfo {
@@ -22,9 +27,12 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-export function readLock(path: string): LockInfo | undefined {
+/** The lock's owner record; undefined when unreadable (a FIFO or a link planted there reads as unreadable). */
+export function readLock(path: string, rule: TrustRule = PRIVATE): LockInfo | undefined {
   try {
-    const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockInfo>;
+    const text = readTrustedTextOrUndefined(path, rule, 4096);
+    if (text === undefined) return undefined;
+    const v = JSON.parse(text) as Partial<LockInfo>;
     if (typeof v.pid === 'number' && typeof v.host === 'string' && typeof v.startedAt === 'number') {
       return { pid: v.pid, host: v.host, threadId: v.threadId ?? 0, startedAt: v.startedAt };
     }
@@ -50,13 +58,13 @@ export function lockIsStale(
  * Exclusive create (O_EXCL). Returns true when this caller now owns the lock. Throws only for errors other than
  * EEXIST (the caller treats those as "no locking possible").
  */
-export function tryCreateLock(path: string, now: number): boolean {
+export function tryCreateLock(path: string, now: number, rule: TrustRule = PRIVATE): boolean {
   // Write the owner record to a private file, then link() it into place: link never overwrites (EEXIST, like
   // O_EXCL) and the lock appears with its content, so a writer killed mid-create leaves no empty, ownerless lock
   // (at worst a private file naming a dead pid, which maintenance removes).
   const info: LockInfo = { pid: process.pid, host: HOST, threadId, startedAt: now };
   const tmp = `${path}.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}.tmp`;
-  writeFileSync(tmp, JSON.stringify(info), { mode: 0o600, flag: 'wx' });
+  createFileSync(tmp, JSON.stringify(info), rule);
   try {
     linkSync(tmp, path);
     return true;
@@ -77,14 +85,14 @@ export function tryCreateLock(path: string, now: number): boolean {
  * rename of a given file succeeds); if the tombstone turns out not to be the stale lock we judged (someone took it
  * over and created a fresh one in between), it is put back with link() (which never overwrites).
  */
-export function breakStaleLock(path: string, judged: LockInfo | undefined): void {
+export function breakStaleLock(path: string, judged: LockInfo | undefined, rule: TrustRule = PRIVATE): void {
   const tomb = `${path}.stale.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}`;
   try {
     renameSync(path, tomb);
   } catch {
     return;
   }
-  const got = readLock(tomb);
+  const got = readLock(tomb, rule);
   const same =
     (!got && !judged) ||
     (got &&
@@ -106,7 +114,7 @@ export function breakStaleLock(path: string, judged: LockInfo | undefined): void
   }
 }
 
-export function releaseLock(path: string): void {
+export function releaseLock(path: string, rule: TrustRule = PRIVATE): void {
   // Move the lock aside first, then look at what was moved: if a successor took over a lock judged stale (a
   // compile that outlived lockWaitMs) and made its own, put that one back instead of deleting it.
   const tomb = `${path}.release.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}`;
@@ -115,7 +123,7 @@ export function releaseLock(path: string): void {
   } catch {
     return; // already gone
   }
-  const cur = readLock(tomb);
+  const cur = readLock(tomb, rule);
   if (cur && (cur.pid !== process.pid || cur.host !== HOST || cur.threadId !== threadId)) {
     try {
       linkSync(tomb, path);

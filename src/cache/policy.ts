@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { attachDetails, CuopError, registerErrorClass } from '../cuda/errors.js';
 import { isAbsolute, join, resolve } from 'node:path';
 import { CODECS, zstdAvailable, zstdUnavailableMessage, type Codec } from './codec.js';
+import type { CacheSharing } from './trust.js';
 
 const UNITS: Readonly<Record<string, number>> = {
   b: 1,
@@ -21,16 +22,24 @@ const UNITS: Readonly<Record<string, number>> = {
 
 /** '5GB' → 5e9, '512MiB' → 536870912, '1.5 g' → 1.5e9, '4096' → 4096. Throws on anything else. */
 export function parseByteSize(text: string | number): number {
+  let bytes: number;
   if (typeof text === 'number') {
     if (!Number.isFinite(text) || text < 0) throw new Error(`not a byte size: ${text}`);
-    return Math.floor(text);
+    bytes = Math.floor(text);
+  } else {
+    const m = typeof text === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text) : null;
+    const unit = UNITS[(m?.[2] ?? '').toLowerCase() || 'b'];
+    if (!m || unit === undefined) {
+      throw new Error(`not a byte size: ${JSON.stringify(text)} (use e.g. 1073741824, 512MB, 5GB, 1GiB)`);
+    }
+    bytes = Math.floor(Number(m[1]) * unit);
   }
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
-  const unit = UNITS[(m?.[2] ?? '').toLowerCase() || 'b'];
-  if (!m || unit === undefined) {
-    throw new Error(`not a byte size: ${JSON.stringify(text)} (use e.g. 1073741824, 512MB, 5GB, 1GiB)`);
+  if (!Number.isSafeInteger(bytes)) {
+    throw new Error(
+      `byte size ${JSON.stringify(text)} is too large (at most ${Number.MAX_SAFE_INTEGER} bytes, ~9 PB)`,
+    );
   }
-  return Math.floor(Number(m[1]) * unit);
+  return bytes;
 }
 
 const DAY = 86_400_000;
@@ -80,6 +89,13 @@ export interface CachePolicy {
    * patched driver, a deployment). CUOP_CACHE_SALT. Only its SHA-256 is stored.
    */
   readonly salt: string;
+  /**
+   * 'private' (default): every file and directory of the cache must be this user's and writable by nobody else.
+   * 'group': a team shares one machine's cache on purpose (CUOP_CACHE_SHARED=group): the tree is made setgid,
+   * mode 2770, files 0660, and entries of any member of the directory's group are used. World-writable is refused
+   * in both.
+   */
+  readonly sharing: CacheSharing;
   readonly debug: boolean;
 }
 
@@ -106,14 +122,19 @@ export const DEFAULT_POLICY: CachePolicy = Object.freeze({
   frequencyWeightMs: DAY,
   saveSource: false,
   salt: '',
+  sharing: 'private',
   debug: false,
 });
 
 // One parser per field: returns the value, or throws a message saying what is expected. A table rather than zod:
 // importing zod cost 40–70 ms of every process's start (measured), for a dozen scalar fields.
 type FieldParser = (v: unknown) => unknown;
+const shown = (v: unknown): string =>
+  typeof v === 'number' || typeof v === 'bigint' || v === undefined
+    ? String(v)
+    : (JSON.stringify(v) ?? String(v));
 const expect = (ok: boolean, what: string, v: unknown): void => {
-  if (!ok) throw new Error(`expected ${what}, got ${JSON.stringify(v) ?? String(v)}`);
+  if (!ok) throw new Error(`expected ${what}, got ${shown(v)}`);
 };
 const bytes: FieldParser = (v) => {
   if (typeof v === 'string') return parseByteSize(v);
@@ -142,6 +163,10 @@ const text: FieldParser = (v) => {
   expect(typeof v === 'string' && v.length <= 4096, 'a string of at most 4096 characters', v);
   return v;
 };
+const sharing: FieldParser = (v) => {
+  expect(v === 'private' || v === 'group', `'private' or 'group'`, v);
+  return v;
+};
 const codec: FieldParser = (v) => {
   expect(
     typeof v === 'string' && (CODECS as readonly string[]).includes(v),
@@ -168,6 +193,7 @@ const FIELDS: Readonly<Record<keyof CachePolicy, FieldParser>> = {
   frequencyWeightMs: ms,
   saveSource: bool,
   salt: text,
+  sharing,
   debug: bool,
 };
 
@@ -183,29 +209,65 @@ export class CachePolicyError extends CuopError {
 }
 registerErrorClass('CachePolicyError', CachePolicyError);
 
-/** Validates a policy; the error names the first bad field. Env: CUOP_CACHE_MAX_SIZE, CUOP_DEBUG=1. */
+/** A CUOP_* variable whose value could not be used: the default stands, and the cache warns once. */
+export interface EnvProblem {
+  readonly variable: string;
+  readonly value: string;
+  readonly message: string;
+}
+
+// Each policy field the environment can set: the variable and how its text becomes the field's value.
+const FROM_ENV: readonly { field: keyof CachePolicy; variable: string; value: (text: string) => unknown }[] =
+  [
+    { field: 'maxDiskBytes', variable: 'CUOP_CACHE_MAX_SIZE', value: (t) => t },
+    { field: 'salt', variable: 'CUOP_CACHE_SALT', value: (t) => t },
+    {
+      field: 'sharing',
+      variable: 'CUOP_CACHE_SHARED',
+      value: (t) =>
+        ['', '0', 'false', 'no', 'private'].includes(t.toLowerCase()) ? 'private' : t.toLowerCase(),
+    },
+    {
+      field: 'debug',
+      variable: 'CUOP_DEBUG',
+      value: (t) =>
+        ['1', 'true', 'yes'].includes(t.toLowerCase())
+          ? true
+          : ['0', 'false', 'no'].includes(t.toLowerCase())
+            ? false
+            : t,
+    },
+  ];
+
+/**
+ * Validates a policy. An explicit bad field throws a CachePolicyError naming it. A bad CUOP_* variable never
+ * throws (the cache must not make a call fail): it is reported to `onEnvProblem` and the default stands.
+ * Explicit fields win over the environment.
+ */
 export function resolvePolicy(
   input: Partial<CachePolicyInput> = {},
   env: NodeJS.ProcessEnv = process.env,
+  onEnvProblem: (p: EnvProblem) => void = () => {},
 ): CachePolicy {
   const out: Record<string, unknown> = { ...DEFAULT_POLICY };
-  // Environment fills in over the defaults; explicit options win over the environment.
-  const given: [string, unknown, string][] = [];
-  if (env.CUOP_CACHE_MAX_SIZE) {
-    given.push(['maxDiskBytes', env.CUOP_CACHE_MAX_SIZE, 'maxDiskBytes (from CUOP_CACHE_MAX_SIZE)']);
-  }
-  if (env.CUOP_DEBUG === '1') given.push(['debug', true, 'debug (from CUOP_DEBUG)']);
-  if (env.CUOP_CACHE_SALT) given.push(['salt', env.CUOP_CACHE_SALT, 'salt (from CUOP_CACHE_SALT)']);
-  for (const [k, v] of Object.entries(input)) if (v !== undefined) given.push([k, v, k]);
-  for (const [field, value, label] of given) {
-    const parse = (FIELDS as Record<string, FieldParser | undefined>)[field];
-    if (!parse) {
-      throw new CachePolicyError(field, `unknown field (known: ${Object.keys(FIELDS).join(', ')})`);
-    }
+  for (const { field, variable, value } of FROM_ENV) {
+    const text = env[variable];
+    if (text === undefined || text === '' || (input as Record<string, unknown>)[field] !== undefined)
+      continue;
     try {
-      out[field] = parse(value);
+      out[field] = (FIELDS[field] as FieldParser)(value(text));
     } catch (e) {
-      throw new CachePolicyError(label, (e as Error).message);
+      onEnvProblem({ variable, value: text, message: (e as Error).message });
+    }
+  }
+  for (const [k, v] of Object.entries(input)) {
+    if (v === undefined) continue;
+    const parse = (FIELDS as Record<string, FieldParser | undefined>)[k];
+    if (!parse) throw new CachePolicyError(k, `unknown field (known: ${Object.keys(FIELDS).join(', ')})`);
+    try {
+      out[k] = parse(v);
+    } catch (e) {
+      throw new CachePolicyError(k, (e as Error).message);
     }
   }
   return Object.freeze(out) as unknown as CachePolicy;

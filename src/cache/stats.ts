@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { isStatsName } from './layout.js';
 import { HOST, pidAlive } from './lock.js';
+import { createFileSync, readTrustedTextOrUndefined, removePath } from './safe-fs.js';
+import { trustRule, type TrustRule } from './trust.js';
 import type { EvictionReason } from './tier.js';
 
 /** Counters of one process, or summed over all processes that used a cache directory. */
@@ -145,7 +148,10 @@ export class StatsStore {
   private readonly startedAt = Date.now();
   private dirty = false;
 
-  constructor(private readonly dir: string | undefined) {}
+  constructor(
+    private readonly dir: string | undefined,
+    private readonly rule: TrustRule = trustRule('private'),
+  ) {}
 
   get filePath(): string | undefined {
     return this.dir ? join(this.dir, this.fileName) : undefined;
@@ -180,8 +186,7 @@ export class StatsStore {
     const path = join(this.dir, this.fileName);
     const tmp = `${path}.tmp`;
     try {
-      fs.writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
-      fs.renameSync(tmp, path);
+      this.writeReplacing(tmp, path, JSON.stringify(body));
       this.dirty = false;
       return true;
     } catch {
@@ -189,21 +194,35 @@ export class StatsStore {
     }
   }
 
+  /** `text` into `dest` by way of `tmp` (a leftover tmp of a killed flush is replaced; links never followed). */
+  private writeReplacing(tmp: string, dest: string, text: string): void {
+    removePath(tmp);
+    createFileSync(tmp, text, this.rule);
+    fs.renameSync(tmp, dest);
+  }
+
   private readJson<T>(path: string): T | undefined {
     try {
-      return JSON.parse(fs.readFileSync(path, 'utf8')) as T;
+      const text = readTrustedTextOrUndefined(path, this.rule, 64 * 2 ** 20);
+      return text === undefined ? undefined : (JSON.parse(text) as T);
     } catch {
       return undefined;
     }
   }
 
+  /** Process files (cuop's names only: a stats dir holding anything else keeps it). */
   private listFiles(): string[] {
     if (!this.dir) return [];
     try {
-      return fs.readdirSync(this.dir).filter((n) => n.endsWith('.json') && n !== TOTAL);
+      return fs.readdirSync(this.dir).filter((n) => n.endsWith('.json') && n !== TOTAL && isStatsName(n));
     } catch {
       return [];
     }
+  }
+
+  /** How many process files the directory holds now (one listing). */
+  fileCount(): number {
+    return this.listFiles().length;
   }
 
   /** Sum over total.json and every process file (this object's own file replaced by its live counters). */
@@ -229,7 +248,7 @@ export class StatsStore {
         for (const n of names) {
           if (n === this.fileName || merged.has(n)) continue;
           const f = this.readJson<ProcessFile>(join(this.dir, n));
-          if (!f) vanished ||= !fs.existsSync(join(this.dir, n));
+          if (!f) vanished ||= !fs.lstatSync(join(this.dir, n), { throwIfNoEntry: false });
           else if (f.counters) parts.push(f);
         }
         if (vanished && attempt < 3) continue;
@@ -270,11 +289,11 @@ export class StatsStore {
       if (!f?.counters) {
         // unreadable: a torn temp never becomes a .json (rename), so this is garbage; drop it when old
         try {
-          dead = now - fs.statSync(path).mtimeMs > 3_600_000;
+          dead = now - fs.lstatSync(path).mtimeMs > 3_600_000;
         } catch {
           dead = false;
         }
-        if (dead) fs.rmSync(path, { force: true });
+        if (dead) removePath(path);
         continue;
       }
       dead = f.host === HOST ? !pidAlive(f.pid) : now - f.updatedAt > FOREIGN_DEAD_MS;
@@ -286,22 +305,23 @@ export class StatsStore {
     if (liveKeys) for (const k of Object.keys(uses)) if (!liveKeys.has(k)) delete uses[k];
     // Files merged by an earlier compaction that died before deleting them stay listed, or a second crash in the
     // same place would count them twice.
-    const stillThere = [...alreadyMerged].filter((n) => fs.existsSync(join(this.dir as string, n)));
+    const stillThere = [...alreadyMerged].filter((n) =>
+      fs.lstatSync(join(this.dir as string, n), { throwIfNoEntry: false }),
+    );
     const body: TotalFile = { v: 1, counters, keyUses: uses, merged: [...stillThere, ...mergedNow] };
     const tmp = `${totalPath}.${process.pid}.tmp`;
     try {
-      fs.writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
-      fs.renameSync(tmp, totalPath);
+      this.writeReplacing(tmp, totalPath, JSON.stringify(body));
     } catch {
       return 0;
     }
-    for (const n of [...alreadyMerged, ...mergedNow]) fs.rmSync(join(this.dir, n), { force: true });
+    for (const n of [...alreadyMerged, ...mergedNow]) if (isStatsName(n)) removePath(join(this.dir, n));
     // leftover temps of killed flushes
     try {
       for (const n of fs.readdirSync(this.dir)) {
-        if (!n.endsWith('.tmp')) continue;
+        if (!n.endsWith('.tmp') || !isStatsName(n)) continue;
         const p = join(this.dir, n);
-        if (now - fs.statSync(p).mtimeMs > 3_600_000) fs.rmSync(p, { force: true });
+        if (now - fs.lstatSync(p).mtimeMs > 3_600_000) removePath(p);
       }
     } catch {
       // best effort

@@ -4,28 +4,29 @@
 // must stay dynamic: static imports are compiled before this module's body runs.
 //
 // The cache holds V8 bytecode that Node runs without further checks, so it goes where cuop keeps its kernels and
-// only when that place is private (owned by this user, not group- or world-writable); never Node's default, a
+// only when that place is a cuop cache and private (the cache's rule: this user's, writable by nobody else); never Node's default, a
 // shared directory under the OS temp dir that another user could fill first. NODE_COMPILE_CACHE set by the user
 // wins (Node has then enabled it already); NODE_DISABLE_COMPILE_CACHE=1 turns it off.
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync } from 'node:fs';
 import module from 'node:module';
 import { join } from 'node:path';
 
+import { FORMAT_FILE } from '../cache/layout.js';
 import { resolveCacheDir } from '../cache/policy.js';
+import { dirProblem, trustRule } from '../cache/trust.js';
 
 function privateCompileCacheDir(): string | undefined {
   const base = resolveCacheDir();
   if (base === null) return undefined;
   const dir = join(base, 'node-compile-cache');
   try {
-    // Only inside a cache directory that already exists: `cuop cache dir` must not create one.
-    statSync(base);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const uid = process.getuid?.();
-    for (const d of [base, dir]) {
-      const st = statSync(d);
-      if ((uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;
-    }
+    // Only inside an existing cuop cache (never in a folder CUOP_CACHE_DIR points at by mistake), and only under the
+    // cache's own rule for a private tree: V8 runs this bytecode unchecked.
+    if (!existsSync(join(base, FORMAT_FILE))) return undefined;
+    const rule = trustRule('private');
+    if (dirProblem(lstatSync(base), rule)) return undefined;
+    if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+    if (dirProblem(lstatSync(dir), rule)) return undefined;
     return dir;
   } catch {
     return undefined; // unwritable or missing home: run without the cache

@@ -1,6 +1,6 @@
 // nvcc as a subprocess: the backend for hosts without libnvrtc (CPU-only CI, containers with the toolkit only).
 // Every compile runs in a private temp dir holding the source and the in-memory headers as files, removed afterwards.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import {
 import { CompileError, CompilerUnavailableError } from './errors.js';
 import { absolutizePathOptions, NVCC_DIALECT } from './options.js';
 import { signaturesOf } from './signatures.js';
-import { resolveTarget, sourceFileName } from './select.js';
+import { checkRequest, resolveTarget, sourceFileName } from './select.js';
 import type { CompileRequest, CompileResult, Compiler, CompilerInfo } from './types.js';
 
 export interface NvccCompilerOptions {
@@ -27,6 +27,8 @@ export interface NvccCompilerOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Where the per-compile temp dirs are created; default os.tmpdir(). */
   readonly tempRoot?: string;
+  /** A compile running longer is stopped and fails (default 10 minutes, or CUOP_COMPILE_TIMEOUT_MS). */
+  readonly timeoutMs?: number;
 }
 
 const devNull = process.platform === 'win32' ? 'NUL' : '/dev/null';
@@ -34,6 +36,11 @@ const NVCC_EXE = process.platform === 'win32' ? 'nvcc.exe' : 'nvcc';
 /** Prefix of the device variables that record each name expression's symbol. */
 const NAME_EXPR_VAR = '__cuop_name_expr_';
 const DEFAULT_PROGRAM_NAME = 'program.cu';
+/** A compile longer than this is stopped (CUOP_COMPILE_TIMEOUT_MS overrides; heavy template code can take minutes). */
+const DEFAULT_COMPILE_TIMEOUT_MS = 10 * 60_000;
+/** nvcc --version, --list-gpu-code, --dryrun. */
+const QUERY_TIMEOUT_MS = 60_000;
+const MAX_OUTPUT_BYTES = 64 * 2 ** 20;
 
 /**
  * Find nvcc: the `nvccPath` option (authoritative), then CUOP_NVCC_PATH, CUDA_PATH/bin, CUDA_HOME/bin, each PATH
@@ -101,35 +108,58 @@ interface RunResult {
   readonly stderr: string;
 }
 
-/** Run a process without blocking the event loop; resolves with its exit status, rejects only if it cannot start. */
+/**
+ * Run a process without blocking the event loop; resolves with its exit status, rejects only if it cannot start.
+ * Its stdin is /dev/null (an option `-` makes nvcc read stdin: it must see EOF, not wait forever), and it runs in
+ * a process group of its own, killed whole (nvcc's cicc and ptxas too) when `timeoutMs` passes.
+ */
 function run(
   file: string,
   args: readonly string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv },
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number },
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    execFile(
-      file,
-      [...args],
-      { ...opts, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, windowsHide: true },
-      (err, stdout, stderr) => {
-        if (err) {
-          const code = (err as { code?: unknown }).code;
-          if (typeof code !== 'number') {
-            const signal = (err as { signal?: unknown }).signal;
-            if (typeof signal === 'string') {
-              resolve({ code: -1, stdout, stderr: `${stderr}\n${file} was killed by ${signal}`.trim() });
-            } else {
-              reject(err);
-            }
-            return;
-          }
-          resolve({ code, stdout, stderr });
-          return;
-        }
-        resolve({ code: 0, stdout, stderr });
-      },
-    );
+    const child = spawn(file, [...args], {
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      env: opts.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: process.platform !== 'win32',
+      windowsHide: true,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let bytes = 0;
+    const collect = (into: Buffer[]) => (b: Buffer) => {
+      bytes += b.length;
+      if (bytes <= MAX_OUTPUT_BYTES) into.push(b);
+    };
+    child.stdout.on('data', collect(out));
+    child.stderr.on('data', collect(err));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        if (child.pid !== undefined && process.platform !== 'win32') process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, opts.timeoutMs);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString('utf8');
+      let stderr = Buffer.concat(err).toString('utf8');
+      if (timedOut) {
+        stderr += `\n${file} did not finish within ${opts.timeoutMs} ms and was stopped (the compile timeout: NvccCompiler's timeoutMs option, CUOP_COMPILE_TIMEOUT_MS)`;
+      } else if (signal) {
+        stderr += `\n${file} was killed by ${signal}`;
+      }
+      resolve({ code: code ?? -1, stdout, stderr: stderr.trim() });
+    });
   });
 }
 
@@ -191,9 +221,12 @@ export class NvccCompiler implements Compiler {
   private archsPromise: Promise<number[]> | undefined;
   private includesPromise: Promise<string[]> | undefined;
 
+  private readonly timeoutMs: number;
+
   constructor(private readonly options: NvccCompilerOptions = {}) {
     this.env = options.env ?? process.env;
     this.tempRoot = options.tempRoot ?? tmpdir();
+    this.timeoutMs = options.timeoutMs ?? compileTimeoutFromEnv(this.env) ?? DEFAULT_COMPILE_TIMEOUT_MS;
   }
 
   /** The nvcc executable this compiler runs (searched once). Throws CompilerUnavailableError when there is none. */
@@ -291,10 +324,11 @@ export class NvccCompiler implements Compiler {
     args: readonly string[],
     cwd?: string,
     extraEnv?: NodeJS.ProcessEnv,
+    timeoutMs = QUERY_TIMEOUT_MS,
   ): Promise<RunResult> {
     const nvcc = this.path;
     try {
-      return await run(nvcc, args, { ...(cwd ? { cwd } : {}), env: { ...this.env, ...extraEnv } });
+      return await run(nvcc, args, { ...(cwd ? { cwd } : {}), env: { ...this.env, ...extraEnv }, timeoutMs });
     } catch (err) {
       throw new CompilerUnavailableError(
         `could not run ${nvcc}: ${err instanceof Error ? err.message : err}`,
@@ -306,6 +340,7 @@ export class NvccCompiler implements Compiler {
   }
 
   async compile(request: CompileRequest): Promise<CompileResult> {
+    checkRequest(request);
     const [compiler, archs] = await Promise.all([this.info(), this.supportedArchs()]);
     const programName = request.programName ?? DEFAULT_PROGRAM_NAME;
     const { imageKind, target } = resolveTarget(
@@ -347,7 +382,12 @@ export class NvccCompiler implements Compiler {
 
       const started = performance.now();
       // nvcc's own intermediates go to TMPDIR: keep them in the private dir, removed with it.
-      const r = await this.runNvcc(args, srcDir, { TMPDIR: workDir, TMP: workDir, TEMP: workDir });
+      const r = await this.runNvcc(
+        args,
+        srcDir,
+        { TMPDIR: workDir, TMP: workDir, TEMP: workDir },
+        this.timeoutMs,
+      );
       const compileMs = performance.now() - started;
       const log = cleanLog(`${r.stderr}${r.stdout}`, root, srcName, programName);
       if (r.code !== 0) throw new CompileError('nvcc', programName, log, reportedOptions);
@@ -421,4 +461,10 @@ export function nvccEnvFlags(env: NodeJS.ProcessEnv): string {
   const pre = env['NVCC_PREPEND_FLAGS']?.trim() ?? '';
   const post = env['NVCC_APPEND_FLAGS']?.trim() ?? '';
   return pre || post ? `${pre}|${post}` : '';
+}
+
+/** CUOP_COMPILE_TIMEOUT_MS as a positive number of milliseconds, else undefined (the default stands). */
+function compileTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const v = Number(env['CUOP_COMPILE_TIMEOUT_MS']);
+  return Number.isFinite(v) && v > 0 ? v : undefined;
 }

@@ -16,7 +16,7 @@ import { compileDependencies, scanRequest, unchangedSinceScan } from './dependen
 import { CompileError, CompilerUnavailableError } from './errors.js';
 import { signaturesOf } from './signatures.js';
 import { absolutizePathOptions, NVRTC_DIALECT } from './options.js';
-import { resolveTarget, sourceFileName } from './select.js';
+import { checkRequest, resolveTarget, sourceFileName } from './select.js';
 import type { CompileRequest, CompileResult, Compiler, CompilerInfo } from './types.js';
 
 export interface NvrtcCompilerOptions {
@@ -71,6 +71,7 @@ export class NvrtcCompiler implements Compiler {
   }
 
   async compile(request: CompileRequest): Promise<CompileResult> {
+    checkRequest(request);
     const compiler = await this.info();
     const archs = await this.supportedArchs();
     const programName = request.programName ?? DEFAULT_PROGRAM_NAME;

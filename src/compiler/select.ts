@@ -4,7 +4,8 @@ import { nvrtcLibraryPath } from '../cuda/nvrtc.js';
 import { CompilerUnavailableError } from './errors.js';
 import { NvccCompiler, findNvcc } from './nvcc-compiler.js';
 import { NvrtcCompiler } from './nvrtc-compiler.js';
-import type { Compiler, ImageKind } from './types.js';
+import { canonicalKernelName } from './names.js';
+import type { CompileRequest, Compiler, ImageKind } from './types.js';
 
 export type CompilerPreference = 'nvrtc' | 'nvcc' | 'auto';
 
@@ -151,4 +152,36 @@ export function sourceFileName(programName: string, headerNames: ReadonlySet<str
   let name = 'cuop_program.cu';
   for (let i = 1; headerNames.has(name); i++) name = `cuop_program_${i}.cu`;
   return name;
+}
+
+/**
+ * The request's fields have the shapes the compilers need (a TypeError naming the field otherwise), and every name
+ * expression is a name (KernelNameError): from untyped JavaScript, `options: '-O3'` would be split into '-', 'O',
+ * '3', and nvcc reads stdin for '-'.
+ */
+export function checkRequest(request: CompileRequest): void {
+  const r = request as unknown as Record<string, unknown>;
+  const fail = (what: string, got: unknown): never => {
+    throw new TypeError(`compile request: ${what} (got ${Array.isArray(got) ? 'an array' : typeof got})`);
+  };
+  if (typeof r['source'] !== 'string') fail('source must be the CUDA source text, a string', r['source']);
+  if (typeof r['arch'] !== 'string') fail('arch must be a string like "sm_90"', r['arch']);
+  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  if (r['options'] !== undefined && !strings(r['options']))
+    fail('options must be an array of strings, one flag each (e.g. ["-O3"]), not one string', r['options']);
+  if (r['nameExpressions'] !== undefined && !strings(r['nameExpressions']))
+    fail('nameExpressions must be an array of strings', r['nameExpressions']);
+  const h = r['headers'];
+  if (
+    h !== undefined &&
+    (typeof h !== 'object' ||
+      h === null ||
+      Array.isArray(h) ||
+      !Object.values(h).every((c) => typeof c === 'string'))
+  )
+    fail('headers must map include names to header text', h);
+  if (r['programName'] !== undefined && typeof r['programName'] !== 'string')
+    fail('programName must be a string', r['programName']);
+  for (const [i, n] of (request.nameExpressions ?? []).entries())
+    canonicalKernelName(n, `nameExpressions[${i}]`);
 }

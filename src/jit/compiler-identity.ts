@@ -3,9 +3,7 @@
 // from the cache needs neither. So the identity is remembered in the cache dir, per compiler file: path, size and
 // mtime. A changed file (an upgrade in place) gives a new fingerprint; and before any compile the JIT checks the real
 // identity against the remembered one (see JitCompiler), so a stale memo can never label a new compiler's output.
-import { randomBytes } from 'node:crypto';
-import { readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
 
 import type { CompilerInfo, CompilerPreference } from '../compiler/index.js';
 import { findNvcc, nvccEnvFlags } from '../compiler/index.js';
@@ -49,17 +47,24 @@ export function compilerFingerprint(
   return undefined;
 }
 
-function readMemo(dir: string): Record<string, CompilerInfo> {
+/** Where the memo lives: the cache's root, read and written through the cache's safe file operations. */
+export interface MemoStore {
+  readRootFile(name: string): string | undefined;
+  writeRootFile(name: string, text: string): boolean;
+}
+
+function readMemo(store: MemoStore): Record<string, CompilerInfo> {
   try {
-    const raw = JSON.parse(readFileSync(join(dir, MEMO_FILE), 'utf8')) as unknown;
+    const text = store.readRootFile(MEMO_FILE);
+    const raw = text === undefined ? undefined : (JSON.parse(text) as unknown);
     return raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, CompilerInfo>) : {};
   } catch {
     return {};
   }
 }
 
-export function recallIdentity(dir: string, fingerprint: string): CompilerInfo | undefined {
-  const v = readMemo(dir)[fingerprint];
+export function recallIdentity(store: MemoStore, fingerprint: string): CompilerInfo | undefined {
+  const v = readMemo(store)[fingerprint];
   if (v && (v.id === 'nvrtc' || v.id === 'nvcc') && typeof v.version === 'string' && v.version) {
     return { id: v.id, version: v.version };
   }
@@ -67,15 +72,13 @@ export function recallIdentity(dir: string, fingerprint: string): CompilerInfo |
 }
 
 /** Remember (or, with undefined, forget) an identity. Best effort: the memo is only an optimization. */
-export function rememberIdentity(dir: string, fingerprint: string, info: CompilerInfo | undefined): void {
-  try {
-    const memo = readMemo(dir);
-    if (info) memo[fingerprint] = { id: info.id, version: info.version };
-    else delete memo[fingerprint];
-    const tmp = join(dir, `temp`, `${MEMO_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`);
-    writeFileSync(tmp, JSON.stringify(memo), { mode: 0o600 });
-    renameSync(tmp, join(dir, MEMO_FILE));
-  } catch {
-    // unwritable dir: the cache itself already warned
-  }
+export function rememberIdentity(
+  store: MemoStore,
+  fingerprint: string,
+  info: CompilerInfo | undefined,
+): void {
+  const memo = readMemo(store);
+  if (info) memo[fingerprint] = { id: info.id, version: info.version };
+  else delete memo[fingerprint];
+  store.writeRootFile(MEMO_FILE, JSON.stringify(memo)); // unwritable dir: the cache itself already warned
 }

@@ -166,7 +166,7 @@ export class JitCompiler implements KernelProvider {
   private readonly specs = new WeakMap<object, SpecState>();
   private driverVersionValue: string | undefined;
   // Set when the compiler identity came from the memo: checked against the real compiler before any compile.
-  private identityMemo: { dir: string; fingerprint: string } | undefined;
+  private identityMemo: { fingerprint: string } | undefined;
 
   constructor(options: JitCompilerOptions = {}) {
     this.cache = options.cache ?? new KernelCache();
@@ -193,15 +193,14 @@ export class JitCompiler implements KernelProvider {
   }
 
   private async resolveCompilerInfo(): Promise<CompilerInfo> {
-    const dir = this.cache.dir;
     const fp = typeof this.compilerChoice === 'string' ? compilerFingerprint(this.compilerChoice) : undefined;
-    const known = dir && fp ? recallIdentity(dir, fp) : undefined;
+    const known = this.cache.dir && fp ? recallIdentity(this.cache, fp) : undefined;
     if (known) {
-      this.identityMemo = { dir: dir as string, fingerprint: fp as string };
+      this.identityMemo = { fingerprint: fp as string };
       return known;
     }
     const info = await this.compiler.info();
-    if (dir && fp) rememberIdentity(dir, fp, info);
+    if (this.cache.dir && fp) rememberIdentity(this.cache, fp, info);
     return info;
   }
 
@@ -426,7 +425,7 @@ export class JitCompiler implements KernelProvider {
     // info(), so this is free after the first): a remembered identity that went stale must never label an image.
     const actual = await this.compiler.info();
     if (actual.id !== keyInfo.id || actual.version !== keyInfo.version) {
-      if (this.identityMemo) rememberIdentity(this.identityMemo.dir, this.identityMemo.fingerprint, actual);
+      if (this.identityMemo) rememberIdentity(this.cache, this.identityMemo.fingerprint, actual);
       throw new CompilerIdentityChanged(actual);
     }
     const req: CompileRequest = {

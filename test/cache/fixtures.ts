@@ -83,6 +83,14 @@ export function tempDir(tag: string): string {
   return mkdtempSync(join(tmpdir(), `cuop-cache-${tag}-`));
 }
 
+/** A temp dir made into a cuop cache (marker, format file, subdirs), for tests that plant files before opening it. */
+export async function initializedCacheDir(tag: string): Promise<string> {
+  const dir = tempDir(tag);
+  const { KernelCache } = await import('../../src/cache/kernel-cache.js');
+  await new KernelCache({ dir, env: {}, logger: { warn: () => {}, debug: () => {} } }).close();
+  return dir;
+}
+
 export const here = dirname(fileURLToPath(import.meta.url));
 /** Compiled helper script of test/cache/workers/<name>.ts. */
 export function worker(name: string): string {

@@ -126,8 +126,8 @@ test('pruneStale and maintenance reclaim orphans, old temps, stale locks, other 
   mkdirSync(join(dir, 'kernels', 'ab'), { recursive: true });
   writeFileSync(orphanOld, 'x');
   writeFileSync(orphanYoung, 'x');
-  const tempOld = join(dir, 'temp', 'dead.123.0.aa.kernel');
-  const tempYoung = join(dir, 'temp', 'live.456.0.bb.kernel');
+  const tempOld = join(dir, 'temp', `${'d'.repeat(64)}.123.0.deadbeef.kernel`);
+  const tempYoung = join(dir, 'temp', `${'e'.repeat(64)}.456.0.feedbeef.kernel`);
   writeFileSync(tempOld, 'x');
   writeFileSync(tempYoung, 'x');
   const lockDead = join(dir, 'locks', `${'cd'.padEnd(64, '3')}.lock`);

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { zstdAvailable } from '../../src/cache/codec.js';
 import { KernelCache } from '../../src/cache/kernel-cache.js';
-import { CachePolicyError, parseByteSize, resolveCacheDir, resolvePolicy } from '../../src/cache/policy.js';
+import {
+  CachePolicyError,
+  DEFAULT_POLICY,
+  parseByteSize,
+  resolveCacheDir,
+  resolvePolicy,
+  type EnvProblem,
+} from '../../src/cache/policy.js';
 import { countingCompile, recordingLogger, specFor, tempDir } from './fixtures.js';
 
 test('parseByteSize', () => {
@@ -42,7 +49,15 @@ test('bad policy values throw an error naming the field', () => {
       (e: unknown) => e instanceof CachePolicyError && re.test(e.message),
     );
   }
-  assert.throws(() => resolvePolicy({}, { CUOP_CACHE_MAX_SIZE: 'huge' }), /CUOP_CACHE_MAX_SIZE/);
+  // A bad variable never throws (the cache must not fail a call): it is reported and the default stands.
+  const problems: EnvProblem[] = [];
+  const p = resolvePolicy({}, { CUOP_CACHE_MAX_SIZE: 'huge' }, (x) => problems.push(x));
+  assert.equal(p.maxDiskBytes, DEFAULT_POLICY.maxDiskBytes);
+  assert.deepEqual(
+    problems.map((x) => [x.variable, x.value]),
+    [['CUOP_CACHE_MAX_SIZE', 'huge']],
+  );
+  assert.match(problems[0]?.message ?? '', /not a byte size/);
 });
 
 test('zstd: accepted where node:zlib has it, refused with a clear error on Node 20', () => {

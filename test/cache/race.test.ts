@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
 import { KernelCache } from '../../src/cache/kernel-cache.js';
-import { tempDir, worker } from './fixtures.js';
+import { initializedCacheDir, tempDir, worker } from './fixtures.js';
 
 interface Report {
   compiled: number[];
@@ -55,7 +55,7 @@ test('16 processes racing cold on the same 4 keys compile each key exactly once 
   await c.close();
 });
 
-import { mkdirSync, writeFileSync, readdirSync } from 'node:fs';
+import { writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { memoizedCacheKey } from '../../src/cache/key.js';
@@ -63,10 +63,9 @@ import { CompileError } from '../../src/compiler/errors.js';
 import { countingCompile, recordingLogger, specFor } from './fixtures.js';
 
 test('a lock left by a dead process (same host, pid gone) is taken over at once', async () => {
-  const dir = tempDir('stale');
+  const dir = await initializedCacheDir('stale');
   const spec = specFor(0);
   const key = memoizedCacheKey(spec);
-  mkdirSync(join(dir, 'locks'), { recursive: true });
   // a pid that cannot exist (above pid_max)
   writeFileSync(
     join(dir, 'locks', `${key}.lock`),
@@ -88,10 +87,9 @@ test('a lock left by a dead process (same host, pid gone) is taken over at once'
 });
 
 test('a live lock held past lockWaitMs: the waiter stops waiting and compiles itself', async () => {
-  const dir = tempDir('bounded');
+  const dir = await initializedCacheDir('bounded');
   const spec = specFor(1);
   const key = memoizedCacheKey(spec);
-  mkdirSync(join(dir, 'locks'), { recursive: true });
   // owned by this (live) process, on this host: not stale until older than lockWaitMs
   writeFileSync(
     join(dir, 'locks', `${key}.lock`),

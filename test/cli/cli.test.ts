@@ -285,7 +285,7 @@ test('cache verify: a sound cache is sound; a flipped byte is reported, kept wit
   assert.ok(k0 && k1);
 
   let v = cuopJson<Integrity>(['cache', 'verify'], env);
-  assert.deepEqual(v, { ran: true, checked: 2, ok: 2, problems: [], repaired: 0 });
+  assert.deepEqual(v, { ran: true, checked: 2, ok: 2, problems: [], repaired: 0, foreign: [] });
 
   // Corrupt k1's cubin: same size, one byte flipped in the middle.
   const kp = kernelPath(dir, k1);
@@ -315,7 +315,7 @@ test('cache verify: a sound cache is sound; a flipped byte is reported, kept wit
   assert.ok(onDisk(dir, k0), 'the sound entry stays');
 
   v = cuopJson<Integrity>(['cache', 'verify'], env);
-  assert.deepEqual(v, { ran: true, checked: 1, ok: 1, problems: [], repaired: 0 });
+  assert.deepEqual(v, { ran: true, checked: 1, ok: 1, problems: [], repaired: 0, foreign: [] });
 
   // What survived is still served from disk; the repaired key compiles again.
   const c = openCache(dir);
@@ -334,8 +334,9 @@ test('cache prune removes expired entries, orphan kernels, old temp files and ot
   setMtime(kernelPath(dir, k0), now - 40 * DAY); // unused for longer than maxAgeMs (30 days)
   rmSync(metaPath(dir, k1)); // k1's kernel is now an orphan ...
   setMtime(kernelPath(dir, k1), now - HOUR); // ... older than the grace period (10 min)
-  const oldTemp = join(dir, 'temp', 'left-by-a-killed-writer.tmp');
-  const freshTemp = join(dir, 'temp', 'being-written.tmp');
+  // temp names as a publish makes them (<key>.<pid>.<thread>.<random>.kernel)
+  const oldTemp = join(dir, 'temp', `${'a'.repeat(64)}.4242.0.0badc0de.kernel`);
+  const freshTemp = join(dir, 'temp', `${'b'.repeat(64)}.4243.0.0badcafe.kernel`);
   writeFileSync(oldTemp, 'x');
   setMtime(oldTemp, now - HOUR);
   writeFileSync(freshTemp, 'y');
@@ -446,6 +447,7 @@ test('cache clear removes every entry; the next lookup compiles again', async ()
     ok: 0,
     problems: [],
     repaired: 0,
+    foreign: [],
   });
   // The history is kept (clear() keeps the stats).
   assert.equal(cuopJson<Stats>(['cache', 'stats'], { CUOP_CACHE_DIR: dir }).all.compiles, 2);
