@@ -4,10 +4,12 @@
 // box; one file ~23 ms. koffi (a native addon) and Node's built-ins stay external; types still come from
 // build/src/*.d.ts. The CLI is not bundled: it loads its commands lazily and uses Node's compile cache instead.
 import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+rmSync(join(root, 'dist'), { recursive: true, force: true }); // no chunks of an earlier build left behind
 await build({
   entryPoints: [join(root, 'build/src/index.js')],
   outdir: join(root, 'dist'),

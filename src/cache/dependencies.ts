@@ -21,7 +21,10 @@ export interface DependencyRecord {
 /** What a compile's machine code depends on besides the key's own inputs. */
 export interface Dependencies {
   readonly files: readonly DependencyRecord[];
-  /** Paths that must not exist: a file there would have been read instead of (or in addition to) the ones above. */
+  /**
+   * Paths where no file may be (a directory is fine: compilers skip those): a file there would have been read
+   * instead of, or as well as, the ones above.
+   */
   readonly absent: readonly string[];
   /** The working directory the compile's includes were resolved in, when they depended on it. */
   readonly cwd?: string;
@@ -76,8 +79,30 @@ function hashRegularFile(path: string, expectedSize: number): string | undefined
   }
 }
 
-/** Why the dependencies no longer hold, or undefined when every file is as it was read and every absent path is. */
+/**
+ * Files this process hashed and found unchanged, with the stat they had then: a file "too new" at its compile, or
+ * merely touched since, is hashed once more, not on every lookup. Only stat data older than the too-new window is
+ * remembered (a second change within a timestamp tick could keep size and times).
+ */
+const hashedUnchanged = new Map<
+  string,
+  { sha256: string; size: number; mtimeMs: number; ctimeMs: number; ino: number }
+>();
+const MAX_HASHED = 65_536;
+
+/**
+ * Why the dependencies no longer hold, or undefined when every file is as it was read and every absent path holds
+ * no file. Never throws: a path that cannot be inspected (EACCES, ELOOP, ...) counts as changed.
+ */
 export function dependencyChange(deps: Dependencies): string | undefined {
+  try {
+    return check(deps);
+  } catch (e) {
+    return `a header path cannot be inspected (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+  }
+}
+
+function check(deps: Dependencies): string | undefined {
   if (deps.cwd !== undefined && deps.cwd !== process.cwd()) {
     return `the working directory is ${process.cwd()}, not ${deps.cwd}`;
   }
@@ -95,18 +120,41 @@ export function dependencyChange(deps: Dependencies): string | undefined {
       continue;
     }
     if (st.size !== f.size) return `${f.path} changed`;
+    const known = hashedUnchanged.get(f.path);
+    if (
+      known &&
+      known.sha256 === f.sha256 &&
+      known.size === st.size &&
+      known.mtimeMs === st.mtimeMs &&
+      known.ctimeMs === st.ctimeMs &&
+      known.ino === st.ino
+    ) {
+      continue;
+    }
     if (hashRegularFile(f.path, f.size) !== f.sha256) return `${f.path} changed`;
+    if (Math.max(st.mtimeMs, st.ctimeMs) < Date.now() - TOO_NEW_MS) {
+      if (hashedUnchanged.size >= MAX_HASHED) hashedUnchanged.clear();
+      hashedUnchanged.set(f.path, {
+        sha256: f.sha256,
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        ctimeMs: st.ctimeMs,
+        ino: st.ino,
+      });
+    }
   }
-  for (const p of deps.absent) if (exists(p)) return `${p} appeared`;
+  for (const p of deps.absent) if (fileAt(p)) return `${p} appeared`;
   return undefined;
 }
 
-/** Anything at `p` (a path through a regular file, ENOTDIR, names nothing). */
-function exists(p: string): boolean {
+/** Something other than a directory at `p`, following links as a compiler's open would (ENOTDIR: nothing). */
+function fileAt(p: string): boolean {
   try {
-    return fs.statSync(p, { throwIfNoEntry: false }) !== undefined;
+    const st = fs.statSync(p, { throwIfNoEntry: false });
+    return st !== undefined && !st.isDirectory();
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ENOTDIR';
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
+    throw e;
   }
 }
 

@@ -551,15 +551,18 @@ export class KernelCache {
     if (deps && (deps.untracked.length > 0 || !deps.stable)) {
       const why =
         deps.untracked.length > 0
-          ? `it includes a header through a macro cuop cannot follow (${deps.untracked
+          ? `cuop cannot tell every file it reads (${deps.untracked
               .slice(0, 3)
               .map((u) => `${u.file}:${u.line}: ${u.text}`)
-              .join('; ')}), so which files it reads is not known`
+              .join('; ')})`
           : 'a header it reads changed while it compiled';
       this.log.warnOnce(
         `transient-${key}`,
         `kernel ${spec.nameExpressions.join(', ')} is not cached: ${why}. It is compiled again at its next lookup.` +
-          (deps.untracked.length > 0 ? ' Include the header by name, or pass it in `headers`.' : ''),
+          (deps.untracked.length > 0
+            ? ' Include headers by name (not through a macro), pass them in `headers`, and spell options out ' +
+              'instead of using an options file.'
+            : ''),
       );
       const meta = this.buildMeta(key, spec, result, extra, undefined);
       return {

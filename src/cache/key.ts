@@ -27,6 +27,8 @@ export interface KeySpec {
   imageKind: 'cubin' | 'ptx';
   /** The user's salt (policy `salt`, CUOP_CACHE_SALT): for inputs cuop cannot see. '' or absent: none. */
   salt?: string;
+  /** The program's file name in the compile: it is `__FILE__` in the code (asserts embed it). '' or absent: none. */
+  fileName?: string;
 }
 
 const KEY_DOMAIN = 'cuop-kernel-cache-key';
@@ -66,6 +68,7 @@ function hashFamily(h: Hash, spec: KeySpec): void {
   field(h, 'target', spec.target);
   field(h, 'imageKind', spec.imageKind);
   field(h, 'salt', spec.salt ?? '');
+  if (spec.fileName) field(h, 'fileName', spec.fileName);
 }
 
 /**
@@ -137,6 +140,7 @@ interface Snapshot {
   readonly target: string;
   readonly imageKind: string;
   readonly salt: string | undefined;
+  readonly fileName: string | undefined;
 }
 
 export function sameStrings(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
@@ -173,6 +177,7 @@ function snapshotOf(spec: KeySpec, key: string): Snapshot {
     target: spec.target,
     imageKind: spec.imageKind,
     salt: spec.salt,
+    fileName: spec.fileName,
   };
 }
 
@@ -182,6 +187,7 @@ function unchanged(spec: KeySpec, s: Snapshot): boolean {
     spec.target === s.target &&
     spec.imageKind === s.imageKind &&
     spec.salt === s.salt &&
+    spec.fileName === s.fileName &&
     spec.compiler.id === s.compilerId &&
     spec.compiler.version === s.compilerVersion &&
     sameStrings(spec.nameExpressions, s.names) &&

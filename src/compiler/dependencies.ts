@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 
 import type { FileDependency, IncludeScan } from './include-scan.js';
-import { includeOptions, type OptionDialect } from './options.js';
+import { includeOptions, NVCC_DIALECT, type OptionDialect } from './options.js';
 import type { CompileDependencies, CompileRequest } from './types.js';
 
 export const NO_DEPENDENCIES: CompileDependencies = Object.freeze({
@@ -29,7 +29,7 @@ export async function scanRequest(
 ): Promise<IncludeScan> {
   const inc = includeOptions(request.options ?? [], dialect);
   const { scanIncludes } = await import('./include-scan.js');
-  return scanIncludes({
+  const scan = scanIncludes({
     ...(memoryHeaderDir !== undefined ? { memoryHeaderDir } : {}),
     source: request.source,
     headers: request.headers ?? {},
@@ -39,6 +39,28 @@ export async function scanRequest(
     coveredFirst,
     defines: inc.defines,
   });
+  const untrackable = untrackableOptions(request.options ?? [], dialect);
+  return untrackable.length === 0 ? scan : { ...scan, untracked: [...scan.untracked, ...untrackable] };
+}
+
+/**
+ * Options that read files or steer the preprocessor in ways the scan cannot follow (nvcc's options files, host
+ * compiler flags that add include paths): such a compile is used but never cached.
+ */
+function untrackableOptions(options: readonly string[], dialect: OptionDialect) {
+  if (dialect !== NVCC_DIALECT) return [];
+  const out: { file: string; line: number; text: string }[] = [];
+  options.forEach((o, i) => {
+    const value = o.includes('=') ? o.slice(o.indexOf('=') + 1) : (options[i + 1] ?? '');
+    const flag = o.split('=')[0] as string;
+    const optionsFile = ['--options-file', '-optf'].includes(flag);
+    const hostIncludes =
+      ['-Xcompiler', '--compiler-options'].includes(flag) &&
+      /(^|[\s,])-(I|include|isystem|iquote|idirafter|imacros)/.test(value);
+    if (optionsFile || hostIncludes)
+      out.push({ file: '<options>', line: i + 1, text: o === flag ? `${o} ${value}` : o });
+  });
+  return out;
 }
 
 /** False when a scanned file or absent path changed since the scan (an edit during the compile). */
@@ -93,19 +115,37 @@ export function withReportedFiles(
   cwd: string,
   covered: readonly string[],
   ignore: readonly string[],
-): IncludeScan {
+  compileStartMs: number,
+): { scan: IncludeScan; fresh: boolean } {
   const known = new Set(scan.files.map((f) => f.path));
   const extra: FileDependency[] = [];
+  let fresh = false;
   for (const r of reported) {
     const p = resolve(cwd, r);
     if (known.has(p) || ignore.some((d) => inside(d, p)) || covered.some((d) => inside(d, p))) continue;
+    if (isHostSystemHeader(p)) continue;
     known.add(p);
     const dep = fileDependency(p);
-    if (dep) extra.push(dep);
+    if (!dep) continue;
+    extra.push(dep);
+    // Hashed after the compile: only trusted when it cannot have changed since the compile began.
+    if (Math.max(dep.mtimeMs, dep.ctimeMs) >= compileStartMs - TOO_NEW_MS) fresh = true;
   }
-  if (extra.length === 0) return scan;
+  if (extra.length === 0) return { scan, fresh };
   const files = [...scan.files, ...extra].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { ...scan, files, absent: scan.absent.filter((a) => !known.has(a)) };
+  return { scan: { ...scan, files, absent: scan.absent.filter((a) => !known.has(a)) }, fresh };
+}
+
+/** Within a timestamp tick or two of a compile, a file's stat proves nothing (filesystems with 1-2 s times). */
+const TOO_NEW_MS = 2_000;
+
+/**
+ * The host toolchain's own headers (libc's, the C++ library's, the compiler's intrinsics): covered by the toolchain
+ * staying what it is, like the CUDA toolkit's by its version, rather than hashed one by one (a device compile reads
+ * a hundred of them). Headers anywhere else, /usr/local/include included, are tracked.
+ */
+export function isHostSystemHeader(p: string): boolean {
+  return p.startsWith('/usr/include/') || /^\/usr\/lib(?:32|64|exec)?\/(?:gcc|clang|llvm[^/]*)\//.test(p);
 }
 
 /** The targets and prerequisites of a make-style dependency file (`out: a.cu b.h \` …), unescaped. */

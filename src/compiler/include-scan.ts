@@ -30,6 +30,11 @@ export interface IncludeScanInput {
    * depends on it: see IncludeScan.workingDirectory.
    */
   readonly memoryHeaderDir?: string;
+  /**
+   * nvcc writes in-memory headers as files of the compile's private directory, its first -I: a quoted include in
+   * `sub/a.h` then finds the in-memory `sub/b.h` before `b.h`, and `./a.h` is `a.h`. NVRTC matches names exactly.
+   */
+  readonly memoryHeadersAsFiles?: boolean;
   /** Overrides of the scan's limits (for tests): files and in-memory headers scanned, bytes read in total. */
   readonly limits?: { readonly maxFiles?: number; readonly maxBytes?: number };
 }
@@ -145,8 +150,13 @@ interface LogicalLine {
 /** A place the compiler looks: an on-disk path or an in-memory header. */
 type Candidate =
   | { readonly kind: 'memory'; readonly name: string }
-  /** `knownMissing`: the path runs through a directory that does not exist, so it names no file today. */
-  | { readonly kind: 'disk'; readonly path: string; readonly knownMissing: boolean };
+  /**
+   * `path`: where the file is (`..` resolved after the links before it, as the kernel does), for probing and for
+   * the directory of its own includes; `raw`: the path as the compiler opens it, which is what gets recorded, so a
+   * later check re-resolves the links (a link re-pointed elsewhere is then seen). `knownMissing`: the path runs
+   * through a directory that does not exist, so it names no file today.
+   */
+  | { readonly kind: 'disk'; readonly path: string; readonly raw: string; readonly knownMissing: boolean };
 
 /** Every on-disk file (outside `coveredDirs`) that compiling `input.source` may read, and the paths that must stay absent. */
 export function scanIncludes(input: IncludeScanInput): IncludeScan {
@@ -174,6 +184,8 @@ class IncludeScanner {
   /** Scanned text waiting for its directives to be followed (a work list, not recursion: include chains can be deep). */
   private readonly pending: { includer: Includer; text: string }[] = [];
   private usedMemoryHeaderDir = false;
+  /** A relative -include was looked up in the working directory. */
+  private usedCwd = false;
   private filesScanned = 0;
   private bytesRead = 0;
 
@@ -205,6 +217,7 @@ class IncludeScanner {
   run(): IncludeScan {
     const source: Includer = { label: SOURCE_LABEL, dir: undefined };
     for (const pre of this.input.preIncludes ?? []) {
+      if (!path.isAbsolute(pre)) this.usedCwd = true;
       // A relative -include is looked up from the working directory first, as gcc does.
       this.resolve({ form: 'quoted', name: pre }, readMode(false, true), {
         label: SOURCE_LABEL,
@@ -236,15 +249,15 @@ class IncludeScanner {
     }
 
     const files = [...this.files.values()].sort((a, b) => compare(a.path, b.path));
-    const absent = [...this.absent].filter((p) => !this.files.has(p)).sort(compare);
+    const recorded = new Set(files.map((f) => f.path));
+    const absent = [...this.absent].filter((p) => !this.files.has(p) && !recorded.has(p)).sort(compare);
     untracked.sort((a, b) => compare(a.file, b.file) || a.line - b.line);
-    const dir = this.input.memoryHeaderDir;
-    return {
-      files,
-      absent,
-      untracked,
-      ...(this.usedMemoryHeaderDir && dir ? { workingDirectory: dir } : {}),
-    };
+    const dir = this.usedMemoryHeaderDir
+      ? this.input.memoryHeaderDir
+      : this.usedCwd
+        ? process.cwd()
+        : undefined;
+    return { files, absent, untracked, ...(dir !== undefined ? { workingDirectory: dir } : {}) };
   }
 
   private drain(): void {
@@ -359,7 +372,9 @@ class IncludeScanner {
     if (this.resolved.has(key)) return;
     this.resolved.add(key);
 
-    for (const candidate of this.candidates(name, quotedDir)) {
+    const list = this.candidates(name, quotedDir, includer);
+    const hasMemory = list.some((c) => c.kind === 'memory');
+    for (const [i, candidate] of list.entries()) {
       if (candidate.kind === 'memory') {
         if (mode.scanFound && !this.scannedHeaders.has(candidate.name)) {
           this.scannedHeaders.add(candidate.name);
@@ -375,21 +390,33 @@ class IncludeScanner {
       const covered = this.isCovered(candidate.path);
       const state = candidate.knownMissing ? 'missing' : this.probe(candidate.path);
       if (state === 'file') {
-        if (!covered) this.read(candidate.path, mode.scanFound);
-        if (mode.everyCandidate) continue;
+        if (!covered) this.read(candidate.path, mode.scanFound, candidate.raw);
+        // Which of the includer's directory and an in-memory header of the same name a compiler takes first is
+        // not known for every case: both count as read.
+        if (mode.everyCandidate || (i === 0 && quotedDir !== undefined && hasMemory)) continue;
         return;
       }
-      // A directory is skipped by the compiler, and cannot be listed as absent (it is there): not a candidate.
-      if (state === 'missing' && !covered) this.absent.add(candidate.path);
+      // A directory is skipped by the compiler; it must not turn into a file later ("absent" means: no file here).
+      if (!covered) this.absent.add(candidate.raw);
     }
   }
 
   /** The places the compiler looks for `name`, in order. `quotedDir`: the includer's dir, for a quoted include. */
-  private candidates(name: string, quotedDir: string | undefined): Candidate[] {
+  private candidates(name: string, quotedDir: string | undefined, includer: Includer): Candidate[] {
     if (path.isAbsolute(name)) return [diskCandidate(name)];
     const list: Candidate[] = [];
     if (quotedDir !== undefined) list.push(diskCandidate(quotedDir + path.sep + name));
-    if (Object.hasOwn(this.headers, name)) list.push({ kind: 'memory', name });
+    if (this.input.memoryHeadersAsFiles) {
+      // nvcc: the in-memory headers are files of one directory; a quoted include of one of them looks beside it.
+      const names = new Set<string>();
+      if (quotedDir === undefined && includer.inMemory) {
+        names.add(path.posix.normalize(path.posix.join(path.posix.dirname(includer.label), name)));
+      }
+      names.add(path.posix.normalize(name));
+      for (const n of names) if (Object.hasOwn(this.headers, n)) list.push({ kind: 'memory', name: n });
+    } else if (Object.hasOwn(this.headers, name)) {
+      list.push({ kind: 'memory', name });
+    }
     for (const dir of this.searchDirs) list.push(diskCandidate(dir + path.sep + name));
     return list;
   }
@@ -423,7 +450,7 @@ class IncludeScanner {
   }
 
   /** Hashes `p` and queues its text; stat and bytes come from one descriptor so they describe the same file. */
-  private read(p: string, scan: boolean): void {
+  private read(p: string, scan: boolean, recordAs: string = p): void {
     // A file first #embed-ded (hashed only) and later #included is read again to be scanned.
     if (this.files.has(p) && (!scan || this.scannedPaths.has(p))) return;
     let fd: number;
@@ -442,7 +469,7 @@ class IncludeScanner {
       this.checkLimits();
       bytes = fs.readFileSync(fd);
       this.files.set(p, {
-        path: p,
+        path: recordAs,
         sha256: createHash('sha256').update(bytes).digest('hex'),
         size: st.size,
         mtimeMs: st.mtimeMs,
@@ -469,16 +496,24 @@ class IncludeScanner {
 function diskCandidate(raw: string): Candidate {
   const segments = raw.split(path.sep);
   const lastUp = segments.lastIndexOf('..');
-  if (lastUp < 0) return { kind: 'disk', path: path.resolve(raw), knownMissing: false };
+  if (lastUp < 0) {
+    const p = path.resolve(raw);
+    return { kind: 'disk', path: p, raw: p, knownMissing: false };
+  }
   const prefix = segments.slice(0, lastUp + 1).join(path.sep) || path.sep;
   try {
     // .native: the JS realpathSync applies path.resolve first, dropping `dir/..` textually itself.
     const real = fs.realpathSync.native(prefix);
-    return { kind: 'disk', path: path.resolve(real, ...segments.slice(lastUp + 1)), knownMissing: false };
+    return {
+      kind: 'disk',
+      path: path.resolve(real, ...segments.slice(lastUp + 1)),
+      raw,
+      knownMissing: false,
+    };
   } catch {
     // The path runs through a directory that is not there: nothing to read, and the raw path (which the
     // dependency check will stat just as the compiler opens it) must stay absent.
-    return { kind: 'disk', path: raw, knownMissing: true };
+    return { kind: 'disk', path: raw, raw, knownMissing: true };
   }
 }
 

@@ -8,6 +8,8 @@ export {
   parseArch,
   archName,
   resolveTarget,
+  sourceFileName,
+  checkRequest,
   type CompilerPreference,
   type SelectCompilerOptions,
   type ResolvedTarget,

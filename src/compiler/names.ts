@@ -78,7 +78,14 @@ function isPlainName(s: string): boolean {
   return true;
 }
 
-/** Collapse whitespace: keep one space only between two word characters (`unsigned int`, `const float`). */
+// Spaces next to these go: they cannot fuse with a neighbour into another token, except in the pairs below.
+const LOOSE = new Set([',', '(', ')', '<', '>', '*', '&', ':']);
+const FUSING = new Set(['<<', '&&', '::', ':>', '<:']);
+
+/**
+ * Collapse whitespace to the canonical spelling: a space survives only where removing it would join two tokens
+ * into another (`unsigned int`, `1 - -1`, `0xe + 1`, `a < <b`), and is dropped next to `,()<>*&:` otherwise.
+ */
 function canonicalSpelling(s: string): string {
   let out = '';
   let pendingSpace = false;
@@ -87,7 +94,11 @@ function canonicalSpelling(s: string): string {
       pendingSpace = out.length > 0;
       continue;
     }
-    if (pendingSpace && /\w/.test(c) && /\w$/.test(out)) out += ' ';
+    if (pendingSpace) {
+      const prev = out[out.length - 1] as string;
+      const loose = (LOOSE.has(prev) || LOOSE.has(c)) && !FUSING.has(prev + c);
+      if (!loose) out += ' ';
+    }
     pendingSpace = false;
     out += c;
   }

@@ -376,11 +376,13 @@ export class NvccCompiler implements Compiler {
       await writeFile(join(srcDir, srcName), source);
       const out = join(workDir, imageKind === 'ptx' ? 'out.ptx' : 'out.cubin');
       const depfile = join(workDir, 'deps.d');
-      const args = ['-x', 'cu', ...reportedOptions.slice(0, 2), `-I${srcDir}`, '-MMD', '-MF', depfile];
+      // -MD (all headers, system ones too): what the scan could not foresee is still recorded.
+      const args = ['-x', 'cu', ...reportedOptions.slice(0, 2), `-I${srcDir}`, '-MD', '-MF', depfile];
       if (keepPtx) args.push('-keep', `--keep-dir=${workDir}`);
       args.push(...userOptions, srcName, '-o', out);
 
       const started = performance.now();
+      const startedWall = Date.now();
       // nvcc's own intermediates go to TMPDIR: keep them in the private dir, removed with it.
       const r = await this.runNvcc(
         args,
@@ -407,7 +409,7 @@ export class NvccCompiler implements Compiler {
       const loweredNames = expressions.length > 0 ? lowerNames(ptxText, expressions) : {};
       // What nvcc says it read joins the scan: a file the scan did not predict is still a dependency.
       const reported = parseDepfile(await readFile(depfile, 'utf8').catch(() => ''));
-      const scan = withReportedFiles(scan0, reported, srcDir, covered, [root]);
+      const { scan, fresh } = withReportedFiles(scan0, reported, srcDir, covered, [root], startedWall);
       const signatures = ptxText ? await signaturesOf(ptxText) : {};
       for (const name of Object.keys(signatures)) if (name.startsWith(NAME_EXPR_VAR)) delete signatures[name];
       return {
@@ -418,7 +420,7 @@ export class NvccCompiler implements Compiler {
         loweredNames,
         compileMs,
         compiler,
-        dependencies: compileDependencies(scan, unchangedSinceScan(scan)),
+        dependencies: compileDependencies(scan, !fresh && unchangedSinceScan(scan)),
         signatures,
       };
     } finally {
@@ -460,7 +462,12 @@ function cleanLog(text: string, root: string, srcName: string, programName: stri
 export function nvccEnvFlags(env: NodeJS.ProcessEnv): string {
   const pre = env['NVCC_PREPEND_FLAGS']?.trim() ?? '';
   const post = env['NVCC_APPEND_FLAGS']?.trim() ?? '';
-  return pre || post ? `${pre}|${post}` : '';
+  // The host preprocessor's search path from the environment changes which headers a compile reads.
+  const paths = ['CPATH', 'C_INCLUDE_PATH', 'CPLUS_INCLUDE_PATH']
+    .filter((v) => env[v])
+    .map((v) => `${v}=${env[v]}`)
+    .join(';');
+  return pre || post || paths ? `${pre}|${post}${paths ? `|${paths}` : ''}` : '';
 }
 
 /** CUOP_COMPILE_TIMEOUT_MS as a positive number of milliseconds, else undefined (the default stands). */

@@ -1,5 +1,5 @@
 // NVRTC in-process: the default backend wherever libnvrtc opens. The compile itself runs off the event loop.
-import { existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -36,8 +36,12 @@ let home: string | undefined;
  * against 15-31 ms for a directory it has seen), so it is made once and removed at exit.
  */
 function programHome(): string {
-  // Made again if something (a tmp cleaner) removed it: its name must never be free for another user to take.
-  if (home === undefined || !existsSync(home)) {
+  // Made again if something (a tmp cleaner) removed it, or it is no longer this user's private directory: a header
+  // planted there would be found before the include path.
+  const st = home === undefined ? undefined : lstatSync(home, { throwIfNoEntry: false });
+  const mine =
+    st !== undefined && st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o077) === 0;
+  if (home === undefined || !mine) {
     const dir = mkdtempSync(join(tmpdir(), 'cuop-nvrtc-'));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     home = dir;

@@ -1,6 +1,7 @@
 // The compiler options that name files or directories, read the way each backend reads them. Relative paths are
 // made absolute against the working directory before anything is keyed: `-Iinclude` means another directory in
 // another working directory, and the key (and every other process sharing the cache) must see which.
+import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 
 /** How one backend spells its options: nvcc splits list options at commas, NVRTC does not. */
@@ -59,11 +60,15 @@ export function absolutizePathOptions(
 ): string[] {
   const out = [...options];
   for (let i = 0; i < out.length; i++) {
-    for (const { flag } of PATH_FLAGS) {
+    for (const { flag, kind } of PATH_FLAGS) {
       const p = split(out, i, flag);
       if (!p) continue;
+      // A directory is resolved against the working directory by the compiler; a pre-included file is looked for
+      // there first and then on the include path (-include cuda_fp16.h): made absolute only when it is there.
+      const absolute = (v: string): string =>
+        v === '' || isAbsolute(v) || (kind === 'file' && !existsSync(resolve(cwd, v))) ? v : resolve(cwd, v);
       const abs = values(p.value, dialect)
-        .map((v) => (v === '' || isAbsolute(v) ? v : resolve(cwd, v)))
+        .map(absolute)
         .join(dialect.listSeparator ?? '');
       out[p.valueAt] = `${p.prefix}${abs}`;
       i = p.valueAt;

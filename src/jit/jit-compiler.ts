@@ -24,6 +24,7 @@ import {
   NVCC_DIALECT,
   NVRTC_DIALECT,
   selectCompiler,
+  sourceFileName,
 } from '../compiler/index.js';
 import {
   attachDetails,
@@ -397,6 +398,7 @@ export class JitCompiler implements KernelProvider {
         target: arch,
         imageKind: 'cubin',
         salt: this.cache.policy.salt,
+        fileName: sourceFileName(p.programName ?? 'program.cu', new Set(Object.keys(p.headers ?? {}))),
       };
       memoizedCacheKey(ks);
       state.keySpecs.set(id, ks);

@@ -24,6 +24,7 @@ export interface PreparedSpec {
     readonly options: readonly string[] | undefined;
     readonly headerEntries: readonly (readonly [string, string])[];
     readonly signature: readonly ParamType[] | undefined;
+    readonly programName: string | undefined;
   };
 }
 
@@ -84,6 +85,7 @@ function prepare(
       options: spec.options ? [...spec.options] : undefined,
       headerEntries,
       signature: signature ? [...signature] : undefined,
+      programName: spec.programName,
     },
   };
 }
@@ -115,6 +117,7 @@ export function stillAsPrepared(spec: Partial<KernelSpec & ModuleSpec>, p: Prepa
     sameStrings(spec.options, g.options) &&
     sameHeaders(spec.headers, g.headerEntries) &&
     sameStrings(spec.signature, g.signature) &&
+    spec.programName === g.programName &&
     (g.names === undefined || sameStrings(spec.names, g.names))
   );
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  readFileSync,
   chmodSync,
   mkdirSync,
   mkdtempSync,
@@ -157,12 +158,12 @@ describe('scanIncludes: resolution', () => {
     assert.deepEqual(paths(s), [join(d, 'a.h'), join(d, 'b.h')]);
   });
 
-  test('a directory at a candidate path is skipped and not listed absent (it exists)', () => {
+  test('a directory at a candidate path is skipped, and listed absent: it must not turn into a file', () => {
     const d = fixture({ 'b/h.h': '' });
     mkdirSync(join(d, 'a/h.h'), { recursive: true });
     const s = scan({ source: '#include <h.h>\n', includeDirs: [join(d, 'a'), join(d, 'b')] });
     assert.deepEqual(paths(s), [join(d, 'b/h.h')]);
-    assert.deepEqual(s.absent, []);
+    assert.deepEqual(s.absent, [join(d, 'a/h.h')]);
   });
 
   test('an absolute include is that path only', () => {
@@ -186,8 +187,11 @@ describe('scanIncludes: resolution', () => {
     const d = fixture({ 'real/inc/x.h': '#include "../shared.h"\n', 'real/shared.h': '', 'shared.h': '' });
     symlinkSync(join(d, 'real/inc'), join(d, 'link'));
     const s = scan({ source: '#include <x.h>\n', includeDirs: [join(d, 'link')] });
-    // link/../shared.h is real/shared.h on disk; path.resolve would have said <d>/shared.h.
-    assert.deepEqual(paths(s), [join(d, 'link/x.h'), join(d, 'real/shared.h')]);
+    // link/../shared.h is real/shared.h on disk (path.resolve would have said <d>/shared.h, a file that is not read);
+    // it is recorded as the compiler opens it, so a check after the link is re-pointed follows the new target.
+    assert.deepEqual(paths(s), [`${join(d, 'link')}/../shared.h`, join(d, 'link/x.h')]);
+    const real = readFileSync(join(d, 'real/shared.h'));
+    assert.equal(s.files[0]?.sha256, createHash('sha256').update(real).digest('hex'));
   });
 
   test('`..` under a missing dir names no file, even where the textual path would', () => {
@@ -451,5 +455,25 @@ test('memoryHeaderDir: an in-memory header looks there first for its quoted incl
     assert.equal(mainOnly.workingDirectory, undefined, 'the main source does not live there');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an in-memory header of the same name as a file in the includer directory: both count as read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-scan-both-'));
+  const inc = mkdtempSync(join(tmpdir(), 'cuop-scan-both-inc-'));
+  try {
+    writeFileSync(join(dir, 'b.h'), '#define FROM_CWD 1\n');
+    writeFileSync(join(inc, 'c.h'), '#define C 1\n');
+    const s = scanIncludes({
+      source: '#include "a.h"\n',
+      headers: { 'a.h': '#include "b.h"\n', 'b.h': '#include "c.h"\n' },
+      includeDirs: [inc],
+      memoryHeaderDir: dir,
+    });
+    // NVRTC may take either; what the in-memory b.h includes is tracked as well as the working directory's b.h
+    assert.deepEqual(s.files.map((f) => f.path).sort(), [join(dir, 'b.h'), join(inc, 'c.h')].sort());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(inc, { recursive: true, force: true });
   }
 });

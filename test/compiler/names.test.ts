@@ -50,3 +50,26 @@ test('a module name list is canonical, deduplicated and sorted', () => {
   assert.throws(() => canonicalKernelNames('a' as unknown as string[]), /array/);
   assert.throws(() => canonicalKernelNames(['a', 'b;']), /names\[1\]/);
 });
+
+test('a space that separates two tokens survives: 1 - -1 is not 1--1, 0xe + 1 is not the number 0xe+1', () => {
+  assert.equal(canonicalKernelName('fill<1 - -1>'), 'fill<1 - -1>');
+  assert.equal(canonicalKernelName('fill<0xe + 1>'), 'fill<0xe + 1>');
+  assert.equal(canonicalKernelName('k<v<int> >'), 'k<v<int>>');
+  assert.equal(canonicalKernelName('k<(a < < 1)>'), 'k<(a< <1)>');
+});
+
+test('the nvcc backend refuses a name that is not one, even when called directly', async () => {
+  const { NvccCompiler } = await import('../../src/compiler/index.js');
+  await assert.rejects(
+    new NvccCompiler().compile({
+      source: 'extern "C" __global__ void k() {}',
+      arch: 'sm_90',
+      nameExpressions: ['k); extern "C" __global__ void injected() {} static void* z = (0'],
+    }),
+    KernelNameError,
+  );
+  await assert.rejects(
+    new NvccCompiler().compile({ source: 'x', arch: 'sm_90', options: '-O3' as unknown as string[] }),
+    /options must be an array of strings/,
+  );
+});

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
@@ -9,6 +12,9 @@ import {
 } from '../../src/compiler/options.js';
 
 test('relative include paths become absolute in every spelling; everything else is left alone', () => {
+  const w = mkdtempSync(join(tmpdir(), 'cuop-options-'));
+  writeFileSync(join(w, 'pre.h'), '');
+  writeFileSync(join(w, 'pre2.h'), '');
   const opts = [
     '-Iinc',
     '-I',
@@ -25,22 +31,28 @@ test('relative include paths become absolute in every spelling; everything else 
     '-DX=inc',
     '-O3',
   ];
-  assert.deepEqual(absolutizePathOptions(opts, '/w'), [
-    '-I/w/inc',
-    '-I',
-    '/w/inc2',
-    '--include-path=/w/inc3',
-    '--include-path',
-    '/w/inc4',
-    '-isystem',
-    '/w/sys',
-    '-include',
-    '/w/pre.h',
-    '--pre-include=/w/pre2.h',
-    '-I/abs',
-    '-DX=inc',
-    '-O3',
-  ]);
+  assert.deepEqual(
+    absolutizePathOptions(opts, w).map((o) => o.replaceAll(w, '/w')),
+    [
+      '-I/w/inc',
+      '-I',
+      '/w/inc2',
+      '--include-path=/w/inc3',
+      '--include-path',
+      '/w/inc4',
+      '-isystem',
+      '/w/sys',
+      '-include',
+      '/w/pre.h',
+      '--pre-include=/w/pre2.h',
+      '-I/abs',
+      '-DX=inc',
+      '-O3',
+    ],
+  );
+  // a pre-included file that is not in the working directory is looked up on the include path: left as it is
+  assert.deepEqual(absolutizePathOptions(['-include', 'cuda_fp16.h'], w), ['-include', 'cuda_fp16.h']);
+  rmSync(w, { recursive: true, force: true });
 });
 
 test('nvcc splits list options at commas, NVRTC does not', () => {
