@@ -283,11 +283,13 @@ export class DiskTier implements CacheTier {
     if (this.goodShards.has(dir)) return true;
     try {
       if (create) {
+        if (fs.lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink()) removePath(dir);
         ensureTrustedDir(dir, this.opts.rule);
       } else {
         const st = fs.lstatSync(dir, { throwIfNoEntry: false });
         if (!st) return false;
         if (!st.isDirectory()) {
+          // A file or a link at a fan-out dir's name (inside a tree checked to be private): removed, never followed.
           removePath(dir);
           return false;
         }
@@ -429,7 +431,7 @@ export class DiskTier implements CacheTier {
       }
       // Not a file cuop may read (a FIFO, a link, a directory, another user's, absurdly large): it is at a path
       // cuop generates, so it goes, and the key is compiled again.
-      return { reason: `metadata ${why}`, paths: [metaPath] };
+      return { reason: `metadata: ${why}`, paths: [metaPath] };
     }
     let raw: unknown;
     try {
@@ -467,7 +469,7 @@ export class DiskTier implements CacheTier {
     } catch (e) {
       if (errorCode(e) === 'ENOENT') return { reason: 'kernel file missing', paths: [metaPath] };
       const why = unusable(e);
-      if (why !== undefined) return { reason: `kernel ${why}`, paths: both };
+      if (why !== undefined) return { reason: `kernel: ${why}`, paths: both };
       this.opts.log.debug(`disk read of ${kernelPath} failed: ${errorCode(e)}`);
       return undefined;
     }

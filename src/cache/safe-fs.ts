@@ -102,12 +102,15 @@ export async function createFile(
 }
 
 /**
- * A directory of the tree, made when missing (mode set exactly), checked when present. Something else at the path
- * (a file, a link: at a name cuop generates) is removed and the directory made; a directory that fails the trust
- * rule throws UntrustedPathError.
+ * A directory of the tree, made when missing (mode set exactly), checked when present. A file at the path (a name
+ * cuop generates) is removed and the directory made; a link, or a directory that fails the trust rule, throws
+ * UntrustedPathError.
  */
 export function ensureTrustedDir(path: string, rule: TrustRule, repair = true): void {
   let st = fs.lstatSync(path, { throwIfNoEntry: false });
+  // A link is refused, not repaired: someone made the tree point elsewhere, and that is worth a warning.
+  if (st?.isSymbolicLink())
+    throw new UntrustedPathError(path, dirProblem(st, rule) ?? 'it is a symbolic link');
   if (st && !st.isDirectory() && repair) {
     fs.rmSync(path, { force: true }); // a file or a link (never its target) where a directory belongs
     st = undefined;
