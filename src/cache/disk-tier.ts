@@ -14,6 +14,7 @@ import {
   CACHEDIR_TAG_FILE,
   CACHEDIR_TAG_MARK,
   FORMAT_FILE,
+  NODE_COMPILE_CACHE,
   isEntryJsonName,
   isKernelFileName,
   isLockName,
@@ -60,10 +61,13 @@ function adoptable(root: string, rule: TrustRule): boolean {
   const names = fs.readdirSync(root);
   if (names.length === 0) return true;
   const tag = readTrustedTextOrUndefined(join(root, CACHEDIR_TAG_FILE), rule, MAX_SMALL_FILE_BYTES);
-  const marked = tag !== undefined && tag.includes(CACHEDIR_TAG_MARK);
+  // The tag may be half written by another process opening the directory at the same moment (see markNew).
+  const marked = tag !== undefined && (tag.includes(CACHEDIR_TAG_MARK) || CACHEDIR_TAG.startsWith(tag));
   if (marked && names.includes(FORMAT_FILE)) return true;
-  const markerOnly = names.every((n) => n === FORMAT_FILE || n === CACHEDIR_TAG_FILE);
-  return markerOnly && names.includes(FORMAT_FILE) && (tag === undefined || marked);
+  // Only names cuop makes before the marker is complete: the marker's files and the CLI's compile cache, which it
+  // may make in an empty directory first.
+  const early = names.every((n) => n === FORMAT_FILE || n === CACHEDIR_TAG_FILE || n === NODE_COMPILE_CACHE);
+  return early && (tag === undefined || marked);
 }
 
 /**
@@ -208,7 +212,7 @@ export class DiskTier implements CacheTier {
       );
     }
     try {
-      if (fs.readdirSync(root).length === 0) {
+      if (fs.readdirSync(root).every((n) => n === NODE_COMPILE_CACHE)) {
         try {
           markNew(root, rule);
         } catch {

@@ -10,8 +10,8 @@ export const CACHEDIR_TAG =
 export const CACHEDIR_TAG_MARK = 'created by cuop';
 
 export const SUBDIRS = ['kernels', 'metadata', 'manifests', 'temp', 'locks', 'stats'] as const;
-/** Top-level files cuop writes besides the marker. */
-export const ROOT_FILES = ['maintenance.stamp', 'compilers.json', 'node-compile-cache'] as const;
+/** Where the `cuop` CLI keeps Node's compile cache of its own code (see cli/main.ts). */
+export const NODE_COMPILE_CACHE = 'node-compile-cache';
 
 const KEY = '[0-9a-f]{64}';
 const SHARD_RE = /^[0-9a-f]{2}$/;

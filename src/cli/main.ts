@@ -7,22 +7,23 @@
 // only when that place is a cuop cache and private (the cache's rule: this user's, writable by nobody else); never Node's default, a
 // shared directory under the OS temp dir that another user could fill first. NODE_COMPILE_CACHE set by the user
 // wins (Node has then enabled it already); NODE_DISABLE_COMPILE_CACHE=1 turns it off.
-import { existsSync, lstatSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import module from 'node:module';
 import { join } from 'node:path';
 
-import { FORMAT_FILE } from '../cache/layout.js';
+import { FORMAT_FILE, NODE_COMPILE_CACHE } from '../cache/layout.js';
 import { resolveCacheDir } from '../cache/policy.js';
 import { dirProblem, trustRule } from '../cache/trust.js';
 
 function privateCompileCacheDir(): string | undefined {
   const base = resolveCacheDir();
   if (base === null) return undefined;
-  const dir = join(base, 'node-compile-cache');
+  const dir = join(base, NODE_COMPILE_CACHE);
   try {
-    // Only inside an existing cuop cache (never in a folder CUOP_CACHE_DIR points at by mistake), and only under the
-    // cache's own rule for a private tree: V8 runs this bytecode unchecked.
-    if (!existsSync(join(base, FORMAT_FILE))) return undefined;
+    // Only in an existing directory that is a cuop cache or empty (never in a folder CUOP_CACHE_DIR points at by
+    // mistake), and only under the cache's own rule for a private tree: V8 runs this bytecode unchecked.
+    const names = readdirSync(base);
+    if (!names.includes(FORMAT_FILE) && !names.every((n) => n === NODE_COMPILE_CACHE)) return undefined;
     const rule = trustRule('private');
     if (dirProblem(lstatSync(base), rule)) return undefined;
     if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });

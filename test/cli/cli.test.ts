@@ -534,6 +534,8 @@ test(
     mkdirSync(dir, { mode: 0o700 });
     assert.equal(cuop(['cache', 'dir'], { CUOP_CACHE_DIR: dir }).status, 0);
     assert.ok(filesUnder(dir, 'node-compile-cache').length > 0, 'bytecode cached in the private dir');
+    const stats = cuop(['cache', 'stats'], { CUOP_CACHE_DIR: dir });
+    assert.equal(stats.status, 0, `a dir holding only the compile cache is still adopted: ${stats.stderr}`);
     const shared = join(tempDir('cli-ncc-shared'), 'c');
     mkdirSync(shared);
     chmodSync(shared, 0o777);
