@@ -212,7 +212,13 @@ export class DiskTier implements CacheTier {
       );
     }
     try {
-      if (fs.readdirSync(root).every((n) => n === NODE_COMPILE_CACHE)) {
+      // Empty, or only what cuop makes first: complete the marker before anything else (another process may be
+      // opening the directory at this moment and must see a cuop cache in the making).
+      if (
+        fs
+          .readdirSync(root)
+          .every((n) => n === NODE_COMPILE_CACHE || n === FORMAT_FILE || n === CACHEDIR_TAG_FILE)
+      ) {
         try {
           markNew(root, rule);
         } catch {

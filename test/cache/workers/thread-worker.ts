@@ -8,7 +8,8 @@ import { kernelSource, nvccCubin, resultFor, specFor } from '../fixtures.js';
 
 const { dir, n } = workerData as { dir: string; n: number };
 const images = Array.from({ length: n }, (_, i) => nvccCubin(kernelSource(i)));
-const quiet = { debug: () => {}, warn: () => {} };
+const warns: string[] = [];
+const quiet = { debug: () => {}, warn: (m: string) => warns.push(m) };
 parentPort?.once('message', () => {
   void (async () => {
     const cache = new KernelCache({ dir, env: {}, logger: quiet, policy: { maintenanceIntervalMs: 0 } });
@@ -24,7 +25,7 @@ parentPort?.once('message', () => {
       }),
     );
     await cache.close();
-    parentPort?.postMessage({ compiled, tiers });
+    parentPort?.postMessage({ compiled, tiers, warns });
   })();
 });
 parentPort?.postMessage('ready');
