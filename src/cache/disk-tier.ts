@@ -60,6 +60,9 @@ export function unsafeDirReason(dir: string, rule: TrustRule = trustRule('privat
 function adoptable(root: string, rule: TrustRule): boolean {
   const names = fs.readdirSync(root);
   if (names.length === 0) return true;
+  // Both marker files beside cuop's directories: a cuop cache (the tag's text is read only while it is young).
+  if (names.includes(FORMAT_FILE) && names.includes(CACHEDIR_TAG_FILE) && names.includes('kernels'))
+    return true;
   const tag = readTrustedTextOrUndefined(join(root, CACHEDIR_TAG_FILE), rule, MAX_SMALL_FILE_BYTES);
   // The tag may be half written by another process opening the directory at the same moment (see markNew).
   const marked = tag !== undefined && (tag.includes(CACHEDIR_TAG_MARK) || CACHEDIR_TAG.startsWith(tag));
@@ -253,9 +256,11 @@ export class DiskTier implements CacheTier {
       return readOnly(e);
     }
     try {
-      if (onDisk !== CACHE_FORMAT_VERSION) tier.replaceSmallFile(FORMAT_FILE, `${CACHE_FORMAT_VERSION}\n`);
-      const tag = readTrustedTextOrUndefined(join(root, CACHEDIR_TAG_FILE), rule, MAX_SMALL_FILE_BYTES);
-      if (tag !== CACHEDIR_TAG) tier.replaceSmallFile(CACHEDIR_TAG_FILE, CACHEDIR_TAG);
+      if (onDisk !== CACHE_FORMAT_VERSION) {
+        // A new or older-format cache (or a format file that is not one: a FIFO, a directory): written anew, tag too.
+        tier.replaceSmallFile(FORMAT_FILE, `${CACHE_FORMAT_VERSION}\n`);
+        tier.replaceSmallFile(CACHEDIR_TAG_FILE, CACHEDIR_TAG);
+      }
     } catch (e) {
       return readOnly(e);
     }

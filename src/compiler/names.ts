@@ -18,9 +18,29 @@ registerErrorClass('KernelNameError', KernelNameError);
 // exponents, scope, template brackets, commas, pointer / reference declarators, parentheses and the arithmetic of
 // constant expressions, plus the spaces between tokens. Everything else (`;`, `{`, `#`, quotes, `/`, `\`, newlines,
 // `=`) is refused, so a name can never end the expression it is placed in.
-const ALLOWED = /^[A-Za-z0-9_:<>,*&()+\-.~ \t]*$/;
-const IDENT_START = /^\s*&?\s*(?:::)?\s*[A-Za-z_]/;
+const ALLOWED_PUNCTUATION = ':<>,*&()+-.~ \t';
 const MAX_LENGTH = 4096;
+
+// By char code, not by regex: this runs on the first lookup of every kernel of a fresh process, where compiling a
+// regex costs more than the whole check.
+const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isAllowed = (ch: string): boolean =>
+  isLetter(ch.charCodeAt(0)) || isDigit(ch.charCodeAt(0)) || ALLOWED_PUNCTUATION.includes(ch);
+
+/** Starts with an identifier, after an optional `&` and a leading `::`. */
+function startsWithIdentifier(s: string): boolean {
+  let i = 0;
+  const skipSpace = () => {
+    while (s[i] === ' ' || s[i] === '\t') i++;
+  };
+  skipSpace();
+  if (s[i] === '&') i++;
+  skipSpace();
+  if (s[i] === ':' && s[i + 1] === ':') i += 2;
+  skipSpace();
+  return i < s.length && isLetter(s.charCodeAt(i));
+}
 
 /**
  * The canonical spelling of a kernel name or name expression: no leading `&`, no spaces except the one between two
@@ -39,11 +59,10 @@ export function canonicalKernelName(name: unknown, what = 'kernel name'): string
   };
   if (name.length === 0 || name.trim().length === 0) refuse('is empty');
   if (name.length > MAX_LENGTH) refuse(`is longer than ${MAX_LENGTH} characters`);
-  if (!ALLOWED.test(name)) {
-    const bad = [...name].find((c) => !ALLOWED.test(c)) ?? '';
-    refuse(`contains ${JSON.stringify(bad)}, which cannot appear in a C++ name expression`);
+  for (const c of name) {
+    if (!isAllowed(c)) refuse(`contains ${JSON.stringify(c)}, which cannot appear in a C++ name expression`);
   }
-  if (!IDENT_START.test(name)) refuse('does not start with an identifier');
+  if (!startsWithIdentifier(name)) refuse('does not start with an identifier');
   let angle = 0;
   let paren = 0;
   for (const c of name) {
@@ -54,20 +73,18 @@ export function canonicalKernelName(name: unknown, what = 'kernel name'): string
   }
   if (paren !== 0) refuse('has an unbalanced "("');
   if (angle !== 0) refuse('has an unbalanced "<"');
-  return canonicalSpelling(name.trim().replace(/^&\s*/, ''));
+  let body = name.trim();
+  if (body.startsWith('&')) body = body.slice(1).trimStart();
+  return canonicalSpelling(body);
 }
 
-/**
- * `sgemm`, `ns::k`: already canonical. Checked by char codes, not a regex: this runs on the first lookup of every
- * kernel of a fresh process, where compiling a regex costs more than the whole check.
- */
+/** `sgemm`, `ns::k`: already canonical. */
 function isPlainName(s: string): boolean {
   const n = s.length;
   if (n === 0 || n > MAX_LENGTH) return false;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-    if (letter || (i > 0 && c >= 48 && c <= 57)) continue;
+    if (isLetter(c) || (i > 0 && isDigit(c))) continue;
     // `::` between identifiers
     if (c === 58 && s.charCodeAt(i + 1) === 58 && i > 0 && i + 2 < n) {
       i++;
