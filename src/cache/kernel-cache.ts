@@ -492,8 +492,12 @@ export class KernelCache {
   ): Promise<CacheLookup> {
     const expect = this.expectOf(spec);
     if (this.familyFirst.has(spec)) {
-      const viaFamily = this.findInFamily(spec, expect);
-      if (viaFamily) return viaFamily;
+      try {
+        const viaFamily = this.findInFamily(spec, expect);
+        if (viaFamily) return viaFamily;
+      } catch (e) {
+        this.log.debug(`family lookup for ${key} failed: ${errorText(e)}`);
+      }
     }
     for (let i = 0; i < this.lower.length; i++) {
       const tier = this.lower[i]!;
