@@ -52,8 +52,11 @@ export function dependencyRecords(
   });
 }
 
-/** SHA-256 of a regular file's bytes, or undefined when it is not one (gone, a directory, a FIFO, unreadable). */
-function hashRegularFile(path: string, expectedSize: number): string | undefined {
+/**
+ * SHA-256 of a regular file's bytes, or undefined when it is not one (gone, a directory, a FIFO, unreadable) or
+ * is not `expectedSize` bytes long (when given).
+ */
+export function hashRegularFile(path: string, expectedSize?: number): string | undefined {
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO planted at this path must not hang the lookup.
@@ -63,7 +66,7 @@ function hashRegularFile(path: string, expectedSize: number): string | undefined
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.size !== expectedSize) return undefined;
+    if (!st.isFile() || (expectedSize !== undefined && st.size !== expectedSize)) return undefined;
     const buf = Buffer.allocUnsafe(st.size);
     let n = 0;
     while (n < buf.length) {

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 
+import { hashRegularFile } from './dependencies.js';
 import { CODEGEN_EPOCH, type KeySpec } from './key.js';
 import type { EntryMetadata } from './metadata.js';
 
@@ -35,20 +36,6 @@ const sha256 = (s: string | Buffer): string => createHash('sha256').update(s).di
 function shown(path: string): string {
   const r = relative(process.cwd(), path);
   return r && !r.startsWith('..') && !isAbsolute(r) ? r : path;
-}
-
-function fileHash(path: string): string | undefined {
-  try {
-    const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    try {
-      if (!fs.fstatSync(fd).isFile()) return undefined;
-      return sha256(fs.readFileSync(fd));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return undefined;
-  }
 }
 
 /** The option's identity for pairing an old and a new value: a macro name, a flag before '=', else itself. */
@@ -95,7 +82,7 @@ export function keyDifferences(spec: KeySpec, meta: EntryMetadata): KeyDifferenc
     if (!(name in meta.headers)) out.push({ input: 'header', name, text: `header ${name} added` });
   }
   for (const f of meta.dependencies?.files ?? []) {
-    const now = fileHash(f.path);
+    const now = hashRegularFile(f.path);
     if (now === undefined) {
       out.push({ input: 'file', name: f.path, text: `header ${shown(f.path)} removed` });
     } else if (now !== f.sha256) {
