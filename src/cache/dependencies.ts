@@ -151,7 +151,7 @@ function check(deps: Dependencies): string | undefined {
 }
 
 /** Something other than a directory at `p`, following links as a compiler's open would (ENOTDIR: nothing). */
-function fileAt(p: string): boolean {
+export function fileAt(p: string): boolean {
   try {
     const st = fs.statSync(p, { throwIfNoEntry: false });
     return st !== undefined && !st.isDirectory();

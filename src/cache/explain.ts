@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 
-import { hashRegularFile } from './dependencies.js';
+import { fileAt, hashRegularFile } from './dependencies.js';
 import { CODEGEN_EPOCH, type KeySpec } from './key.js';
 import type { EntryMetadata } from './metadata.js';
 
@@ -90,7 +90,7 @@ export function keyDifferences(spec: KeySpec, meta: EntryMetadata): KeyDifferenc
     }
   }
   for (const p of meta.dependencies?.absent ?? []) {
-    if (fs.existsSync(p)) out.push({ input: 'file', name: p, text: `header ${shown(p)} added` });
+    if (fileAt(p)) out.push({ input: 'file', name: p, text: `header ${shown(p)} added` });
   }
   const cwd = meta.dependencies?.cwd;
   if (cwd !== undefined && cwd !== process.cwd()) {
