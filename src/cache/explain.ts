@@ -2,7 +2,6 @@
 // Each entry's metadata keeps every input's digest separately, so this is a comparison, not a recompile. Runs only
 // on a miss (CUOP_DEBUG), in jit.explain() and in `cuop cache explain`: never on a hit.
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 
 import { fileAt, hashRegularFile } from './dependencies.js';
