@@ -3,14 +3,10 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 
-/** One file a compile read. */
-export interface DependencyRecord {
-  readonly path: string;
-  readonly sha256: string;
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
-  readonly ino: number;
+import type { FileDependency } from '../compiler/index.js';
+
+/** One file a compile read: what the compiler layer reports, plus how far its stat data can be trusted. */
+export interface DependencyRecord extends FileDependency {
   /**
    * The file was modified within a timestamp tick of the compile (ccache's "too new" rule): a second change in
    * that tick could leave size and times as they are, so its stat data proves nothing and it is always hashed.
@@ -35,7 +31,7 @@ const TOO_NEW_MS = 2_000;
 
 /** Marks the files changed too shortly before `compileStartMs` to be judged by their stat data later. */
 export function dependencyRecords(
-  files: readonly Omit<DependencyRecord, 'hashAlways'>[],
+  files: readonly FileDependency[],
   compileStartMs: number,
 ): DependencyRecord[] {
   return files.map((f) => {
