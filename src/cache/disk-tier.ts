@@ -1,29 +1,32 @@
-import { createHash, randomBytes } from 'node:crypto';
+// The disk tier: an entry is a metadata file (the commit record) and a kernel file, published atomically and read
+// without locks. Opening the directory is disk-dir.ts; listing it for maintenance is disk-scan.ts.
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+
 import { codecSuffix, compress, decompress, type Codec } from './codec.js';
+import { openCacheDir, replaceRootFile } from './disk-dir.js';
+import {
+  lastUseOf,
+  listShards,
+  liveKernelName,
+  MAX_METADATA_BYTES,
+  orphanMtime,
+  scanAux,
+  scanShard,
+  shardStamp,
+  type AuxScan,
+  type DiskEntryInfo,
+  type ShardScan,
+} from './disk-scan.js';
 import { CACHE_FORMAT_VERSION, isCacheKey } from './key.js';
-import { errorCode, errorText, type CacheLog } from './logger.js';
+import { CacheLayout, isKernelFileName } from './layout.js';
+import { errorCode, type CacheLog } from './logger.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { parseEntryMetadata, type EntryMetadata } from './metadata.js';
-import type { CacheTier, ExpectedIdentity, TierHooks, TierRecord } from './tier.js';
-import {
-  CACHEDIR_TAG,
-  CACHEDIR_TAG_FILE,
-  CACHEDIR_TAG_MARK,
-  FORMAT_FILE,
-  NODE_COMPILE_CACHE,
-  isEntryJsonName,
-  isKernelFileName,
-  isLockName,
-  isShardName,
-  isTempName,
-} from './layout.js';
 import {
   createFile,
-  createFileSync,
   ensureTrustedDir,
   readTrusted,
   readTrustedText,
@@ -32,7 +35,12 @@ import {
   removePathAsync,
   UntrustedPathError,
 } from './safe-fs.js';
-import { dirMode, dirProblem, trustRule, type TrustRule } from './trust.js';
+import type { CacheTier, TierCapabilities, TierEntryInfo, TierHooks, TierRecord } from './tier.js';
+import { dirProblem, type TrustRule } from './trust.js';
+import { recordProblem } from './verify.js';
+
+export { unsafeDirReason } from './disk-dir.js';
+export type { AuxScan, DiskEntryInfo, ShardScan } from './disk-scan.js';
 
 /** Why a read failure means the path holds something cuop must not use (and may remove), else undefined. */
 function unusable(e: unknown): string | undefined {
@@ -43,251 +51,68 @@ function unusable(e: unknown): string | undefined {
   return undefined;
 }
 
-/** Bounds of what a file of the tree can be: anything larger is not ours (or is broken). */
-const MAX_METADATA_BYTES = 64 * 2 ** 20;
 const MAX_MANIFEST_BYTES = 16 * 2 ** 20;
-const MAX_SMALL_FILE_BYTES = 4096;
-
-/** Why a directory is not safe to load GPU code from under `rule`, or undefined when it is (links followed). */
-export function unsafeDirReason(dir: string, rule: TrustRule = trustRule('private')): string | undefined {
-  return dirProblem(fs.statSync(dir), rule);
-}
-
-/**
- * True when `root` holds nothing, or carries cuop's marker (its CACHEDIR.TAG and format file), or holds only the
- * marker's files while another process is writing them (format file first, then the tag: see markNew).
- */
-function adoptable(root: string, rule: TrustRule): boolean {
-  const names = fs.readdirSync(root);
-  if (names.length === 0) return true;
-  // Both marker files beside cuop's directories: a cuop cache (the tag's text is read only while it is young).
-  if (names.includes(FORMAT_FILE) && names.includes(CACHEDIR_TAG_FILE) && names.includes('kernels'))
-    return true;
-  const tag = readTrustedTextOrUndefined(join(root, CACHEDIR_TAG_FILE), rule, MAX_SMALL_FILE_BYTES);
-  // The tag may be half written by another process opening the directory at the same moment (see markNew).
-  const marked = tag !== undefined && (tag.includes(CACHEDIR_TAG_MARK) || CACHEDIR_TAG.startsWith(tag));
-  if (marked && names.includes(FORMAT_FILE)) return true;
-  // Only names cuop makes before the marker is complete: the marker's files and the CLI's compile cache, which it
-  // may make in an empty directory first.
-  const early = names.every((n) => n === FORMAT_FILE || n === CACHEDIR_TAG_FILE || n === NODE_COMPILE_CACHE);
-  return early && (tag === undefined || marked);
-}
-
-/**
- * Marks a directory as cuop's before anything else goes into it, so that a process opening it at the same moment
- * sees a cuop cache in the making rather than a foreign directory. Exclusive creates: the first writer wins.
- */
-function markNew(root: string, rule: TrustRule): void {
-  for (const [name, text] of [
-    [FORMAT_FILE, `${CACHE_FORMAT_VERSION}\n`],
-    [CACHEDIR_TAG_FILE, CACHEDIR_TAG],
-  ] as const) {
-    try {
-      createFileSync(join(root, name), text, rule);
-    } catch (e) {
-      if (errorCode(e) !== 'EEXIST') throw e;
-    }
-  }
-}
 
 export interface DiskTierOptions {
   /** Whose files and directories are trusted (see trust.ts). */
   rule: TrustRule;
   codec: Codec;
-  checksum: boolean;
+  /** The disk's size bound: a larger image is not worth publishing (it would push out everything else). */
+  maxBytes?: number;
   now: () => number;
   hooks: TierHooks;
   log: CacheLog;
 }
 
-/** Information about one entry on disk, gathered by scan() for maintenance. */
-export interface DiskEntryInfo {
-  key: string;
-  metaPath: string;
-  /** Kernel files of this key (normally one; several if the codec changed between publishes). */
-  kernelPaths: string[];
-  /** The kernel file the metadata points at, if present. */
-  kernelPath?: string;
-  meta?: EntryMetadata;
-  /** The metadata's formatVersion field, even when the rest does not parse (entries of other formats). */
-  formatVersion?: number;
-  /** Bytes of all its files. */
-  bytes: number;
-  /** mtime of the kernel file (touched on hits), or of the metadata when the kernel is missing. */
-  lastUseMs: number;
-}
-
-export interface DiskScan {
-  entries: Map<string, DiskEntryInfo>;
-  /** Kernel files with no metadata at all (a publish under way, or a killed writer). */
-  orphanKernels: { path: string; mtimeMs: number; bytes: number }[];
-  temps: { path: string; mtimeMs: number }[];
-  locks: string[];
-  /** Manifest files: family key and path. */
-  manifests: { family: string; path: string }[];
-  /** Files with names cuop never generates: reported, never removed (they are not cuop's). */
-  strays: string[];
-  /**
-   * Something else at a path cuop generates (a directory where a file belongs, a file where a shard directory
-   * belongs, a link): cuop's own path, so maintenance removes it.
-   */
-  squatters: string[];
-}
-
-/** The persistent tier: one directory, atomic publishes, lock-free verified reads. */
+/**
+ * The persistent tier: one directory, atomic publishes, lock-free reads. It decodes what it stores (metadata
+ * schema, sizes, codec) and reports what it cannot decode; the lookup verifies identity and checksum (verify.ts).
+ * Every path comes from the layout; nothing else touches these files.
+ */
 export class DiskTier implements CacheTier {
   readonly name = 'disk';
-  readonly kernelsDir: string;
-  readonly metadataDir: string;
-  readonly tempDir: string;
-  readonly locksDir: string;
-  readonly statsDir: string;
-  readonly manifestsDir: string;
+  readonly capabilities: TierCapabilities;
+  readonly layout: CacheLayout;
 
   /** Fan-out directories checked by this process (a lookup checks each once). */
   private readonly goodShards = new Set<string>();
 
   private constructor(
-    readonly root: string,
+    layout: CacheLayout,
     private readonly opts: DiskTierOptions,
   ) {
-    this.kernelsDir = join(root, 'kernels');
-    this.metadataDir = join(root, 'metadata');
-    this.tempDir = join(root, 'temp');
-    this.locksDir = join(root, 'locks');
-    this.statsDir = join(root, 'stats');
-    this.manifestsDir = join(root, 'manifests');
+    this.layout = layout;
+    this.capabilities = {
+      readOnly: false,
+      persistent: true,
+      shared: false,
+      ...(opts.maxBytes !== undefined ? { maxRecordBytes: opts.maxBytes } : {}),
+    };
   }
 
-  /**
-   * Creates and checks the directory tree. Returns undefined, after one warning, when it cannot be used: unsafe (a
-   * directory of another user, writable by others, a link inside the tree: a planted cubin is code on the GPU),
-   * not cuop's (a non-empty directory without cuop's marker: its files are not cuop's to manage), uncreatable, or
-   * written by a newer cache format. The cache then runs memory-only.
-   */
+  get root(): string {
+    return this.layout.root;
+  }
+
+  /** Opens `given` (see openCacheDir); undefined, after one warning, when it cannot be used. */
   static open(given: string, opts: DiskTierOptions): DiskTier | undefined {
-    const { log, rule } = opts;
-    const refuse = (kind: string, message: string): undefined => {
-      log.warnOnce(kind, message);
-      return undefined;
-    };
-    let root: string;
-    try {
-      if (!fs.existsSync(given)) {
-        fs.mkdirSync(given, { recursive: true, mode: dirMode(rule) });
-        fs.chmodSync(given, dirMode(rule));
-      }
-      // The root itself may be reached through a link (~/.cache on another disk); nothing below it is followed.
-      root = fs.realpathSync(given);
-    } catch (e) {
-      return refuse(
-        'dir-unusable',
-        `cannot create the cache directory ${given} (${errorCode(e)}); running with the in-memory cache only. ` +
-          `Set CUOP_CACHE_DIR to a writable directory, or CUOP_CACHE_DISABLE=1 to silence this.`,
-      );
-    }
-    const fix =
-      rule.sharing === 'group'
-        ? `Fix: chgrp it to your team's group and chmod 2770 (group mode is on), or use a private directory.`
-        : `Fix: chown it to yourself and chmod 700, point CUOP_CACHE_DIR at a private directory, or share it on ` +
-          `purpose with CUOP_CACHE_SHARED=group.`;
-    const unsafe = (path: string, reason: string): undefined =>
-      refuse(
-        'dir-unsafe',
-        `refusing the cache directory ${given}: ${path === root ? '' : `${path}: `}${reason}. Cached GPU code ` +
-          `loaded from it could have been planted by another user, so the disk cache is off and kernels are ` +
-          `cached in memory only. ${fix}`,
-      );
-    let reason: string | undefined;
-    try {
-      reason = dirProblem(fs.lstatSync(root), rule);
-    } catch (e) {
-      reason = `it cannot be inspected (${errorCode(e)})`;
-    }
-    if (reason) return unsafe(root, reason);
-    const fmtText = readTrustedTextOrUndefined(join(root, FORMAT_FILE), rule, MAX_SMALL_FILE_BYTES);
-    const onDisk = fmtText === undefined ? undefined : Number.parseInt(fmtText.trim(), 10);
-    if (onDisk !== undefined && Number.isFinite(onDisk) && onDisk > CACHE_FORMAT_VERSION) {
-      return refuse(
-        'dir-future-format',
-        `the cache directory ${given} uses cache format ${onDisk}, newer than this cuop's (${CACHE_FORMAT_VERSION}); ` +
-          `leaving it alone and caching in memory only. Upgrade cuop or use another CUOP_CACHE_DIR.`,
-      );
-    }
-    try {
-      // Empty, or only what cuop makes first: complete the marker before anything else (another process may be
-      // opening the directory at this moment and must see a cuop cache in the making).
-      if (
-        fs
-          .readdirSync(root)
-          .every((n) => n === NODE_COMPILE_CACHE || n === FORMAT_FILE || n === CACHEDIR_TAG_FILE)
-      ) {
-        try {
-          markNew(root, rule);
-        } catch {
-          // unwritable: it stays empty, and the read-only case below says so
-        }
-      }
-      if (!adoptable(root, rule)) {
-        return refuse(
-          'dir-foreign',
-          `refusing the cache directory ${given}: it is not empty and is not a cuop cache (no ${CACHEDIR_TAG_FILE} ` +
-            `by cuop and ${FORMAT_FILE}), so its files are not cuop's to manage. Point CUOP_CACHE_DIR at an empty ` +
-            `or new directory; kernels are cached in memory only for now.`,
-        );
-      }
-    } catch (e) {
-      return unsafe(root, `it cannot be listed (${errorCode(e)})`);
-    }
-    const tier = new DiskTier(root, opts);
-    const readOnly = (e: unknown): DiskTier => {
-      // Read-only but otherwise fine: keep serving reads; writes will fail and be counted.
-      log.warnOnce(
-        'dir-readonly',
-        `cannot initialise the cache directory ${given} (${errorCode(e)}: ${errorText(e)}); ` +
-          `existing entries are still read, new ones are kept in memory only.`,
-      );
-      return tier;
-    };
-    try {
-      for (const d of tier.subdirs()) ensureTrustedDir(d, rule);
-    } catch (e) {
-      if (e instanceof UntrustedPathError) return unsafe(e.path, e.reason);
-      return readOnly(e);
-    }
-    try {
-      if (onDisk !== CACHE_FORMAT_VERSION) {
-        // A new or older-format cache (or a format file that is not one: a FIFO, a directory): written anew, tag too.
-        tier.replaceSmallFile(FORMAT_FILE, `${CACHE_FORMAT_VERSION}\n`);
-        tier.replaceSmallFile(CACHEDIR_TAG_FILE, CACHEDIR_TAG);
-      }
-    } catch (e) {
-      return readOnly(e);
-    }
-    return tier;
+    const layout = openCacheDir(given, opts);
+    return layout && new DiskTier(layout, opts);
   }
 
-  private subdirs(): string[] {
-    return [this.kernelsDir, this.metadataDir, this.manifestsDir, this.tempDir, this.locksDir, this.statsDir];
-  }
-
-  /** A top-level file of ours (maintenance stamp, identity memo), replaced atomically; never through a link. */
+  /** A top-level file of ours (maintenance stamp, identity memo, index), replaced atomically; never through a link. */
   writeRootFile(name: string, text: string): void {
-    this.replaceSmallFile(name, text);
+    replaceRootFile(this.layout, name, text, this.opts.rule);
   }
 
-  /** A top-level file of ours, read safely (regular, trusted, at most 1 MiB); undefined when absent or unusable. */
-  readRootFile(name: string): string | undefined {
-    return readTrustedTextOrUndefined(join(this.root, name), this.opts.rule, 2 ** 20);
+  /** A top-level file of ours, read safely (regular, trusted, bounded); undefined when absent or unusable. */
+  readRootFile(name: string, maxBytes = 2 ** 20): string | undefined {
+    return readTrustedTextOrUndefined(this.layout.rootFile(name), this.opts.rule, maxBytes);
   }
 
-  /** A top-level file of ours, replaced atomically (temp + rename): a FIFO or directory there is replaced too. */
-  private replaceSmallFile(name: string, text: string): void {
-    const tmp = join(this.tempDir, `${name}.${process.pid}.${randomBytes(4).toString('hex')}`);
-    createFileSync(tmp, text, this.opts.rule);
-    const dest = join(this.root, name);
-    if (fs.lstatSync(dest, { throwIfNoEntry: false })?.isDirectory()) removePath(dest);
-    fs.renameSync(tmp, dest);
+  /** mtime of a top-level file, or undefined. */
+  rootFileMtime(name: string): number | undefined {
+    return fs.lstatSync(this.layout.rootFile(name), { throwIfNoEntry: false })?.mtimeMs;
   }
 
   /**
@@ -324,25 +149,13 @@ export class DiskTier implements CacheTier {
     return true;
   }
 
-  private shard(key: string): string {
-    return key.slice(0, 2);
-  }
-
-  metaPath(key: string): string {
-    return join(this.metadataDir, this.shard(key), `${key}.json`);
-  }
-
-  kernelPath(key: string, imageKind: 'cubin' | 'ptx', codec: Codec): string {
-    return join(this.kernelsDir, this.shard(key), `${key}.${imageKind}${codecSuffix(codec)}`);
-  }
-
-  manifestPath(family: string): string {
-    return join(this.manifestsDir, this.shard(family), `${family}.json`);
+  private kernelPath(key: string, imageKind: 'cubin' | 'ptx', codec: Codec): string {
+    return this.layout.kernelPath(key, imageKind, codecSuffix(codec));
   }
 
   /** The family's manifest, or undefined when there is none or it is unreadable (it is then rewritten). */
-  readManifest(family: string): Manifest | undefined {
-    const path = this.manifestPath(family);
+  readManifestSync(family: string): Manifest | undefined {
+    const path = this.layout.manifestPath(family);
     if (!this.shardDirOk(dirname(path), false)) return undefined;
     const text = readTrustedTextOrUndefined(path, this.opts.rule, MAX_MANIFEST_BYTES);
     if (text === undefined) return undefined;
@@ -357,13 +170,13 @@ export class DiskTier implements CacheTier {
   async writeManifest(manifest: Manifest): Promise<void> {
     const { family } = manifest;
     if (!isCacheKey(family)) throw new Error(`not a family key: ${family}`);
-    const stem = `${family}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.manifest`;
-    const tmp = await this.writeTemp(stem, JSON.stringify(manifest), this.opts.now());
+    const tmp = this.layout.entryTemp(family, 'manifest', threadId);
+    await createFile(tmp, JSON.stringify(manifest), this.opts.rule, this.opts.now());
     try {
-      const dir = join(this.manifestsDir, this.shard(family));
+      const dest = this.layout.manifestPath(family);
+      const dir = dirname(dest);
       if (!this.shardDirOk(dir, true))
         throw new UntrustedPathError(dir, 'the fan-out directory is not usable');
-      const dest = this.manifestPath(family);
       if ((await fsp.lstat(dest).catch(() => undefined))?.isDirectory()) await removePathAsync(dest);
       await fsp.rename(tmp, dest);
     } catch (e) {
@@ -372,13 +185,14 @@ export class DiskTier implements CacheTier {
     }
   }
 
-  lockPath(key: string): string {
-    return join(this.locksDir, `${key}.lock`);
+  /** Removes a manifest (maintenance: none of its candidates is left). */
+  removeManifest(family: string): Promise<boolean> {
+    return removePathAsync(this.layout.manifestPath(family));
   }
 
   /** True when a metadata file (the commit record) exists; one stat, used by waiters polling for a publish. */
   committed(key: string): boolean {
-    return fs.lstatSync(this.metaPath(key), { throwIfNoEntry: false })?.isFile() ?? false;
+    return fs.lstatSync(this.layout.metaPath(key), { throwIfNoEntry: false })?.isFile() ?? false;
   }
 
   private corrupt(key: string, reason: string, paths: string[]): undefined {
@@ -389,50 +203,40 @@ export class DiskTier implements CacheTier {
   }
 
   /**
-   * Lock-free verified read: metadata (schema, format version, identity) → kernel file → stored size → decompress →
-   * raw size → SHA-256 (when checksum is on). Anything wrong deletes the entry, reports it and returns a miss.
-   * Synchronous on purpose: a hit is two small reads, and the promise API would triple its cost.
+   * Lock-free read: metadata (schema, format version, key) → kernel file → stored size → decompress → raw size.
+   * What cannot be decoded is deleted, reported and returned as a miss. Synchronous on purpose: a hit is two small
+   * reads, and the promise API would triple its cost.
    */
-  getSync(key: string, expect?: ExpectedIdentity): TierRecord | undefined {
-    const r = this.inspect(key, expect, this.opts.checksum);
+  getSync(key: string): TierRecord | undefined {
+    const r = this.inspect(key, true);
     if (r === undefined) return undefined;
     if ('reason' in r) return this.corrupt(key, r.reason, r.paths);
     return r;
   }
 
+  async get(key: string): Promise<TierRecord | undefined> {
+    return this.getSync(key);
+  }
+
+  /** The entry as stored, or why it cannot be decoded, without counting or removing anything (integrity checks). */
+  readForCheck(key: string): TierRecord | { reason: string } | undefined {
+    return this.inspect(key, false);
+  }
+
   /** Committed entries (metadata files) now: one directory listing per shard, no file is opened. */
   countEntries(): number {
     let n = 0;
-    let shards: string[];
-    try {
-      shards = fs.readdirSync(this.metadataDir);
-    } catch {
-      return 0;
-    }
-    for (const shard of shards) {
-      try {
-        for (const name of fs.readdirSync(join(this.metadataDir, shard))) if (name.endsWith('.json')) n++;
-      } catch {
-        // not a shard directory
-      }
+    for (const shard of listDirSafe(this.layout.metadataDir)) {
+      for (const name of listDirSafe(this.layout.metaShardDir(shard))) if (name.endsWith('.json')) n++;
     }
     return n;
   }
 
-  /** Full verification of one entry without touching it (checksum always): undefined when sound, else why not. */
-  verify(key: string): string | undefined {
-    const r = this.inspect(key, undefined, true, false);
-    if (r === undefined) return 'metadata missing or unreadable';
-    return 'reason' in r ? r.reason : undefined;
-  }
-
   private inspect(
     key: string,
-    expect: ExpectedIdentity | undefined,
-    checksum: boolean,
-    countBytes = true,
+    countBytes: boolean,
   ): TierRecord | { reason: string; paths: string[] } | undefined {
-    const metaPath = this.metaPath(key);
+    const metaPath = this.layout.metaPath(key);
     if (!this.shardDirOk(dirname(metaPath), false)) return undefined;
     let text: string;
     try {
@@ -466,16 +270,7 @@ export class DiskTier implements CacheTier {
     const both = [metaPath, kernelPath];
     if (meta.formatVersion !== CACHE_FORMAT_VERSION)
       return { reason: `format version ${meta.formatVersion}`, paths: both };
-    if (
-      meta.key !== key ||
-      (expect &&
-        (meta.target !== expect.target ||
-          meta.requestedImageKind !== expect.imageKind ||
-          meta.compiler.id !== expect.compiler.id ||
-          meta.compiler.version !== expect.compiler.version))
-    ) {
-      return { reason: 'metadata describes another entry', paths: both };
-    }
+    if (meta.key !== key) return { reason: 'metadata describes another entry', paths: both };
     let stored: Buffer;
     try {
       if (!this.shardDirOk(dirname(kernelPath), false))
@@ -500,16 +295,8 @@ export class DiskTier implements CacheTier {
     if (image.length !== meta.rawBytes) {
       return { reason: `image is ${image.length} bytes, expected ${meta.rawBytes}`, paths: both };
     }
-    if (checksum) {
-      const sum = createHash('sha256').update(image).digest('hex');
-      if (sum !== meta.checksum.value) return { reason: 'checksum mismatch', paths: both };
-    }
     if (countBytes) this.opts.hooks.bytesRead(stored.length + text.length);
     return { key, image, meta };
-  }
-
-  async get(key: string, expect?: ExpectedIdentity): Promise<TierRecord | undefined> {
-    return this.getSync(key, expect);
   }
 
   /**
@@ -540,12 +327,6 @@ export class DiskTier implements CacheTier {
     return true;
   }
 
-  private async writeTemp(name: string, data: Buffer | string, mtimeMs: number): Promise<string> {
-    const path = join(this.tempDir, name);
-    await createFile(path, data, this.opts.rule, mtimeMs);
-    return path;
-  }
-
   private async syncDir(dir: string): Promise<void> {
     try {
       const fh = await fsp.open(dir, 'r');
@@ -557,6 +338,12 @@ export class DiskTier implements CacheTier {
     } catch {
       // Not supported everywhere; the rename order already gives atomic visibility.
     }
+  }
+
+  /** True when a committed entry of `key` is sound (decodes, and its checksum matches). */
+  private soundEntry(key: string): boolean {
+    const r = this.inspect(key, false);
+    return r !== undefined && !('reason' in r) && recordProblem(r, key, undefined, true) === undefined;
   }
 
   /**
@@ -572,15 +359,18 @@ export class DiskTier implements CacheTier {
     const meta: EntryMetadata = { ...record.meta, codec, storedBytes: stored.length };
     const json = JSON.stringify(meta);
     const now = this.opts.now();
-    const stem = `${key}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}`;
     const temps: string[] = [];
     try {
-      temps.push(await this.writeTemp(`${stem}.kernel`, stored, now));
-      temps.push(await this.writeTemp(`${stem}.json`, json, now));
+      const kernelTemp = this.layout.entryTemp(key, 'kernel', threadId);
+      await createFile(kernelTemp, stored, this.opts.rule, now);
+      temps.push(kernelTemp);
+      const metaTemp = this.layout.entryTemp(key, 'json', threadId);
+      await createFile(metaTemp, json, this.opts.rule, now);
+      temps.push(metaTemp);
       const kernelPath = this.kernelPath(key, meta.imageKind, codec);
-      const metaPath = this.metaPath(key);
-      const kdir = join(this.kernelsDir, this.shard(key));
-      const mdir = join(this.metadataDir, this.shard(key));
+      const metaPath = this.layout.metaPath(key);
+      const kdir = dirname(kernelPath);
+      const mdir = dirname(metaPath);
       for (const d of [kdir, mdir]) {
         if (!this.shardDirOk(d, true)) throw new UntrustedPathError(d, 'the fan-out directory is not usable');
       }
@@ -590,14 +380,14 @@ export class DiskTier implements CacheTier {
       }
       // Another writer already committed a sound entry (e.g. after a lock wait ran out): keep it rather than swap
       // its kernel file under a reader that has read its metadata.
-      if (this.committed(key) && this.verify(key) === undefined) {
+      if (this.committed(key) && this.soundEntry(key)) {
         for (const t of temps) if (t) await fsp.unlink(t).catch(() => {});
         return;
       }
-      await fsp.rename(temps[0]!, kernelPath);
+      await fsp.rename(kernelTemp, kernelPath);
       temps[0] = '';
       await this.syncDir(kdir);
-      await fsp.rename(temps[1]!, metaPath);
+      await fsp.rename(metaTemp, metaPath);
       temps[1] = '';
       await this.syncDir(mdir);
       this.opts.hooks.bytesWritten(stored.length + Buffer.byteLength(json));
@@ -607,60 +397,76 @@ export class DiskTier implements CacheTier {
     }
   }
 
-  async has(key: string): Promise<boolean> {
-    return this.committed(key);
+  async stat(key: string): Promise<TierEntryInfo | undefined> {
+    const shard = key.slice(0, 2);
+    const metaSt = await fsp.lstat(this.layout.metaPath(key)).catch(() => undefined);
+    if (!metaSt?.isFile()) return undefined;
+    let bytes = metaSt.size;
+    let lastUseMs = metaSt.mtimeMs;
+    for (const n of await fsp.readdir(this.layout.kernelShardDir(shard)).catch(() => [] as string[])) {
+      if (!n.startsWith(`${key}.`) || !isKernelFileName(n)) continue;
+      const st = await fsp.lstat(join(this.layout.kernelShardDir(shard), n)).catch(() => undefined);
+      if (!st?.isFile()) continue;
+      bytes += st.size;
+      lastUseMs = st.mtimeMs;
+    }
+    return { key, bytes, lastUseMs };
   }
 
   /** Removes an entry: metadata first (readers then miss), then every kernel file of the key. */
   async delete(key: string): Promise<boolean> {
     let removed = false;
-    const metaPath = this.metaPath(key);
+    const metaPath = this.layout.metaPath(key);
     if (await fsp.lstat(metaPath).catch(() => undefined)) removed = await removePathAsync(metaPath);
-    const kdir = join(this.kernelsDir, this.shard(key));
-    let names: string[] = [];
-    try {
-      names = await fsp.readdir(kdir);
-    } catch {
-      // no shard dir
-    }
-    for (const n of names) {
+    const kdir = this.layout.kernelShardDir(key.slice(0, 2));
+    for (const n of await fsp.readdir(kdir).catch(() => [] as string[])) {
       if (n.startsWith(`${key}.`) && isKernelFileName(n) && (await removePathAsync(join(kdir, n))))
         removed = true;
     }
     return removed;
   }
 
-  async *keys(): AsyncIterable<string> {
-    let shards: string[];
-    try {
-      shards = await fsp.readdir(this.metadataDir);
-    } catch {
-      return;
+  deleteSync(key: string): boolean {
+    let removed = false;
+    const metaPath = this.layout.metaPath(key);
+    if (fs.lstatSync(metaPath, { throwIfNoEntry: false })) removed = removePath(metaPath);
+    const kdir = this.layout.kernelShardDir(key.slice(0, 2));
+    for (const n of listDirSafe(kdir)) {
+      if (n.startsWith(`${key}.`) && isKernelFileName(n) && removePath(join(kdir, n))) removed = true;
     }
-    for (const s of shards.sort()) {
-      let names: string[];
-      try {
-        names = await fsp.readdir(join(this.metadataDir, s));
-      } catch {
-        continue;
+    return removed;
+  }
+
+  async *list(): AsyncIterable<string> {
+    for (const s of listDirSafe(this.layout.metadataDir).sort()) {
+      for (const n of listDirSafe(this.layout.metaShardDir(s))) {
+        if (n.endsWith('.json') && isCacheKey(n.slice(0, -5))) yield n.slice(0, -5);
       }
-      for (const n of names) if (n.endsWith('.json') && isCacheKey(n.slice(0, -5))) yield n.slice(0, -5);
     }
   }
 
-  /** Removes every entry; throws when a directory could not be removed (e.g. EACCES), after trying them all. */
+  /** Removes every entry; throws when a file could not be removed (e.g. EACCES), after trying them all. */
   async clear(): Promise<void> {
     // Only what cuop wrote, by name: files of other names stay where they are.
-    const scan = await this.scan();
-    const paths = [
-      ...[...scan.entries.values()].flatMap((e) => [e.metaPath, ...e.kernelPaths]),
-      ...scan.orphanKernels.map((k) => k.path),
-      ...scan.temps.map((t) => t.path),
-      ...scan.manifests.map((m) => m.path),
-      ...scan.squatters,
-    ];
+    const aux = { strays: [] as string[], squatters: [] as string[] };
     let failed: string | undefined;
-    for (const p of paths) if (!(await removePathAsync(p))) failed ??= p;
+    const remove = (p: string): void => {
+      if (!removePath(p)) failed ??= p;
+    };
+    for (const shard of listShards(this.layout, aux)) {
+      const s = scanShard(this.layout, shard, this.opts.rule);
+      for (const e of s.entries) this.removeEntryFiles(e, remove);
+      for (const k of s.orphanKernels) remove(join(this.layout.kernelShardDir(shard), k.name));
+      for (const p of s.squatters) remove(p);
+      await yieldToLoop();
+    }
+    const rest = scanAux(this.layout, aux);
+    for (const p of [
+      ...rest.temps.map((t) => t.path),
+      ...rest.manifests.map((m) => m.path),
+      ...rest.squatters,
+    ])
+      remove(p);
     if (failed !== undefined) {
       const err = new Error(`cannot remove ${failed}`) as NodeJS.ErrnoException;
       err.code = 'EACCES';
@@ -668,121 +474,77 @@ export class DiskTier implements CacheTier {
     }
   }
 
-  /**
-   * Walks the directory for maintenance (async, yields to the event loop between files). Nothing is followed:
-   * lstat only. Names cuop does not generate are listed as strays and left alone.
-   */
-  async scan(): Promise<DiskScan> {
-    const entries = new Map<string, DiskEntryInfo>();
-    const strays: string[] = [];
-    const squatters: string[] = [];
-    const listDir = async (d: string): Promise<string[]> => fsp.readdir(d).catch(() => [] as string[]);
-    const lstatOf = async (p: string): Promise<fs.Stats | undefined> => fsp.lstat(p).catch(() => undefined);
-    /** The fan-out directories of a top-level dir; anything else at a shard name is cuop's path taken: a squatter. */
-    const shards = async (top: string): Promise<string[]> => {
-      const out: string[] = [];
-      for (const s of (await listDir(top)).sort()) {
-        const p = join(top, s);
-        if (!isShardName(s)) {
-          strays.push(p);
-          continue;
-        }
-        const st = await lstatOf(p);
-        if (st?.isDirectory()) out.push(s);
-        else if (st) squatters.push(p);
-      }
-      return out;
-    };
+  // ------------------------------------------------- what maintenance asks of the directory (disk-scan.ts)
 
-    for (const s of await shards(this.metadataDir)) {
-      const dir = join(this.metadataDir, s);
-      for (const n of await listDir(dir)) {
-        const p = join(dir, n);
-        const key = n.slice(0, -5);
-        if (!isEntryJsonName(n) || key.slice(0, 2) !== s) {
-          strays.push(p);
-          continue;
-        }
-        const st = await lstatOf(p);
-        if (!st) continue;
-        if (!st.isFile()) {
-          squatters.push(p);
-          continue;
-        }
-        let meta: EntryMetadata | undefined;
-        let formatVersion: number | undefined;
-        try {
-          const raw = JSON.parse(readTrustedText(p, this.opts.rule, MAX_METADATA_BYTES)) as unknown;
-          const v = (raw as { formatVersion?: unknown } | null)?.formatVersion;
-          if (typeof v === 'number') formatVersion = v;
-          const r = parseEntryMetadata(raw);
-          if (r.success) meta = r.data;
-        } catch {
-          meta = undefined;
-        }
-        entries.set(key, {
-          key,
-          metaPath: p,
-          kernelPaths: [],
-          meta,
-          formatVersion,
-          bytes: st.size,
-          lastUseMs: st.mtimeMs,
-        });
-      }
-    }
-    const orphanKernels: DiskScan['orphanKernels'] = [];
-    for (const s of await shards(this.kernelsDir)) {
-      const dir = join(this.kernelsDir, s);
-      for (const n of await listDir(dir)) {
-        const p = join(dir, n);
-        const key = n.slice(0, 64);
-        if (!isKernelFileName(n) || key.slice(0, 2) !== s) {
-          strays.push(p);
-          continue;
-        }
-        const st = await lstatOf(p);
-        if (!st) continue;
-        if (!st.isFile()) {
-          squatters.push(p);
-          continue;
-        }
-        const e = entries.get(key);
-        if (!e) {
-          orphanKernels.push({ path: p, mtimeMs: st.mtimeMs, bytes: st.size });
-          continue;
-        }
-        e.kernelPaths.push(p);
-        e.bytes += st.size;
-        if (e.meta && p === this.kernelPath(key, e.meta.imageKind, e.meta.codec)) {
-          e.kernelPath = p;
-          e.lastUseMs = st.mtimeMs;
-        }
-      }
-    }
-    const temps: DiskScan['temps'] = [];
-    for (const n of await listDir(this.tempDir)) {
-      const p = join(this.tempDir, n);
-      if (!isTempName(n)) {
-        strays.push(p);
-        continue;
-      }
-      const st = await lstatOf(p);
-      if (st) temps.push({ path: p, mtimeMs: st.mtimeMs });
-    }
-    const locks: string[] = [];
-    for (const n of await listDir(this.locksDir)) {
-      (isLockName(n) ? locks : strays).push(join(this.locksDir, n));
-    }
-    const manifests: DiskScan['manifests'] = [];
-    for (const s of await shards(this.manifestsDir)) {
-      for (const n of await listDir(join(this.manifestsDir, s))) {
-        const p = join(this.manifestsDir, s, n);
-        const family = n.slice(0, -5);
-        if (isEntryJsonName(n) && family.slice(0, 2) === s) manifests.push({ family, path: p });
-        else strays.push(p);
-      }
-    }
-    return { entries, orphanKernels, temps, locks, manifests, strays, squatters };
+  shards(aux: { strays: string[]; squatters: string[] }): string[] {
+    return listShards(this.layout, aux);
+  }
+
+  shardStamp(shard: string): string {
+    return shardStamp(this.layout, shard);
+  }
+
+  scanShard(shard: string): ShardScan {
+    return scanShard(this.layout, shard, this.opts.rule);
+  }
+
+  scanAux(aux: { strays: string[]; squatters: string[] }): AuxScan {
+    return scanAux(this.layout, aux);
+  }
+
+  lastUse(e: DiskEntryInfo): number {
+    return lastUseOf(this.layout, e);
+  }
+
+  orphanMtime(shard: string, name: string): number | undefined {
+    return orphanMtime(this.layout, shard, name);
+  }
+
+  /** Metadata first (readers then miss), then the kernel files; false when a file stayed. */
+  removeEntry(e: DiskEntryInfo): boolean {
+    let gone = true;
+    this.removeEntryFiles(e, (p) => {
+      gone = removePath(p) && gone;
+    });
+    return gone;
+  }
+
+  private removeEntryFiles(e: DiskEntryInfo, remove: (path: string) => void): void {
+    remove(this.layout.metaPath(e.key));
+    const kdir = this.layout.kernelShardDir(e.key.slice(0, 2));
+    for (const k of e.kernels) remove(join(kdir, k.name));
+  }
+
+  /** Kernel files of an entry other than its live one (left by a codec change). */
+  removeDeadKernels(e: DiskEntryInfo): void {
+    const live = liveKernelName(this.layout, e);
+    const kdir = this.layout.kernelShardDir(e.key.slice(0, 2));
+    for (const k of e.kernels) if (k.name !== live) removePath(join(kdir, k.name));
+  }
+
+  removeOrphanKernel(shard: string, name: string): boolean {
+    return removePath(join(this.layout.kernelShardDir(shard), name));
+  }
+
+  /** mtime of a path the scan reported (never followed), or undefined when it is gone. */
+  reportedMtime(path: string): number | undefined {
+    return fs.lstatSync(path, { throwIfNoEntry: false })?.mtimeMs;
+  }
+
+  /** A path the scan reported (a temp file, a squatter, a lock tombstone): only inside this tree, never followed. */
+  removeReported(path: string): boolean {
+    if (!path.startsWith(this.layout.root + '/')) return false;
+    return removePath(path);
   }
 }
+
+function listDirSafe(d: string): string[] {
+  try {
+    return fs.readdirSync(d);
+  } catch {
+    return [];
+  }
+}
+
+/** Lets the event loop run between shards of a long synchronous pass. */
+export const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -25,21 +25,27 @@ export {
   type IntegrityProblem,
 } from './kernel-cache.js';
 export { MemoryTier, type CacheEntry } from './memory-tier.js';
-export {
-  DiskTier,
-  unsafeDirReason,
-  type DiskEntryInfo,
-  type DiskScan,
-  type DiskTierOptions,
-} from './disk-tier.js';
+export { DiskTier, unsafeDirReason, type DiskEntryInfo, type DiskTierOptions } from './disk-tier.js';
 export {
   noHooks,
+  ReadOnlyTierError,
   type CacheTier,
+  type TierCapabilities,
+  type TierEntryInfo,
   type TierRecord,
   type TierHooks,
   type ExpectedIdentity,
   type EvictionReason,
 } from './tier.js';
+export { recordProblem } from './verify.js';
+export { CacheLayout } from './layout.js';
+export {
+  leaseOrWait,
+  SingleFlight,
+  type Lease,
+  type LeaseAttempt,
+  type LeaseProvider,
+} from './single-flight.js';
 export {
   DEFAULT_POLICY,
   CachePolicyError,

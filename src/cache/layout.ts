@@ -1,5 +1,7 @@
 // The names cuop gives files in a cache directory. Maintenance removes only what matches one of them: a cache dir
 // pointed at a project's folder by mistake must never lose the project's files.
+import { join } from 'node:path';
+
 export const FORMAT_FILE = 'format-version';
 export const CACHEDIR_TAG_FILE = 'CACHEDIR.TAG';
 export const CACHEDIR_TAG =
@@ -18,7 +20,7 @@ const SHARD_RE = /^[0-9a-f]{2}$/;
 const KERNEL_RE = new RegExp(`^${KEY}\\.(cubin|ptx)(\\.(gz|br|zst))?$`);
 const JSON_RE = new RegExp(`^${KEY}\\.json$`);
 const TEMP_RE = new RegExp(
-  `^(${KEY}\\.\\d+\\.\\d+\\.[0-9a-f]{8}\\.(kernel|json|manifest)|(compilers\\.json|format-version|CACHEDIR\\.TAG|maintenance\\.stamp)\\.\\d+\\.[0-9a-f]{8})$`,
+  `^(${KEY}\\.\\d+\\.\\d+\\.[0-9a-f]{8}\\.(kernel|json|manifest)|(compilers\\.json|format-version|CACHEDIR\\.TAG|maintenance\\.stamp|index\\.json)\\.\\d+\\.[0-9a-f]{8})$`,
 );
 const LOCK_RE = new RegExp(
   `^(${KEY}|maintenance)\\.lock(\\.\\d+\\.\\d+\\.[0-9a-z]+\\.tmp|\\.(stale|release)\\.\\d+\\.\\d+\\.[0-9a-z]+)?$`,
@@ -31,3 +33,93 @@ export const isEntryJsonName = (n: string): boolean => JSON_RE.test(n);
 export const isTempName = (n: string): boolean => TEMP_RE.test(n);
 export const isLockName = (n: string): boolean => LOCK_RE.test(n);
 export const isStatsName = (n: string): boolean => STATS_RE.test(n);
+
+/** The file the maintenance room keeps its index in (a root file: see maintenance-index.ts). */
+export const INDEX_FILE = 'index.json';
+/** When background maintenance last ran (its mtime). */
+export const MAINTENANCE_STAMP = 'maintenance.stamp';
+/** The JIT layer's memo of compiler identities. */
+export const COMPILERS_FILE = 'compilers.json';
+/** The per-directory lock of maintenance passes (and of stats compaction). */
+export const MAINTENANCE_LOCK = 'maintenance';
+
+/** A random-enough token for temp names (no crypto: a process's first randomBytes costs ~0.1 ms of setup). */
+const token = (): string => Math.random().toString(16).slice(2, 10).padEnd(8, '0');
+
+/**
+ * Every path of a cache directory, in one place: the tier, the stats, the leases and maintenance ask it for their
+ * files and never build a path themselves. Keys and family keys fan out by their first two hex digits.
+ */
+export class CacheLayout {
+  readonly kernelsDir: string;
+  readonly metadataDir: string;
+  readonly manifestsDir: string;
+  readonly tempDir: string;
+  readonly locksDir: string;
+  readonly statsDir: string;
+
+  constructor(readonly root: string) {
+    this.kernelsDir = join(root, 'kernels');
+    this.metadataDir = join(root, 'metadata');
+    this.manifestsDir = join(root, 'manifests');
+    this.tempDir = join(root, 'temp');
+    this.locksDir = join(root, 'locks');
+    this.statsDir = join(root, 'stats');
+  }
+
+  /** The top-level directories, in the order they are created. */
+  subdirs(): string[] {
+    return [this.kernelsDir, this.metadataDir, this.manifestsDir, this.tempDir, this.locksDir, this.statsDir];
+  }
+
+  static shardOf(key: string): string {
+    return key.slice(0, 2);
+  }
+
+  metaShardDir(shard: string): string {
+    return join(this.metadataDir, shard);
+  }
+
+  kernelShardDir(shard: string): string {
+    return join(this.kernelsDir, shard);
+  }
+
+  manifestShardDir(shard: string): string {
+    return join(this.manifestsDir, shard);
+  }
+
+  metaPath(key: string): string {
+    return join(this.metadataDir, key.slice(0, 2), `${key}.json`);
+  }
+
+  kernelFileName(key: string, imageKind: 'cubin' | 'ptx', codecSuffix: string): string {
+    return `${key}.${imageKind}${codecSuffix}`;
+  }
+
+  kernelPath(key: string, imageKind: 'cubin' | 'ptx', codecSuffix: string): string {
+    return join(this.kernelsDir, key.slice(0, 2), this.kernelFileName(key, imageKind, codecSuffix));
+  }
+
+  manifestPath(family: string): string {
+    return join(this.manifestsDir, family.slice(0, 2), `${family}.json`);
+  }
+
+  /** `name`: a key, or MAINTENANCE_LOCK. */
+  lockPath(name: string): string {
+    return join(this.locksDir, `${name}.lock`);
+  }
+
+  rootFile(name: string): string {
+    return join(this.root, name);
+  }
+
+  /** A unique temp file for an entry's part ('kernel' | 'json') or a manifest, matching isTempName. */
+  entryTemp(key: string, part: 'kernel' | 'json' | 'manifest', threadId: number): string {
+    return join(this.tempDir, `${key}.${process.pid}.${threadId}.${token()}.${part}`);
+  }
+
+  /** A unique temp file for a root file, matching isTempName. */
+  rootTemp(name: string): string {
+    return join(this.tempDir, `${name}.${process.pid}.${token()}`);
+  }
+}

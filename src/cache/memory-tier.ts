@@ -1,5 +1,12 @@
 import type { EntryMetadata } from './metadata.js';
-import { noHooks, type CacheTier, type TierHooks, type TierRecord } from './tier.js';
+import {
+  noHooks,
+  type CacheTier,
+  type TierCapabilities,
+  type TierEntryInfo,
+  type TierHooks,
+  type TierRecord,
+} from './tier.js';
 
 /** A resident entry. `attached` holds opaque per-context values of the JIT layer (loaded modules). */
 export interface CacheEntry {
@@ -48,6 +55,7 @@ interface Slot {
  */
 export class MemoryTier implements CacheTier {
   readonly name = 'memory';
+  readonly capabilities: TierCapabilities = { readOnly: false, persistent: false, shared: false };
   private readonly slots = new Map<string, Slot>();
   private oldest: Slot | undefined;
   private newest: Slot | undefined;
@@ -136,8 +144,13 @@ export class MemoryTier implements CacheTier {
     this.insert(record);
   }
 
-  async has(key: string): Promise<boolean> {
-    return this.slots.has(key);
+  getSync(key: string): TierRecord | undefined {
+    return this.peek(key);
+  }
+
+  async stat(key: string): Promise<TierEntryInfo | undefined> {
+    const e = this.slots.get(key)?.entry;
+    return e && { key, bytes: sizeOf(e) };
   }
 
   async delete(key: string): Promise<boolean> {
@@ -147,7 +160,7 @@ export class MemoryTier implements CacheTier {
     return true;
   }
 
-  async *keys(): AsyncIterable<string> {
+  async *list(): AsyncIterable<string> {
     for (const k of [...this.slots.keys()]) yield k;
   }
 

@@ -5,7 +5,8 @@ import { isStatsName } from './layout.js';
 import { HOST, pidAlive } from './lock.js';
 import { createFileSync, readTrustedTextOrUndefined, removePath } from './safe-fs.js';
 import { trustRule, type TrustRule } from './trust.js';
-import type { EvictionReason } from './tier.js';
+import type { CacheLog } from './logger.js';
+import type { EvictionReason, TierHooks } from './tier.js';
 
 /** Counters of one process, or summed over all processes that used a cache directory. */
 export interface CacheCounters {
@@ -352,4 +353,31 @@ export function registerExitFlush(flush: () => void): void {
 
 export function unregisterExitFlush(flush: () => void): void {
   exitFlushes.delete(flush);
+}
+
+/** The tiers' events (corruption, bytes, evictions) as counters of `stats`, with the user-facing warnings. */
+export function statsHooks(stats: StatsStore, log: CacheLog): TierHooks {
+  return {
+    corrupt: (tier, key, reason, repaired) => {
+      stats.counters.corruptFound++;
+      if (repaired) stats.counters.corruptRepaired++;
+      stats.markDirty();
+      log.warnOnce(
+        'corrupt',
+        `corrupt ${tier} cache entry ${key} (${reason}); ${repaired ? 'removed' : 'could not remove it'}, recompiling.`,
+      );
+      log.debug(`repair ${key} ${tier}: ${reason}`);
+    },
+    bytesRead: (n) => {
+      stats.counters.bytesRead += n;
+    },
+    bytesWritten: (n) => {
+      stats.counters.bytesWritten += n;
+    },
+    eviction: (reason, key) => {
+      stats.counters.evictions[reason]++;
+      stats.markDirty();
+      log.debug(`evict ${key} (${reason})`);
+    },
+  };
 }

@@ -1,6 +1,7 @@
+import type { Manifest } from './manifest.js';
 import type { EntryMetadata } from './metadata.js';
 
-/** What a tier stores and returns: the image (decompressed, verified) and its metadata. */
+/** What a tier stores and returns: the image (decoded) and its metadata. */
 export interface TierRecord {
   readonly key: string;
   readonly image: Buffer;
@@ -14,24 +15,65 @@ export interface ExpectedIdentity {
   readonly imageKind: 'cubin' | 'ptx';
 }
 
+/** What a tier can do; the lookup reads these instead of asking which tier it is. */
+export interface TierCapabilities {
+  /** put/delete/clear are refused (a consumer of a shared cache, a bundle): nothing is ever published to it. */
+  readonly readOnly: boolean;
+  /** Survives this process (disk, remote). */
+  readonly persistent: boolean;
+  /** Other hosts see what is published (a remote tier). */
+  readonly shared: boolean;
+  /** The largest image worth publishing here (a disk bound); larger ones are skipped with one warning. */
+  readonly maxRecordBytes?: number;
+}
+
+/** One entry's size and last use, as the tier knows them. */
+export interface TierEntryInfo {
+  readonly key: string;
+  /** Bytes the entry occupies in the tier (all its files). */
+  readonly bytes: number;
+  /** Last use (ms since the epoch) when the tier tracks it. */
+  readonly lastUseMs?: number;
+}
+
 /**
- * One level of the cache. The KernelCache walks an ordered list of tiers (memory → disk → e.g. a remote Redis tier
- * shared by many machines, which would sign records with HMAC-SHA256 and verify them in get) and, after a miss,
- * publishes to every tier above the one that hit, or to all of them after a compile.
+ * One level of the cache. The lookup (lookup.ts) walks an ordered list of tiers (memory → disk → remote), verifies
+ * every record from a tier below memory against its metadata (verify.ts) before use, copies a hit up into the
+ * writable tiers above it, and publishes a compile to every writable tier.
  *
- * Contract: get() returns only a record it has verified (size, checksum, identity); anything wrong is removed or
- * quarantined, reported through the tier's hooks and returned as a miss. No method throws for an I/O problem except
- * put(), whose error the KernelCache counts as a write failure and swallows.
+ * Contract: get() returns a record it could decode, or undefined; what it cannot decode it reports through its hooks'
+ * corrupt() (and removes, when it may) and returns as a miss. get, stat, list and delete may throw for an I/O fault:
+ * the lookup counts it and treats it as a miss. put() throws when the record was not stored (counted as a write
+ * failure). Nothing outside a tier touches the tier's storage.
  */
 export interface CacheTier {
   readonly name: string;
+  readonly capabilities: TierCapabilities;
   get(key: string, expect?: ExpectedIdentity): Promise<TierRecord | undefined>;
+  /** The same answer synchronously, where the tier can give one cheaply (the lean path of a fresh process). */
+  getSync?(key: string, expect?: ExpectedIdentity): TierRecord | undefined;
   put(record: TierRecord): Promise<void>;
-  has(key: string): Promise<boolean>;
   delete(key: string): Promise<boolean>;
-  keys(): AsyncIterable<string>;
+  /** The same synchronously, where getSync exists: the lean path removes what fails verification at once. */
+  deleteSync?(key: string): boolean;
+  /** Keys of the committed entries. */
+  list(): AsyncIterable<string>;
+  stat(key: string): Promise<TierEntryInfo | undefined>;
   clear(): Promise<void>;
   close?(): Promise<void>;
+  /** LRU bookkeeping of a hit at `atMs`: synchronous (durable at once) or fire and forget. True when it took. */
+  touch?(key: string, meta: Pick<EntryMetadata, 'imageKind' | 'codec'>, atMs: number, sync: boolean): boolean;
+  /** Family manifests (kernels of modules, entries of headers on disk), where the tier keeps them. */
+  readManifestSync?(family: string): Manifest | undefined;
+  writeManifest?(manifest: Manifest): Promise<void>;
+}
+
+/** Thrown by put/delete/clear of a read-only tier. */
+export class ReadOnlyTierError extends Error {
+  constructor(tier: string) {
+    super(`the ${tier} cache tier is read-only`);
+    this.name = 'ReadOnlyTierError';
+  }
 }
 
 /** Events a tier reports to its owner (stats, logging). */

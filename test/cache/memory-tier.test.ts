@@ -130,7 +130,7 @@ test('random inserts, uses and deletes agree with a reference LRU (2000 steps, s
     }
     assert.deepEqual(evicted, modelEvicted, `bounds ${maxEntries}/${maxBytes}: eviction order`);
     const keys: string[] = [];
-    for await (const k of t.keys()) keys.push(k);
+    for await (const k of t.list()) keys.push(k);
     assert.deepEqual(keys.sort(), model.map((m) => key(m.k)).sort());
   }
 });

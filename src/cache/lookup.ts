@@ -1,0 +1,374 @@
+// The lookup: memory, then each tier below it in order, then the spec's family (kernels of modules, entries of
+// headers on disk). Every record from below memory is verified before use and copied up into the writable tiers
+// above the one that had it; a compile is published to every writable tier.
+import { dependencyChange } from './dependencies.js';
+import { memoizedFamilyKey, type KeySpec } from './key.js';
+import { errorCode, errorText, type CacheLog } from './logger.js';
+import { matchingKeys, withCandidate, type Manifest } from './manifest.js';
+import type { CacheEntry, MemoryTier } from './memory-tier.js';
+import type { EntryMetadata } from './metadata.js';
+import type { StatsStore } from './stats.js';
+import type { CacheTier, ExpectedIdentity, TierHooks, TierRecord } from './tier.js';
+import { recordProblem } from './verify.js';
+
+export type LookupTier = 'memory' | 'disk' | 'compiled' | 'shared' | (string & {});
+
+export interface CacheLookup {
+  key: string;
+  entry: CacheEntry;
+  /** Where the entry came from; `shared`: published by another process while this one waited on its lease. */
+  tier: LookupTier;
+  /**
+   * True for a compile that was not cached anywhere (its headers could not all be tracked, or changed while it
+   * compiled): use it for this call only, and look it up again next time.
+   */
+  transient?: boolean;
+}
+
+/** In-memory manifests kept per cache; a bound, not a tuning knob (each is a few hundred bytes). */
+const MAX_RESIDENT_MANIFESTS = 4096;
+
+export interface LookupOptions {
+  memory: MemoryTier;
+  /** Below memory, in lookup order. */
+  tiers: readonly CacheTier[];
+  stats: StatsStore;
+  hooks: TierHooks;
+  log: CacheLog;
+  clock: () => number;
+  /** SHA-256 every record from below memory (policy.checksum); sizes and identity are always checked. */
+  checksum: boolean;
+  /** A key's LRU touch is skipped when it was touched this recently. */
+  touchIntervalMs: number;
+}
+
+export const expectOf = (spec: KeySpec): ExpectedIdentity => ({
+  target: spec.target,
+  compiler: spec.compiler,
+  imageKind: spec.imageKind,
+});
+
+export class LookupPipeline {
+  readonly memory: MemoryTier;
+  readonly tiers: readonly CacheTier[];
+  private readonly o: LookupOptions;
+  private readonly manifests = new Map<string, Manifest>();
+  /** Specs last found through their family: looked up there first (their own key's miss costs a failed open). */
+  private readonly familyFirst = new WeakSet<KeySpec>();
+  private readonly lastTouch = new Map<string, number>();
+  /** The leading tiers that answer synchronously (the lean path walks only these). */
+  private readonly syncTiers: readonly CacheTier[];
+
+  constructor(opts: LookupOptions) {
+    this.o = opts;
+    this.memory = opts.memory;
+    this.tiers = opts.tiers;
+    const leading: CacheTier[] = [];
+    for (const t of opts.tiers) {
+      if (!t.getSync) break;
+      leading.push(t);
+    }
+    this.syncTiers = leading;
+  }
+
+  /** Counts a memory hit (also one the caller answered from its own copy of a resident entry). */
+  noteMemoryHit(entry: CacheEntry): void {
+    const c = this.o.stats.counters;
+    c.hits.memory++;
+    c.savedCompileMs += entry.meta.compileMs;
+    this.o.stats.use(entry.key, this.o.clock());
+  }
+
+  /**
+   * The lean path: memory, the synchronous tiers, the family; never waits. A record that fails verification is
+   * left for the async path, which reports and removes it.
+   */
+  findSync(spec: KeySpec, key: string): CacheLookup | undefined {
+    const resident = this.memory.peek(key);
+    if (resident !== undefined) {
+      this.noteMemoryHit(resident);
+      return { key, entry: resident, tier: 'memory' };
+    }
+    const expect = expectOf(spec);
+    if (this.familyFirst.has(spec)) {
+      const viaFamily = this.findInFamily(spec, expect, 'sync');
+      if (viaFamily) return viaFamily;
+    }
+    for (const tier of this.syncTiers) {
+      const rec = this.verifiedGetSync(tier, key, expect);
+      if (rec) return this.hit(tier, rec, tier.name);
+    }
+    return this.findInFamily(spec, expect, 'sync');
+  }
+
+  /** Memory, every tier in order (async), then the family. Faults of a tier are misses, reported once. */
+  async find(spec: KeySpec, key: string): Promise<CacheLookup | undefined> {
+    const expect = expectOf(spec);
+    if (this.familyFirst.has(spec)) {
+      const viaFamily = this.findInFamily(spec, expect, 'sync');
+      if (viaFamily) return viaFamily;
+    }
+    for (let i = 0; i < this.tiers.length; i++) {
+      const tier = this.tiers[i]!;
+      const rec = await this.verifiedGet(tier, key, expect);
+      if (rec) {
+        const found = this.hit(tier, rec, tier.name);
+        if (i > 0) await this.publish(rec, this.tiers.slice(0, i));
+        return found;
+      }
+    }
+    return this.findInFamily(spec, expect, 'sync');
+  }
+
+  /** What another process may have published for the spec while this one waited: its own key, or its family. */
+  probePublished(spec: KeySpec, key: string): CacheLookup | undefined {
+    const expect = expectOf(spec);
+    for (const tier of this.syncTiers) {
+      const rec = this.verifiedGetSync(tier, key, expect);
+      if (rec) return this.hit(tier, rec, 'shared');
+    }
+    return this.findInFamily(spec, expect, 'shared');
+  }
+
+  /** verifiedGet, synchronously (the tier has getSync); a fault is a miss the async path reports. */
+  private verifiedGetSync(tier: CacheTier, key: string, expect: ExpectedIdentity): TierRecord | undefined {
+    const rec = tier.getSync!(key, expect);
+    if (rec === undefined) return undefined;
+    const problem = recordProblem(rec, key, expect, this.o.checksum);
+    if (problem === undefined) return rec;
+    if (tier.deleteSync && !tier.capabilities.readOnly) {
+      this.o.hooks.corrupt(tier.name, key, problem, tier.deleteSync(key));
+    }
+    return undefined;
+  }
+
+  /** A record from `tier`, verified; a bad one is counted, removed from the tier and returned as a miss. */
+  private async verifiedGet(
+    tier: CacheTier,
+    key: string,
+    expect: ExpectedIdentity,
+  ): Promise<TierRecord | undefined> {
+    let rec: TierRecord | undefined;
+    try {
+      rec = await tier.get(key, expect);
+    } catch (e) {
+      this.o.log.warnOnce(
+        `read-${tier.name}`,
+        `reading the ${tier.name} cache tier failed (${errorText(e)}); treated as a miss.`,
+      );
+      return undefined;
+    }
+    if (rec === undefined) return undefined;
+    const problem = recordProblem(rec, key, expect, this.o.checksum);
+    if (problem === undefined) return rec;
+    let repaired = false;
+    if (!tier.capabilities.readOnly) {
+      try {
+        repaired = await tier.delete(key);
+      } catch {
+        repaired = false;
+      }
+    }
+    this.o.hooks.corrupt(tier.name, key, problem, repaired);
+    return undefined;
+  }
+
+  /** A verified record from `tier`: into memory, counted under `as`, its LRU touched. */
+  private hit(tier: CacheTier, rec: TierRecord, as: LookupTier): CacheLookup {
+    const c = this.o.stats.counters;
+    c.hits[as] = (c.hits[as] ?? 0) + 1;
+    c.savedCompileMs += rec.meta.compileMs;
+    const now = this.o.clock();
+    this.o.stats.use(rec.key, now);
+    if (this.o.log.debugEnabled) this.o.log.debug(`hit ${as} ${rec.key}`);
+    const entry = this.memory.insert(rec);
+    // The LRU touch, synchronously: one utimes call (~3 µs warm) is cheaper than a timer or the process's first
+    // async fs call (0.1-0.3 ms cold), and survives a kill right after the hit.
+    if (tier.touch) this.touchIn(tier, rec.key, rec.meta, now, true);
+    return { key: rec.key, entry, tier: as };
+  }
+
+  /** Through the family's manifest: the resident one first, then each tier's (another process may have added). */
+  private findInFamily(
+    spec: KeySpec,
+    expect: ExpectedIdentity,
+    as: 'sync' | 'shared',
+  ): CacheLookup | undefined {
+    try {
+      const family = memoizedFamilyKey(spec);
+      const search = (m: Manifest): CacheLookup | undefined => {
+        for (const k of matchingKeys(m, spec.nameExpressions)) {
+          const resident = this.memory.peek(k);
+          if (resident) {
+            this.noteMemoryHit(resident);
+            return { key: k, entry: resident, tier: 'memory' };
+          }
+          for (const tier of this.syncTiers) {
+            const rec = this.verifiedGetSync(tier, k, expect);
+            if (rec) return this.hit(tier, rec, as === 'shared' ? 'shared' : tier.name);
+          }
+        }
+        return undefined;
+      };
+      const known = this.manifests.get(family);
+      let found = known && search(known);
+      for (const tier of this.syncTiers) {
+        if (found || !tier.readManifestSync) continue;
+        const stored = tier.readManifestSync(family);
+        if (stored) {
+          this.rememberManifest(stored);
+          found = search(stored);
+        }
+      }
+      // Found through its family (headers on disk, a kernel of a module): look there first next time.
+      if (found) this.familyFirst.add(spec);
+      return found;
+    } catch (e) {
+      this.o.log.debug(`family lookup failed: ${errorText(e)}`);
+      return undefined;
+    }
+  }
+
+  private rememberManifest(m: Manifest): void {
+    this.manifests.delete(m.family);
+    if (this.manifests.size >= MAX_RESIDENT_MANIFESTS) {
+      const oldest = this.manifests.keys().next().value;
+      if (oldest !== undefined) this.manifests.delete(oldest);
+    }
+    this.manifests.set(m.family, m);
+  }
+
+  /** Drops a family's resident manifest (maintenance rewrote it). */
+  forgetManifest(family: string): void {
+    this.manifests.delete(family);
+  }
+
+  /** The family's manifest as the first tier that keeps one has it, else the resident one. */
+  manifestOf(family: string): Manifest | undefined {
+    for (const t of this.tiers) {
+      const m = t.readManifestSync?.(family);
+      if (m) return m;
+    }
+    return this.manifests.get(family);
+  }
+
+  /**
+   * False when an entry was compiled from headers on disk that have changed since (or a path that had to stay
+   * absent now exists): the caller must look the spec up again. A stat per file; true at once for the others.
+   */
+  isCurrent(entry: CacheEntry): boolean {
+    const deps = entry.meta.dependencies;
+    return deps === undefined || dependencyChange(deps) === undefined;
+  }
+
+  /** A compile's record into memory and every writable tier, and into its family's manifest when it needs one. */
+  async store(
+    spec: KeySpec,
+    ownKey: string,
+    rec: TierRecord,
+    candidate: Manifest['candidates'][number] | undefined,
+  ): Promise<CacheEntry> {
+    const entry = this.memory.insert(rec);
+    this.lastTouch.set(rec.key, rec.meta.createdAt);
+    this.o.stats.use(rec.key, rec.meta.createdAt);
+    await this.publish(rec, this.tiers);
+    if (candidate) await this.addToManifest(rec.meta.familyKey, candidate);
+    if (rec.key !== ownKey) this.familyFirst.add(spec);
+    return entry;
+  }
+
+  private async publish(rec: TierRecord, tiers: readonly CacheTier[]): Promise<void> {
+    for (const t of tiers) {
+      if (t.capabilities.readOnly) continue;
+      const max = t.capabilities.maxRecordBytes;
+      if (max !== undefined && rec.image.length > max) {
+        // It would be evicted at once, after pushing out everything else.
+        this.o.log.warnOnce(
+          `over-budget-${t.name}`,
+          `kernel image ${rec.key} is ${rec.image.length} bytes, more than the ${t.name} cache's limit of ` +
+            `${max} bytes (maxDiskBytes / CUOP_CACHE_MAX_SIZE); it is kept in memory only.`,
+        );
+        continue;
+      }
+      try {
+        await t.put(rec);
+        this.o.log.debug(`publish ${rec.key} to ${t.name}`);
+      } catch (e) {
+        this.o.stats.counters.writeFailures++;
+        this.o.stats.markDirty();
+        const where = t.capabilities.persistent && 'root' in t ? ` at ${String(t.root)}` : '';
+        this.o.log.warnOnce(
+          `write-${t.name}`,
+          `cannot write to the ${t.name} cache${where} (${errorCode(e)}: ${errorText(e)}); kernels stay ` +
+            `cached in memory and are recompiled in new processes.`,
+        );
+      }
+    }
+  }
+
+  private async addToManifest(family: string, candidate: Manifest['candidates'][number]): Promise<void> {
+    const next = withCandidate(this.manifestOf(family), family, candidate);
+    this.rememberManifest(next);
+    for (const t of this.tiers) {
+      if (!t.writeManifest || t.capabilities.readOnly) continue;
+      try {
+        await t.writeManifest(next);
+      } catch (e) {
+        this.o.stats.counters.writeFailures++;
+        this.o.stats.markDirty();
+        this.o.log.warnOnce(
+          'write-manifest',
+          `cannot write a manifest to the ${t.name} cache (${errorCode(e)}: ${errorText(e)}); ` +
+            `kernels of modules and of headers on disk are recompiled in new processes.`,
+        );
+      }
+    }
+  }
+
+  /** LRU touch of a key in every tier that tracks use (at most once per touchIntervalMs per key). */
+  touch(key: string, meta: Pick<EntryMetadata, 'imageKind' | 'codec'>, at: number, sync: boolean): void {
+    for (const t of this.tiers) if (t.touch) this.touchIn(t, key, meta, at, sync);
+  }
+
+  private touchIn(
+    tier: CacheTier,
+    key: string,
+    meta: Pick<EntryMetadata, 'imageKind' | 'codec'>,
+    at: number,
+    sync: boolean,
+  ): void {
+    const last = this.lastTouch.get(key);
+    if (last !== undefined && at - last < this.o.touchIntervalMs) return;
+    if (tier.touch!(key, meta, at, sync)) this.lastTouch.set(key, at);
+  }
+
+  /** Forget LRU touch times (after a clear). */
+  forgetTouches(): void {
+    this.lastTouch.clear();
+  }
+
+  /**
+   * Where a lookup of the spec would find it now, without counting a hit or loading it into memory (explain): its
+   * own key or a family candidate, resident or in a tier whose record verifies.
+   */
+  whereIs(spec: KeySpec, key: string): { key: string; tier: string } | undefined {
+    const expect = expectOf(spec);
+    const at = (k: string): { key: string; tier: string } | undefined => {
+      if (this.memory.entryOf(k)) return { key: k, tier: 'memory' };
+      for (const t of this.syncTiers) {
+        if (t === this.memory) continue;
+        const rec = t.getSync!(k, expect);
+        if (rec && recordProblem(rec, k, expect, true) === undefined) return { key: k, tier: t.name };
+      }
+      return undefined;
+    };
+    const direct = at(key);
+    if (direct) return direct;
+    const manifest = this.manifestOf(memoizedFamilyKey(spec));
+    for (const k of manifest ? matchingKeys(manifest, spec.nameExpressions) : []) {
+      const f = at(k);
+      if (f) return f;
+    }
+    return undefined;
+  }
+}
