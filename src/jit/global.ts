@@ -12,6 +12,7 @@ import {
 } from '../cache/index.js';
 import type { CompilerPreference } from '../compiler/index.js';
 import { CachePolicy, type CachePolicyFields } from './cache-policy.js';
+import { setDefaultKernelProvider } from './default-provider.js';
 import { JitCompiler } from './jit-compiler.js';
 
 export interface GlobalJitConfig {
@@ -241,3 +242,7 @@ export class GlobalJitManager {
     this.singleton = undefined;
   }
 }
+
+// Operators called without a `jit` get theirs from defaultKernelProvider(), which does not import this file (it is
+// bound for src/api, above the operators): from here on, that default is this manager's JIT.
+setDefaultKernelProvider(() => GlobalJitManager.instance().jit());

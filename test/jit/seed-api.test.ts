@@ -1,6 +1,7 @@
 // The seed's API shapes, without a GPU: managers, policy mapping and presets, and where JitWrapper caches.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,9 +9,11 @@ import { join } from 'node:path';
 import { CachePolicyError } from '../../src/cache/index.js';
 import {
   CachePolicy,
+  defaultKernelProvider,
   GlobalJitManager,
   GlobalPersistentCacheManager,
   JitWrapper,
+  type JitCompiler,
 } from '../../src/jit/index.js';
 import { Gemm } from '../../src/ops/index.js';
 
@@ -184,4 +187,43 @@ test('a wrapper with its own directory follows a later initialize() with another
   assert.equal(w.jit.cache.policy.compression, 'gzip');
   assert.equal(w.jit.cache.dir, own);
   await GlobalJitManager.reset();
+});
+
+test("a bare operator's default JIT is the manager's, and follows its configuration", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-seed-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const g = GlobalJitManager.instance();
+  g.setGlobalConfig({ cacheDir: dir });
+  assert.equal(defaultKernelProvider(), g.jit());
+  g.setGlobalConfig({ enableJit: false });
+  assert.equal(defaultKernelProvider(), g.jit());
+  assert.equal((defaultKernelProvider() as JitCompiler).allowCompile, false);
+  await GlobalJitManager.reset();
+});
+
+test('operators loaded without the managers get a default JIT of their own, until the managers load and take over', () => {
+  // A fresh process: here the managers are already loaded. The default provider does not import them (they are
+  // bound for src/api, above the operators), so they hand their JIT down as they load.
+  const provider = new URL('../../src/jit/default-provider.js', import.meta.url).href;
+  const api = new URL('../../src/jit/global.js', import.meta.url).href;
+  const script = `
+    const { defaultKernelProvider } = await import(${JSON.stringify(provider)});
+    const before = defaultKernelProvider();
+    const stable = before === defaultKernelProvider();
+    const { GlobalJitManager } = await import(${JSON.stringify(api)});
+    const after = defaultKernelProvider();
+    console.log(JSON.stringify({
+      own: before.constructor.name, stable, managers: after === GlobalJitManager.instance().jit(),
+      replaced: after !== before,
+    }));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, CUOP_CACHE_DISABLE: '1' },
+  });
+  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), {
+    own: 'JitCompiler',
+    stable: true,
+    managers: true,
+    replaced: true,
+  });
 });
