@@ -6,15 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CachePolicyError } from '../../src/cache/index.js';
 import {
   CachePolicy,
-  defaultKernelProvider,
   GlobalJitManager,
   GlobalPersistentCacheManager,
   JitWrapper,
-  type JitCompiler,
-} from '../../src/jit/index.js';
+} from '../../src/api/index.js';
+import { CachePolicyError } from '../../src/cache/index.js';
+import { defaultKernelProvider, type JitCompiler } from '../../src/jit/index.js';
 import { Gemm } from '../../src/ops/index.js';
 
 const DAY = 86_400_000;
@@ -201,11 +200,11 @@ test("a bare operator's default JIT is the manager's, and follows its configurat
   await GlobalJitManager.reset();
 });
 
-test('operators loaded without the managers get a default JIT of their own, until the managers load and take over', () => {
-  // A fresh process: here the managers are already loaded. The default provider does not import them (they are
-  // bound for src/api, above the operators), so they hand their JIT down as they load.
+test('operators loaded without src/api get a default JIT of their own, until the api loads and takes over', () => {
+  // A fresh process: here the api is already loaded. The jit layer cannot import the api (it sits above the
+  // operators), so the api hands its JIT down as it loads.
   const provider = new URL('../../src/jit/default-provider.js', import.meta.url).href;
-  const api = new URL('../../src/jit/global.js', import.meta.url).href;
+  const api = new URL('../../src/api/index.js', import.meta.url).href;
   const script = `
     const { defaultKernelProvider } = await import(${JSON.stringify(provider)});
     const before = defaultKernelProvider();

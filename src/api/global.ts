@@ -11,9 +11,9 @@ import {
   type MaintenanceReport,
 } from '../cache/index.js';
 import type { CompilerPreference } from '../compiler/index.js';
+import { setDefaultKernelProvider } from '../jit/default-provider.js';
+import { JitCompiler } from '../jit/index.js';
 import { CachePolicy, type CachePolicyFields } from './cache-policy.js';
-import { setDefaultKernelProvider } from './default-provider.js';
-import { JitCompiler } from './jit-compiler.js';
 
 export interface GlobalJitConfig {
   /** false: never compile at run time; kernels come only from the cache (warm it ahead). Default true. */
@@ -243,6 +243,6 @@ export class GlobalJitManager {
   }
 }
 
-// Operators called without a `jit` get theirs from defaultKernelProvider(), which does not import this file (it is
-// bound for src/api, above the operators): from here on, that default is this manager's JIT.
+// Operators called without a `jit` get theirs from the jit layer's defaultKernelProvider(), which cannot import this
+// file (it sits above the operators): from here on, that default is this manager's JIT.
 setDefaultKernelProvider(() => GlobalJitManager.instance().jit());
