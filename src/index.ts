@@ -42,3 +42,4 @@ export {
 export * from './runtime/index.js';
 export * from './jit/index.js';
 export * from './ops/index.js';
+export * from './api/index.js';

@@ -6,9 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
+import { JitWrapper } from '../api/index.js';
 import type { CacheStatsSnapshot } from '../cache/index.js';
 import { driverAvailable } from '../cuda/driver.js';
-import { JitWrapper } from '../jit/index.js';
 import { Gemm, kernelSpecOf } from '../ops/gemm.js';
 import { gemmSource } from '../ops/gemm-source.js';
 import { Tensor, type DType } from '../ops/tensor.js';

@@ -1,17 +1,19 @@
 // The seed's API shapes, without a GPU: managers, policy mapping and presets, and where JitWrapper caches.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CachePolicyError } from '../../src/cache/index.js';
 import {
   CachePolicy,
   GlobalJitManager,
   GlobalPersistentCacheManager,
   JitWrapper,
-} from '../../src/jit/index.js';
+} from '../../src/api/index.js';
+import { CachePolicyError } from '../../src/cache/index.js';
+import { defaultKernelProvider, type JitCompiler } from '../../src/jit/index.js';
 import { Gemm } from '../../src/ops/index.js';
 
 const DAY = 86_400_000;
@@ -184,4 +186,43 @@ test('a wrapper with its own directory follows a later initialize() with another
   assert.equal(w.jit.cache.policy.compression, 'gzip');
   assert.equal(w.jit.cache.dir, own);
   await GlobalJitManager.reset();
+});
+
+test("a bare operator's default JIT is the manager's, and follows its configuration", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cuop-seed-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const g = GlobalJitManager.instance();
+  g.setGlobalConfig({ cacheDir: dir });
+  assert.equal(defaultKernelProvider(), g.jit());
+  g.setGlobalConfig({ enableJit: false });
+  assert.equal(defaultKernelProvider(), g.jit());
+  assert.equal((defaultKernelProvider() as JitCompiler).allowCompile, false);
+  await GlobalJitManager.reset();
+});
+
+test('operators loaded without src/api get a default JIT of their own, until the api loads and takes over', () => {
+  // A fresh process: here the api is already loaded. The jit layer cannot import the api (it sits above the
+  // operators), so the api hands its JIT down as it loads.
+  const provider = new URL('../../src/jit/default-provider.js', import.meta.url).href;
+  const api = new URL('../../src/api/index.js', import.meta.url).href;
+  const script = `
+    const { defaultKernelProvider } = await import(${JSON.stringify(provider)});
+    const before = defaultKernelProvider();
+    const stable = before === defaultKernelProvider();
+    const { GlobalJitManager } = await import(${JSON.stringify(api)});
+    const after = defaultKernelProvider();
+    console.log(JSON.stringify({
+      own: before.constructor.name, stable, managers: after === GlobalJitManager.instance().jit(),
+      replaced: after !== before,
+    }));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, CUOP_CACHE_DISABLE: '1' },
+  });
+  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), {
+    own: 'JitCompiler',
+    stable: true,
+    managers: true,
+    replaced: true,
+  });
 });

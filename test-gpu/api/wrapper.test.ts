@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { GlobalJitManager, JitWrapper } from '../../src/jit/index.js';
+import { GlobalJitManager, JitWrapper } from '../../src/api/index.js';
 import { Gemm, Tensor } from '../../src/ops/index.js';
 import { Device } from '../../src/runtime/index.js';
 import { gpuSkipReason } from '../helpers.js';

@@ -2,10 +2,10 @@
 // through the wrapper and calls on the bare operator behave the same; only where the kernels are cached differs.
 import { resolve } from 'node:path';
 
+import type { JitCompiler } from '../jit/index.js';
 import type { ForwardOptions, Operator } from '../ops/operator.js';
 import type { Tensor } from '../ops/tensor.js';
 import { GlobalJitManager } from './global.js';
-import type { JitCompiler } from './jit-compiler.js';
 
 export class JitWrapper<Op extends Operator> {
   private persistent = true;

@@ -11,8 +11,9 @@ import {
   type MaintenanceReport,
 } from '../cache/index.js';
 import type { CompilerPreference } from '../compiler/index.js';
+import { setDefaultKernelProvider } from '../jit/default-provider.js';
+import { JitCompiler } from '../jit/index.js';
 import { CachePolicy, type CachePolicyFields } from './cache-policy.js';
-import { JitCompiler } from './jit-compiler.js';
 
 export interface GlobalJitConfig {
   /** false: never compile at run time; kernels come only from the cache (warm it ahead). Default true. */
@@ -241,3 +242,7 @@ export class GlobalJitManager {
     this.singleton = undefined;
   }
 }
+
+// Operators called without a `jit` get theirs from the jit layer's defaultKernelProvider(), which cannot import this
+// file (it sits above the operators): from here on, that default is this manager's JIT.
+setDefaultKernelProvider(() => GlobalJitManager.instance().jit());

@@ -2,7 +2,7 @@
 // tier counters of this process as JSON, and the result's checksum so the parent can compare.
 import { Device } from '../../src/runtime/index.js';
 import { Gemm, Tensor } from '../../src/ops/index.js';
-import { JitWrapper } from '../../src/jit/index.js';
+import { JitWrapper } from '../../src/api/index.js';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: child-forward.js <cacheDir>');

@@ -1,0 +1,4 @@
+// The seed's API: process-wide managers, its CachePolicy, and JitWrapper over the operators.
+export { JitWrapper } from './wrapper.js';
+export { GlobalJitManager, GlobalPersistentCacheManager, type GlobalJitConfig } from './global.js';
+export { CachePolicy, type CachePolicyFields } from './cache-policy.js';
