@@ -12,6 +12,15 @@ export { driverAvailable } from './cuda/driver.js';
 export { nvrtcAvailable } from './cuda/nvrtc.js';
 export * from './compiler/index.js';
 export {
+  readSettings,
+  getSettings,
+  SETTINGS_VARIABLES,
+  type Settings,
+  type SettingsField,
+  type SettingsProblem,
+  type SettingsVariable,
+} from './settings/index.js';
+export {
   KernelCache,
   cacheKey,
   familyKey,

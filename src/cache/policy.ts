@@ -1,46 +1,20 @@
 import { homedir } from 'node:os';
 import { attachDetails, CuopError, registerErrorClass } from '../cuda/errors.js';
 import { isAbsolute, join, resolve } from 'node:path';
+import {
+  DEFAULT_MAX_DISK_BYTES,
+  getSettings,
+  MAX_SALT_LENGTH,
+  parseByteSize,
+  settingsProblem,
+  type Settings,
+  type SettingsProblem,
+} from '../settings/index.js';
 import { CODECS, zstdAvailable, zstdUnavailableMessage, type Codec } from './codec.js';
 import type { CacheSharing } from './trust.js';
 
-const UNITS: Readonly<Record<string, number>> = {
-  b: 1,
-  k: 1e3,
-  kb: 1e3,
-  m: 1e6,
-  mb: 1e6,
-  g: 1e9,
-  gb: 1e9,
-  t: 1e12,
-  tb: 1e12,
-  kib: 2 ** 10,
-  mib: 2 ** 20,
-  gib: 2 ** 30,
-  tib: 2 ** 40,
-};
-
-/** '5GB' → 5e9, '512MiB' → 536870912, '1.5 g' → 1.5e9, '4096' → 4096. Throws on anything else. */
-export function parseByteSize(text: string | number): number {
-  let bytes: number;
-  if (typeof text === 'number') {
-    if (!Number.isFinite(text) || text < 0) throw new Error(`not a byte size: ${text}`);
-    bytes = Math.floor(text);
-  } else {
-    const m = typeof text === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text) : null;
-    const unit = UNITS[(m?.[2] ?? '').toLowerCase() || 'b'];
-    if (!m || unit === undefined) {
-      throw new Error(`not a byte size: ${JSON.stringify(text)} (use e.g. 1073741824, 512MB, 5GB, 1GiB)`);
-    }
-    bytes = Math.floor(Number(m[1]) * unit);
-  }
-  if (!Number.isSafeInteger(bytes)) {
-    throw new Error(
-      `byte size ${JSON.stringify(text)} is too large (at most ${Number.MAX_SAFE_INTEGER} bytes, ~9 PB)`,
-    );
-  }
-  return bytes;
-}
+// Byte sizes are parsed by the settings layer (CUOP_CACHE_MAX_SIZE); re-exported for the cache's callers.
+export { parseByteSize };
 
 const DAY = 86_400_000;
 
@@ -107,7 +81,7 @@ export type CachePolicyInput = {
 };
 
 export const DEFAULT_POLICY: CachePolicy = Object.freeze({
-  maxDiskBytes: 2 ** 30,
+  maxDiskBytes: DEFAULT_MAX_DISK_BYTES,
   maxEntries: 100_000,
   maxAgeMs: 30 * DAY,
   compression: DEFAULT_CODEC,
@@ -160,7 +134,11 @@ const bool: FieldParser = (v) => {
   return v;
 };
 const text: FieldParser = (v) => {
-  expect(typeof v === 'string' && v.length <= 4096, 'a string of at most 4096 characters', v);
+  expect(
+    typeof v === 'string' && v.length <= MAX_SALT_LENGTH,
+    `a string of at most ${MAX_SALT_LENGTH} characters`,
+    v,
+  );
   return v;
 };
 const sharing: FieldParser = (v) => {
@@ -210,34 +188,26 @@ export class CachePolicyError extends CuopError {
 registerErrorClass('CachePolicyError', CachePolicyError);
 
 /** A CUOP_* variable whose value could not be used: the default stands, and the cache warns once. */
-export interface EnvProblem {
-  readonly variable: string;
-  readonly value: string;
-  readonly message: string;
-}
+export type EnvProblem = SettingsProblem;
 
-// Each policy field the environment can set: the variable and how its text becomes the field's value.
-const FROM_ENV: readonly { field: keyof CachePolicy; variable: string; value: (text: string) => unknown }[] =
-  [
-    { field: 'maxDiskBytes', variable: 'CUOP_CACHE_MAX_SIZE', value: (t) => t },
-    { field: 'salt', variable: 'CUOP_CACHE_SALT', value: (t) => t },
-    {
-      field: 'sharing',
-      variable: 'CUOP_CACHE_SHARED',
-      value: (t) =>
-        ['', '0', 'false', 'no', 'private'].includes(t.toLowerCase()) ? 'private' : t.toLowerCase(),
-    },
-    {
-      field: 'debug',
-      variable: 'CUOP_DEBUG',
-      value: (t) =>
-        ['1', 'true', 'yes'].includes(t.toLowerCase())
-          ? true
-          : ['0', 'false', 'no'].includes(t.toLowerCase())
-            ? false
-            : t,
-    },
-  ];
+// Each policy field the environment can set: its variable and its value in the settings (read, parsed and
+// validated by src/settings, with the same rules and messages as the field's parser above).
+interface FromEnv<F extends keyof CachePolicy = keyof CachePolicy> {
+  readonly field: F;
+  readonly variable: string;
+  readonly value: (s: Settings) => CachePolicy[F];
+}
+const fromEnv = <F extends keyof CachePolicy>(
+  field: F,
+  variable: string,
+  value: (s: Settings) => CachePolicy[F],
+): FromEnv => ({ field, variable, value }) as FromEnv;
+const FROM_ENV: readonly FromEnv[] = [
+  fromEnv('maxDiskBytes', 'CUOP_CACHE_MAX_SIZE', (s) => s.cache.maxDiskBytes),
+  fromEnv('salt', 'CUOP_CACHE_SALT', (s) => s.cache.salt),
+  fromEnv('sharing', 'CUOP_CACHE_SHARED', (s) => s.cache.sharing),
+  fromEnv('debug', 'CUOP_DEBUG', (s) => s.debug),
+];
 
 /**
  * Validates a policy. An explicit bad field throws a CachePolicyError naming it. A bad CUOP_* variable never
@@ -250,15 +220,12 @@ export function resolvePolicy(
   onEnvProblem: (p: EnvProblem) => void = () => {},
 ): CachePolicy {
   const out: Record<string, unknown> = { ...DEFAULT_POLICY };
+  const settings = getSettings(env);
   for (const { field, variable, value } of FROM_ENV) {
-    const text = env[variable];
-    if (text === undefined || text === '' || (input as Record<string, unknown>)[field] !== undefined)
-      continue;
-    try {
-      out[field] = (FIELDS[field] as FieldParser)(value(text));
-    } catch (e) {
-      onEnvProblem({ variable, value: text, message: (e as Error).message });
-    }
+    if ((input as Record<string, unknown>)[field] !== undefined) continue; // explicit wins, unchecked env
+    const problem = settingsProblem(settings, variable);
+    if (problem) onEnvProblem(problem);
+    else out[field] = value(settings); // the default when unset: the same as DEFAULT_POLICY's
   }
   for (const [k, v] of Object.entries(input)) {
     if (v === undefined) continue;
@@ -278,9 +245,15 @@ export function resolvePolicy(
  * CUOP_CACHE_DISABLE=1 (memory tier only). Relative paths are resolved against the working directory.
  */
 export function resolveCacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
-  if (env.CUOP_CACHE_DISABLE === '1' || env.CUOP_CACHE_DISABLE === 'true') return null;
-  if (env.CUOP_CACHE_DIR) return resolve(env.CUOP_CACHE_DIR);
+  const { disabled, dir } = getSettings(env).cache;
+  if (disabled) return null;
+  if (dir) return resolve(dir);
   const xdg = env.XDG_CACHE_HOME;
   if (xdg && isAbsolute(xdg)) return join(xdg, 'cuop');
   return join(env.HOME || homedir(), '.cache', 'cuop');
+}
+
+/** CUOP_CACHE_DISABLE=1|true: no disk tier at all, whatever directory is asked for. */
+export function cacheDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return getSettings(env).cache.disabled;
 }

@@ -2,12 +2,13 @@ import { resolveCacheDir } from '../cache/index.js';
 import { NvccCompiler, NvrtcCompiler } from '../compiler/index.js';
 import { driver } from '../cuda/index.js';
 import { Device } from '../runtime/index.js';
+import { getSettings, SETTINGS_VARIABLES, settingsProblem, settingValue } from '../settings/index.js';
 
 // The whole message, indented: "where I looked" lists are the useful part.
 const indentedMessage = (e: unknown): string =>
   (e instanceof Error ? e.message : String(e)).replace(/\n/g, '\n            ');
 
-/** What this host offers: driver and devices, the two compilers, the cache dir. */
+/** What this host offers: driver and devices, the two compilers, the cache dir, the CUOP_* variables set. */
 export async function printInfo(): Promise<void> {
   try {
     const v = driver.driverVersion();
@@ -33,4 +34,22 @@ export async function printInfo(): Promise<void> {
     }
   }
   console.log(`cache dir   ${resolveCacheDir() ?? '(disabled: CUOP_CACHE_DISABLE=1)'}`);
+  printSettings();
+}
+
+/** The CUOP_* variables set here and what cuop made of them; the others are at their defaults. */
+function printSettings(): void {
+  const settings = getSettings();
+  const set = SETTINGS_VARIABLES.filter((v) => (process.env[v.name] ?? '') !== '');
+  if (set.length === 0) console.log('settings    defaults (no CUOP_* variable is set)');
+  for (const v of set) {
+    const problem = settingsProblem(settings, v.name);
+    const effective = JSON.stringify(settingValue(settings, v.field));
+    console.log(
+      `setting     ${v.name}: ${v.field} = ${effective}` +
+        (problem
+          ? ` (ignoring ${JSON.stringify(problem.value)}: ${problem.message}; the default stands)`
+          : ''),
+    );
+  }
 }

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 
 import { KernelCache, parseByteSize, resolveCacheDir } from '../cache/index.js';
+import { getSettings } from '../settings/index.js';
 import { runDemo } from './demo.js';
 import { runExplain } from './explain.js';
 import { printInfo } from './info.js';
@@ -36,7 +37,7 @@ program
 
 program
   .command('info')
-  .description('devices, compilers and the cache directory of this host')
+  .description('devices, compilers, the cache directory and the CUOP_* settings of this host')
   .action(async () => {
     await printInfo();
   });
@@ -54,8 +55,7 @@ const withCache = (fn: (c: KernelCache) => Promise<unknown>) => async () => {
   const c = openCache();
   try {
     if (c.dir === null) {
-      const disabled = ['1', 'true'].includes(process.env['CUOP_CACHE_DISABLE'] ?? '');
-      if (disabled) {
+      if (getSettings().cache.disabled) {
         console.error('cuop: the disk cache is disabled (CUOP_CACHE_DISABLE=1): nothing to do.');
       } else {
         // The cache already warned why it refused the directory.

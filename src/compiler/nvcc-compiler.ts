@@ -18,6 +18,7 @@ import { CompileError, CompilerUnavailableError } from './errors.js';
 import { absolutizePathOptions, NVCC_DIALECT } from './options.js';
 import { signaturesOf } from './signatures.js';
 import { checkRequest, resolveTarget, sourceFileName } from './select.js';
+import { getSettings } from '../settings/index.js';
 import type { CompileRequest, CompileResult, Compiler, CompilerInfo } from './types.js';
 
 export interface NvccCompilerOptions {
@@ -36,8 +37,6 @@ const NVCC_EXE = process.platform === 'win32' ? 'nvcc.exe' : 'nvcc';
 /** Prefix of the device variables that record each name expression's symbol. */
 const NAME_EXPR_VAR = '__cuop_name_expr_';
 const DEFAULT_PROGRAM_NAME = 'program.cu';
-/** A compile longer than this is stopped (CUOP_COMPILE_TIMEOUT_MS overrides; heavy template code can take minutes). */
-const DEFAULT_COMPILE_TIMEOUT_MS = 10 * 60_000;
 /** nvcc --version, --list-gpu-code, --dryrun. */
 const QUERY_TIMEOUT_MS = 60_000;
 const MAX_OUTPUT_BYTES = 64 * 2 ** 20;
@@ -56,7 +55,7 @@ export function findNvcc(options: { nvccPath?: string | undefined; env?: NodeJS.
     return asExecutable(options.nvccPath);
   }
   const candidates: { path: string; source: string }[] = [];
-  const explicit = env['CUOP_NVCC_PATH'];
+  const explicit = getSettings(env).compiler.nvccPath;
   if (explicit) candidates.push({ path: asExecutable(explicit), source: 'CUOP_NVCC_PATH' });
   for (const v of ['CUDA_PATH', 'CUDA_HOME']) {
     const root = env[v];
@@ -226,7 +225,8 @@ export class NvccCompiler implements Compiler {
   constructor(private readonly options: NvccCompilerOptions = {}) {
     this.env = options.env ?? process.env;
     this.tempRoot = options.tempRoot ?? tmpdir();
-    this.timeoutMs = options.timeoutMs ?? compileTimeoutFromEnv(this.env) ?? DEFAULT_COMPILE_TIMEOUT_MS;
+    // CUOP_COMPILE_TIMEOUT_MS, else the default (10 minutes: heavy template code can take minutes).
+    this.timeoutMs = options.timeoutMs ?? getSettings(this.env).compiler.timeoutMs;
   }
 
   /** The nvcc executable this compiler runs (searched once). Throws CompilerUnavailableError when there is none. */
@@ -468,10 +468,4 @@ export function nvccEnvFlags(env: NodeJS.ProcessEnv): string {
     .map((v) => `${v}=${env[v]}`)
     .join(';');
   return pre || post || paths ? `${pre}|${post}${paths ? `|${paths}` : ''}` : '';
-}
-
-/** CUOP_COMPILE_TIMEOUT_MS as a positive number of milliseconds, else undefined (the default stands). */
-function compileTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefined {
-  const v = Number(env['CUOP_COMPILE_TIMEOUT_MS']);
-  return Number.isFinite(v) && v > 0 ? v : undefined;
 }

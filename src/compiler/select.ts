@@ -6,10 +6,15 @@ import { NvccCompiler, findNvcc } from './nvcc-compiler.js';
 import { NvrtcCompiler } from './nvrtc-compiler.js';
 import { canonicalKernelName } from './names.js';
 import type { CompileRequest, Compiler, ImageKind } from './types.js';
+import {
+  COMPILER_PREFERENCES as PREFERENCES,
+  getSettings,
+  settingsProblem,
+  type CompilerPreference,
+  type Settings,
+} from '../settings/index.js';
 
-export type CompilerPreference = 'nvrtc' | 'nvcc' | 'auto';
-
-const PREFERENCES: readonly CompilerPreference[] = ['nvrtc', 'nvcc', 'auto'];
+export type { CompilerPreference };
 
 export interface SelectCompilerOptions {
   /** Environment read for CUOP_COMPILER and the nvcc search; default process.env. */
@@ -32,8 +37,7 @@ export function selectCompiler(
 ): Compiler {
   const env = options.env ?? process.env;
   let choice = checkPreference(preference, 'selectCompiler preference');
-  const fromEnv = env['CUOP_COMPILER']?.trim().toLowerCase();
-  if (choice === 'auto' && fromEnv) choice = checkPreference(fromEnv, 'CUOP_COMPILER');
+  if (choice === 'auto') choice = preferenceFromEnv(getSettings(env));
 
   const tryNvrtc = (): Compiler => {
     try {
@@ -64,6 +68,16 @@ export function selectCompiler(
     `no CUDA compiler is usable on this host (set CUOP_COMPILER=nvrtc|nvcc to force one):\n` +
       failures.map((f) => `* ${f.replace(/\n/g, '\n  ')}`).join('\n'),
   );
+}
+
+/**
+ * CUOP_COMPILER (default 'auto'). A value that is not a backend throws a RangeError naming it: a compile must not
+ * quietly run on another compiler than the one asked for.
+ */
+function preferenceFromEnv(settings: Settings): CompilerPreference {
+  const problem = settingsProblem(settings, 'CUOP_COMPILER');
+  if (problem) checkPreference(problem.value.trim().toLowerCase(), 'CUOP_COMPILER');
+  return settings.compiler.preference;
 }
 
 function checkPreference(value: string, what: string): CompilerPreference {

@@ -3,14 +3,17 @@ import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+import { getSettings, type Settings } from '../settings/index.js';
 import { LibraryNotFoundError } from './errors.js';
 
 /** Which CUDA shared library to find. */
 export interface LibrarySpec {
   /** Human name used in errors, e.g. "libnvrtc". */
   readonly label: string;
-  /** Env var holding an explicit path; checked first. */
+  /** Env var holding an explicit path; checked first (named in sources and errors). */
   readonly envVar: string;
+  /** Where the settings hold that variable's path (read and parsed by src/settings). */
+  readonly pathSetting: keyof Settings['libraries'];
   /** File names tried in each directory, best first (e.g. libnvrtc.so.13, libnvrtc.so). */
   readonly fileNames: (dir: string) => string[];
   /** Sonames the dynamic loader may resolve by itself (LD_LIBRARY_PATH, rpath), tried last. */
@@ -43,6 +46,7 @@ const versionedFilesIn = (dir: string, stem: string): string[] => {
 export const NVRTC_LIBRARY: LibrarySpec = {
   label: 'libnvrtc',
   envVar: 'CUOP_NVRTC_PATH',
+  pathSetting: 'nvrtcPath',
   fileNames: (dir) => versionedFilesIn(dir, 'libnvrtc.so'),
   bareNames: ['libnvrtc.so.13', 'libnvrtc.so.12', 'libnvrtc.so'],
   ldconfigPrefix: 'libnvrtc.so',
@@ -52,6 +56,7 @@ export const NVRTC_LIBRARY: LibrarySpec = {
 export const DRIVER_LIBRARY: LibrarySpec = {
   label: 'libcuda',
   envVar: 'CUOP_LIBCUDA_PATH',
+  pathSetting: 'libcudaPath',
   fileNames: () => ['libcuda.so.1', 'libcuda.so'],
   bareNames: ['libcuda.so.1', 'libcuda.so'],
   ldconfigPrefix: 'libcuda.so',
@@ -106,7 +111,7 @@ export function candidatePaths(spec: LibrarySpec, env: NodeJS.ProcessEnv = proce
  * The same places, produced lazily: a search that succeeds early never runs `ldconfig -p` (a subprocess, ~5 ms).
  */
 export function* candidates(spec: LibrarySpec, env: NodeJS.ProcessEnv = process.env): Generator<Candidate> {
-  const explicit = env[spec.envVar];
+  const explicit = getSettings(env).libraries[spec.pathSetting];
   if (explicit) yield { path: explicit, source: spec.envVar };
   for (const v of ['CUDA_PATH', 'CUDA_HOME'] as const) {
     const root = env[v];

@@ -8,6 +8,7 @@ import { realpathSync, statSync } from 'node:fs';
 import type { CompilerInfo, CompilerPreference } from '../compiler/index.js';
 import { findNvcc, nvccEnvFlags } from '../compiler/index.js';
 import { nvrtc } from '../cuda/index.js';
+import { getSettings, settingsProblem } from '../settings/index.js';
 
 const MEMO_FILE = 'compilers.json';
 
@@ -19,8 +20,10 @@ export function compilerFingerprint(
   preference: CompilerPreference,
   env: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
-  const fromEnv = env['CUOP_COMPILER']?.trim().toLowerCase();
-  const choice = preference === 'auto' && fromEnv ? fromEnv : preference;
+  const settings = getSettings(env);
+  // A bad CUOP_COMPILER: no fingerprint, so the compiler is asked for, and selectCompiler says what is wrong.
+  if (preference === 'auto' && settingsProblem(settings, 'CUOP_COMPILER')) return undefined;
+  const choice = preference === 'auto' ? settings.compiler.preference : preference;
   const stamp = (path: string): string | undefined => {
     try {
       const real = realpathSync(path);

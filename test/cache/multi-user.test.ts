@@ -57,7 +57,12 @@ before(() => {
   stage = mkdtempSync(join(tmpdir(), 'cuop-users-'));
   chmodSync(stage, 0o755);
   const build = fileURLToPath(new URL('../../', import.meta.url));
-  for (const part of ['src/cache', 'src/cuda/errors.js', 'test/cache/workers/user-lookup.js']) {
+  for (const part of [
+    'src/cache',
+    'src/settings',
+    'src/cuda/errors.js',
+    'test/cache/workers/user-lookup.js',
+  ]) {
     cpSync(join(build, part), join(stage, 'build', part), { recursive: true });
   }
   writeFileSync(join(stage, 'package.json'), '{"type":"module"}');
