@@ -14,6 +14,7 @@ import { Maintenance, type IntegrityReport, type MaintenanceReport } from './mai
 import { MemoryTier, type CacheEntry } from './memory-tier.js';
 import type { EntryMetadata } from './metadata.js';
 import {
+  cacheDisabled,
   resolveCacheDir,
   resolvePolicy,
   type CachePolicy,
@@ -92,8 +93,7 @@ export class KernelCache {
     }
     this.rule = trustRule(this.policy.sharing);
     this.clock = opts.clock ?? Date.now;
-    const disabled = env.CUOP_CACHE_DISABLE === '1' || env.CUOP_CACHE_DISABLE === 'true';
-    const wanted = disabled ? null : opts.dir === undefined ? resolveCacheDir(env) : opts.dir;
+    const wanted = cacheDisabled(env) ? null : opts.dir === undefined ? resolveCacheDir(env) : opts.dir;
     // The tiers report to the stats, which live in the disk tier's directory: bound once both exist.
     const bound: { to?: TierHooks } = {};
     const hooks: TierHooks = {
