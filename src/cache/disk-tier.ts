@@ -21,7 +21,7 @@ import {
   type ShardScan,
 } from './disk-scan.js';
 import { CACHE_FORMAT_VERSION, isCacheKey } from './key.js';
-import { CacheLayout, isKernelFileName } from './layout.js';
+import { CacheLayout, isEntryJsonName, isKernelFileName, isShardName } from './layout.js';
 import { errorCode, type CacheLog } from './logger.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import { parseEntryMetadata, type EntryMetadata } from './metadata.js';
@@ -223,12 +223,15 @@ export class DiskTier implements CacheTier {
     return this.inspect(key, false);
   }
 
-  /** Committed entries (metadata files) now: one directory listing per shard, no file is opened. */
-  countEntries(): number {
+  /** The shard names under metadata/ (one listing). */
+  metadataShards(): string[] {
+    return listDirSafe(this.layout.metadataDir).filter(isShardName);
+  }
+
+  /** Committed entries (metadata files) of one shard: one directory listing, no file is opened. */
+  countShard(shard: string): number {
     let n = 0;
-    for (const shard of listDirSafe(this.layout.metadataDir)) {
-      for (const name of listDirSafe(this.layout.metaShardDir(shard))) if (name.endsWith('.json')) n++;
-    }
+    for (const name of listDirSafe(this.layout.metaShardDir(shard))) if (isEntryJsonName(name)) n++;
     return n;
   }
 

@@ -411,12 +411,12 @@ export class KernelCache {
 
   /** Counters of this object and the persisted totals of every process using the directory. */
   getStats(): CacheStats {
-    const all = this.stats.readAll();
+    const all = this.stats.readAll(false);
     return {
       process: snapshot(this.stats.counters),
       all: snapshot(all.counters),
       processFiles: all.files,
-      cachedKernels: { memory: this.memory.size, disk: this.disk?.countEntries() ?? 0 },
+      cachedKernels: { memory: this.memory.size, disk: this.maintenance?.countEntries() ?? 0 },
     };
   }
 

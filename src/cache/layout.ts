@@ -20,7 +20,7 @@ const SHARD_RE = /^[0-9a-f]{2}$/;
 const KERNEL_RE = new RegExp(`^${KEY}\\.(cubin|ptx)(\\.(gz|br|zst))?$`);
 const JSON_RE = new RegExp(`^${KEY}\\.json$`);
 const TEMP_RE = new RegExp(
-  `^(${KEY}\\.\\d+\\.\\d+\\.[0-9a-f]{8}\\.(kernel|json|manifest)|(compilers\\.json|format-version|CACHEDIR\\.TAG|maintenance\\.stamp|index\\.json)\\.\\d+\\.[0-9a-f]{8})$`,
+  `^(${KEY}\\.\\d+\\.\\d+\\.[0-9a-f]{8}\\.(kernel|json|manifest)|(compilers\\.json|format-version|CACHEDIR\\.TAG|maintenance\\.stamp|index\\.json|index-summary\\.json)\\.\\d+\\.[0-9a-f]{8})$`,
 );
 const LOCK_RE = new RegExp(
   `^(${KEY}|maintenance)\\.lock(\\.\\d+\\.\\d+\\.[0-9a-z]+\\.tmp|\\.(stale|release)\\.\\d+\\.\\d+\\.[0-9a-z]+)?$`,
@@ -36,6 +36,8 @@ export const isStatsName = (n: string): boolean => STATS_RE.test(n);
 
 /** The file the maintenance room keeps its index in (a root file: see maintenance-index.ts). */
 export const INDEX_FILE = 'index.json';
+/** Entries per shard as of the index: what `cuop cache stats` reads instead of listing every shard. */
+export const INDEX_SUMMARY_FILE = 'index-summary.json';
 /** When background maintenance last ran (its mtime). */
 export const MAINTENANCE_STAMP = 'maintenance.stamp';
 /** The JIT layer's memo of compiler identities. */

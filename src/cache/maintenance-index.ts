@@ -6,7 +6,7 @@
 import { CACHE_FORMAT_VERSION } from './key.js';
 import type { DiskTier } from './disk-tier.js';
 import type { DiskEntryInfo, ShardScan } from './disk-scan.js';
-import { INDEX_FILE } from './layout.js';
+import { INDEX_FILE, INDEX_SUMMARY_FILE } from './layout.js';
 
 const INDEX_VERSION = 1;
 /** A shard whose directories changed less than this before it was read is read again next time. */
@@ -17,6 +17,13 @@ interface IndexedShard extends ShardScan {
   readonly stamp: string;
   /** False when the shard changed too close to when it was read for the stamp to prove it unchanged. */
   readonly settled: boolean;
+}
+
+interface SummaryFile {
+  readonly v: number;
+  readonly format: number;
+  /** Settled shards only: stamp and number of entries. */
+  readonly shards: Record<string, { readonly stamp: string; readonly entries: number }>;
 }
 
 interface IndexFile {
@@ -116,10 +123,42 @@ export class MaintenanceIndex {
         }),
       ),
     };
+    const summary: SummaryFile = {
+      v: INDEX_VERSION,
+      format: CACHE_FORMAT_VERSION,
+      shards: Object.fromEntries(
+        Object.entries(body.shards)
+          .filter(([, s]) => s.settled)
+          .map(([shard, s]) => [shard, { stamp: s.stamp, entries: s.entries.length }]),
+      ),
+    };
     try {
       this.disk.writeRootFile(INDEX_FILE, JSON.stringify(body));
+      this.disk.writeRootFile(INDEX_SUMMARY_FILE, JSON.stringify(summary));
     } catch {
       // read-only directory: the next pass reads the files again, no harm
     }
+  }
+
+  /**
+   * Committed entries now: a shard the summary knows and whose stamp is unchanged counts as recorded, any other is
+   * listed. Exact either way (the stamp proves the listing unchanged); fast once maintenance has run.
+   */
+  countEntries(): number {
+    let known: SummaryFile['shards'] = {};
+    try {
+      const raw = JSON.parse(this.disk.readRootFile(INDEX_SUMMARY_FILE) ?? '{}') as Partial<SummaryFile>;
+      if (raw.v === INDEX_VERSION && raw.format === CACHE_FORMAT_VERSION && typeof raw.shards === 'object')
+        known = raw.shards ?? {};
+    } catch {
+      // torn or foreign: every shard is listed
+    }
+    let n = 0;
+    for (const shard of this.disk.metadataShards()) {
+      const k = known[shard];
+      if (k && typeof k.entries === 'number' && k.stamp === this.disk.shardStamp(shard)) n += k.entries;
+      else n += this.disk.countShard(shard);
+    }
+    return n;
   }
 }

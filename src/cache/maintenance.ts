@@ -101,6 +101,11 @@ export class Maintenance {
     this.index = new MaintenanceIndex(opts.disk);
   }
 
+  /** Entries on disk now (through the index's summary where it still holds). */
+  countEntries(): number {
+    return this.index.countEntries();
+  }
+
   /** Resolves when a background pass in progress has finished. */
   async idle(): Promise<void> {
     if (this.running) await this.running;

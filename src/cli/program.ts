@@ -3,11 +3,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { readFileSync } from 'node:fs';
 
-import { KernelCache, parseByteSize, resolveCacheDir } from '../cache/index.js';
-import { getSettings } from '../settings/index.js';
-import { runDemo } from './demo.js';
-import { runExplain } from './explain.js';
-import { printInfo } from './info.js';
+// Only what every command needs is imported here; each command loads its own modules when it runs, so that
+// `cuop cache stats` never loads the driver bindings, the operators or the compilers (about half of its time).
+import { KernelCache } from '../cache/kernel-cache.js';
+import { resolveCacheDir } from '../cache/policy.js';
+import { getSettings, parseByteSize } from '../settings/index.js';
 
 const program = new Command();
 program
@@ -31,6 +31,7 @@ program
   .addOption(new Option('--child-run', 'run as the fresh process of the demo').hideHelp())
   .action(
     async (opts: { cacheDir?: string; size: number; dtype: string; child: boolean; childRun?: boolean }) => {
+      const { runDemo } = await import('./demo.js');
       process.exitCode = await runDemo(opts);
     },
   );
@@ -39,6 +40,7 @@ program
   .command('info')
   .description('devices, compilers, the cache directory and the CUOP_* settings of this host')
   .action(async () => {
+    const { printInfo } = await import('./info.js');
     await printInfo();
   });
 
@@ -116,6 +118,7 @@ cache
   .option('--json', 'print the structured result')
   .action(async (specPath: string, o: { arch?: string; compiler?: string; json?: boolean }) => {
     const dir = (cache.opts() as { cacheDir?: string }).cacheDir ?? resolveCacheDir();
+    const { runExplain } = await import('./explain.js');
     process.exitCode = await runExplain(specPath, { cacheDir: dir, ...o });
   });
 cache
