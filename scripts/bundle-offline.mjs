@@ -14,7 +14,8 @@ if (!existsSync(join(root, 'build', 'src', 'index.js')) || !existsSync(join(root
 }
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-for (const dir of ['build/src', 'build/bench', 'build/test-gpu', 'dist']) {
+// src/ops/cuda: the operators' CUDA templates, which build/src/ops reads at run time (dist has them inlined).
+for (const dir of ['build/src', 'build/bench', 'build/test-gpu', 'dist', 'src/ops/cuda']) {
   if (existsSync(join(root, dir))) {
     cpSync(join(root, dir), join(out, dir), { recursive: true, filter: (p) => !p.endsWith('.map') });
   }

@@ -1,9 +1,13 @@
 // The published entry point: `import 'cuop'` resolves to the bundled dist/index.js, which must expose exactly what
-// the compiled sources export and behave the same (it is built from them by scripts/bundle-lib.mjs).
+// the compiled sources export and behave the same (it is built from them by scripts/bundle-lib.mjs). And the
+// package as `npm pack` makes it: installed elsewhere, both its layouts (dist/ and build/src/) generate the same
+// operator sources as the sources here, which needs the CUDA templates of src/ops/cuda/ to ship.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { test } from 'node:test';
+import { dirname, join, resolve, sep } from 'node:path';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as sources from '../src/index.js';
 import { countingCompile, specFor, tempDir } from './cache/fixtures.js';
@@ -46,3 +50,108 @@ test(
     assert.deepEqual(Object.keys(required).sort(), Object.keys(sources).sort());
   },
 );
+
+// ---- the packed package, installed ----
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const cleanup: string[] = [];
+after(() => cleanup.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/**
+ * Runs in a fresh process inside the installed package's consumer: prints, as JSON, the sources one GEMM per dtype
+ * family (requested through a recording provider over fake tensors), one elementwise, one reduce and one softmax
+ * kernel generate through the layout named by argv[2]: 'dist' (`import 'cuop'`) or 'build' (build/src/ops).
+ */
+const PROBE = `
+const ops = process.argv[2] === 'dist'
+  ? await import('cuop')
+  : await import(new URL('./node_modules/cuop/build/src/ops/index.js', import.meta.url).href);
+const device = { multiprocessorCount: 132 };
+const fake = (shape, dtype) =>
+  new ops.Tensor({ byteLength: 1 << 20, device, devicePtr: 4096n }, shape, dtype);
+const out = {};
+const jit = { kernel: async (spec) => { out[spec.name] = spec.source; return { launch() {} }; } };
+for (const dtype of ['float32', 'float16']) {
+  await new ops.Gemm({ dtype }).forward([fake([64, 64], dtype), fake([64, 64], dtype)], [fake([64, 64], dtype)], { jit });
+}
+const e = ops.elementwiseSource({ expr: ops.ew.input(0).mul(ops.ew.input(1)).gelu(), dtype: 'bfloat16', vec: 8 });
+const r = ops.reduceSource({ op: 'max', dtype: 'float16', shape: 'block', vec: 8 });
+const s = ops.softmaxSource({ dtype: 'float32', shape: 'warp', vec: 4 });
+for (const g of [e, r, s]) out[g.name] = g.source;
+console.log(JSON.stringify(out));
+`;
+
+/** What PROBE prints, generated here from the sources under test. */
+async function expectedProbe(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const { gemmSource } = await import('../src/ops/gemm-source.js');
+  const { Gemm } = await import('../src/ops/gemm.js');
+  for (const dtype of ['float32', 'float16'] as const) {
+    const g = gemmSource(new Gemm({ dtype }).specFor({ M: 64, N: 64, K: 64 }, [4096n, 4096n, 4096n], 132));
+    out[g.name] = g.source;
+  }
+  const e = sources.elementwiseSource({
+    expr: sources.ew.input(0).mul(sources.ew.input(1)).gelu(),
+    dtype: 'bfloat16',
+    vec: 8,
+  });
+  const r = sources.reduceSource({ op: 'max', dtype: 'float16', shape: 'block', vec: 8 });
+  const s = sources.softmaxSource({ dtype: 'float32', shape: 'warp', vec: 4 });
+  for (const g of [e, r, s]) out[g.name] = g.source;
+  return out;
+}
+
+test('the packed package ships the CUDA templates; installed, dist/ and build/src/ generate the same sources', async () => {
+  const dir = tempDir('pack');
+  cleanup.push(dir);
+  // --ignore-scripts: pack this build as it is (no "prepare" rebuild in the middle of a test run).
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  ) as { filename: string; files: { path: string }[] }[];
+  const info = packed[0] as { filename: string; files: { path: string }[] };
+  const paths = info.files.map((f) => f.path);
+  for (const f of ['src/ops/cuda/gemm-simt.cu', 'src/ops/cuda/prelude.cuh', 'build/src/ops/cuda-text.js']) {
+    assert.ok(paths.includes(f), `${f} is not in the package`);
+  }
+  assert.deepEqual(
+    paths.filter((p) => p.startsWith('src/') && !/^src\/ops\/cuda\/([^/]+\.cuh?|README\.md)$/.test(p)),
+    [],
+    'only the CUDA templates (and their README, which npm always packs) ship from src/',
+  );
+
+  // Install: unpack into a consumer's node_modules, next to the dependencies this checkout has.
+  const app = join(dir, 'app');
+  const pkgDir = join(app, 'node_modules', 'cuop');
+  mkdirSync(pkgDir, { recursive: true });
+  execFileSync('tar', ['-xzf', join(dir, info.filename), '-C', pkgDir, '--strip-components=1']);
+  const require = createRequire(join(root, 'package.json'));
+  for (const dep of ['koffi', 'commander']) {
+    const entry = require.resolve(dep); // …/node_modules/<dep>/<main>: the package folder is the part up to <dep>
+    const at = entry.lastIndexOf(`node_modules${sep}${dep}${sep}`) + `node_modules${sep}${dep}`.length;
+    symlinkSync(entry.slice(0, at), join(app, 'node_modules', dep), 'dir');
+  }
+  writeFileSync(join(app, 'probe.mjs'), PROBE);
+  const probe = (layout: 'dist' | 'build') =>
+    spawnSync(process.execPath, [join(app, 'probe.mjs'), layout], { cwd: app, encoding: 'utf8' });
+
+  const expected = await expectedProbe();
+  assert.equal(Object.keys(expected).length, 5);
+  for (const layout of ['dist', 'build'] as const) {
+    const r = probe(layout);
+    assert.equal(r.status, 0, `${layout}: ${r.stderr}`);
+    assert.deepEqual(JSON.parse(r.stdout), expected, `${layout} generated other sources`);
+  }
+
+  // build/src reads the templates at run time: without one it says which file and that the package is incomplete.
+  // dist/ has them inlined and does not care.
+  rmSync(join(pkgDir, 'src', 'ops', 'cuda', 'gemm-simt.cu'));
+  const broken = probe('build');
+  assert.notEqual(broken.status, 0);
+  assert.match(broken.stderr, /src[/\\]ops[/\\]cuda[/\\]gemm-simt\.cu \(ENOENT\)/);
+  assert.match(broken.stderr, /the cuop package is incomplete/);
+  assert.equal(probe('dist').status, 0);
+});

@@ -1,5 +1,6 @@
 // Source generation for elementwise kernels, and the small expression language that fuses a chain of elementwise
-// operations into one kernel. Pure string building: nothing here touches the device, so CPU-only CI can test it.
+// operations into one kernel. String building over the CUDA templates in src/ops/cuda/ (prelude*.cuh, elementwise.cu,
+// ew-*.cuh; see cuda-text.ts): nothing here touches the device, so CPU-only CI can test it.
 //
 // The expression API is a tiny builder (`ew`):
 //
@@ -14,7 +15,8 @@
 // All arithmetic is f32; float16/bfloat16 values are widened on load and rounded to nearest even on store.
 // gelu is the tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (PyTorch's approximate='tanh');
 // geluErf is the exact form 0.5·x·(1 + erf(x/√2)) (PyTorch's default).
-import { DTYPE_BYTES, DTYPE_CTYPE, type DType } from './tensor.js';
+import { cudaLines, fillCuda } from './cuda-text.js';
+import { DTYPE_BYTES, type DType } from './tensor.js';
 
 /** Bytes moved by one vectorized load or store. */
 export const VECTOR_BYTES = 16;
@@ -235,63 +237,29 @@ export const DTYPE_TAG: Readonly<Record<DType, string>> = {
 };
 
 /**
- * The part every generated source starts with: CUOP_NEG_INF, the fp16/bf16 header where needed, `T` (the storage
- * type), f32 conversions, and `cuop_vec`, the 16-byte aligned vector of `vec` elements (when vec > 1).
- * Sources must compile under NVRTC, which resolves no system header: only cuda_fp16.h / cuda_bf16.h are included,
- * and nothing from <math.h> beyond the built-in device math functions is used.
+ * The part every generated source starts with (prelude.cuh): CUOP_NEG_INF, the fp16/bf16 header where needed, `T` (the
+ * storage type), f32 conversions, and `cuop_vec`, the 16-byte aligned vector of `vec` elements (when vec > 1).
  */
 export function dtypePrelude(dtype: DType, vec: number): string {
-  const ctype = DTYPE_CTYPE[dtype];
-  // NVRTC has no <math.h>: no INFINITY macro, so spell -inf through an intrinsic.
-  const lines: string[] = ['#define CUOP_NEG_INF __int_as_float((int)0xff800000u)'];
-  if (dtype === 'float16') lines.push('#include <cuda_fp16.h>');
-  if (dtype === 'bfloat16') lines.push('#include <cuda_bf16.h>');
-  lines.push(`typedef ${ctype} T;`);
-  if (dtype === 'float32') {
-    lines.push('__device__ __forceinline__ float cuop_to_f32(float v) { return v; }');
-    lines.push('__device__ __forceinline__ float cuop_from_f32(float v) { return v; }');
-  } else if (dtype === 'float16') {
-    lines.push('__device__ __forceinline__ float cuop_to_f32(__half v) { return __half2float(v); }');
-    lines.push('__device__ __forceinline__ __half cuop_from_f32(float v) { return __float2half_rn(v); }');
-  } else {
-    lines.push(
-      '__device__ __forceinline__ float cuop_to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }',
-    );
-    lines.push(
-      '__device__ __forceinline__ __nv_bfloat16 cuop_from_f32(float v) { return __float2bfloat16_rn(v); }',
-    );
+  if (vec > 1 && vec * DTYPE_BYTES[dtype] !== VECTOR_BYTES) {
+    throw new RangeError(`vector width ${vec} of ${dtype} is not ${VECTOR_BYTES} bytes`);
   }
-  if (vec > 1) {
-    if (vec * DTYPE_BYTES[dtype] !== VECTOR_BYTES) {
-      throw new RangeError(`vector width ${vec} of ${dtype} is not ${VECTOR_BYTES} bytes`);
-    }
-    lines.push(`struct alignas(${VECTOR_BYTES}) cuop_vec { T v[${vec}]; };`);
-  }
-  return lines.join('\n');
+  return cudaLines('prelude.cuh', {
+    DTYPE: cudaLines(`prelude-${dtype}.cuh`),
+    VECTOR: vec > 1 ? cudaLines('prelude-vector.cuh', { BYTES: VECTOR_BYTES, VEC: vec }) : [],
+  }).join('\n');
 }
 
-const HELPERS: Readonly<Partial<Record<UnaryOp, string>>> = {
-  // Both written without 1 + tanh(u) or 1 + erf(z), which cancel for negative inputs (at x = -3.4 the f32 result of
-  // the textbook form was off by 3e-5 relative): 0.5·(1 + tanh(u)) = 1 / (1 + e^(-2u)) and 1 + erf(-z) = erfc(z).
-  gelu:
-    '__device__ __forceinline__ float cuop_gelu_tanh(float x) {\n' +
-    '  const float k0 = 0.7978845608028654f, k1 = 0.044715f;  // sqrt(2/pi)\n' +
-    '  return x / (1.0f + expf(-2.0f * k0 * (x + k1 * x * x * x)));\n' +
-    '}',
-  geluErf:
-    '__device__ __forceinline__ float cuop_gelu_erf(float x) {\n' +
-    '  return 0.5f * x * erfcf(-x * 0.7071067811865476f);\n' +
-    '}',
-  sigmoid: '__device__ __forceinline__ float cuop_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }',
-};
+// The device functions an expression may call, in the order they are emitted, and their templates.
+const HELPERS: readonly (readonly [call: string, file: string])[] = [
+  ['cuop_gelu_tanh(', 'ew-gelu-tanh.cuh'],
+  ['cuop_gelu_erf(', 'ew-gelu-erf.cuh'],
+  ['cuop_sigmoid(', 'ew-sigmoid.cuh'],
+];
 
 function helpersFor(body: readonly string[]): string[] {
   const code = body.join('\n');
-  const out: string[] = [];
-  if (code.includes('cuop_gelu_tanh(')) out.push(HELPERS.gelu as string);
-  if (code.includes('cuop_gelu_erf(')) out.push(HELPERS.geluErf as string);
-  if (code.includes('cuop_sigmoid(')) out.push(HELPERS.sigmoid as string);
-  return out;
+  return HELPERS.filter(([call]) => code.includes(call)).flatMap(([, file]) => cudaLines(file));
 }
 
 export interface ElementwiseSourceOptions {
@@ -340,42 +308,32 @@ export function elementwiseSource(opts: ElementwiseSourceOptions): ElementwiseSo
     'long long n',
   ];
 
-  const k: string[] = [];
-  k.push(`extern "C" __global__ void __launch_bounds__(${ELEMENTWISE_BLOCK})`);
-  k.push(`${name}(${kernelParams.join(', ')}) {`);
-  k.push('  const long long stride = (long long)gridDim.x * blockDim.x;');
-  k.push('  const long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;');
-  if (vec > 1) {
-    k.push(`  const long long nvec = n / ${vec};`);
-    for (const i of lowered.usedInputs) {
-      k.push(`  const cuop_vec* __restrict__ vin${i} = reinterpret_cast<const cuop_vec*>(in${i});`);
-    }
-    k.push('  cuop_vec* __restrict__ vout = reinterpret_cast<cuop_vec*>(out);');
-    k.push('  for (long long i = tid; i < nvec; i += stride) {');
-    for (const i of lowered.usedInputs) k.push(`    const cuop_vec a${i} = vin${i}[i];`);
-    k.push('    cuop_vec r;');
-    k.push('#pragma unroll');
-    k.push(`    for (int j = 0; j < ${vec}; ++j) r.v[j] = cuop_from_f32(${call((i) => `a${i}.v[j]`)});`);
-    k.push('    vout[i] = r;');
-    k.push('  }');
-    k.push(`  for (long long i = nvec * ${vec} + tid; i < n; i += stride) {`);
-  } else {
-    k.push('  for (long long i = tid; i < n; i += stride) {');
-  }
-  k.push(`    out[i] = cuop_from_f32(${call((i) => `in${i}[i]`)});`);
-  k.push('  }');
-  k.push('}');
-
-  const source = [
-    `// cuop elementwise: ${lowered.text} | dtype=${dtype} vec=${vec}`,
-    dtypePrelude(dtype, vec),
-    ...helpersFor(lowered.body),
-    `__device__ __forceinline__ float cuop_expr(${exprParams.join(', ')}) {`,
-    ...lowered.body.map((l) => `  ${l}`),
-    '}',
-    k.join('\n'),
-    '',
-  ].join('\n');
+  const used = lowered.usedInputs;
+  const source = fillCuda('elementwise.cu', {
+    EXPR_TEXT: lowered.text,
+    DTYPE: dtype,
+    VEC: vec,
+    PRELUDE: dtypePrelude(dtype, vec),
+    HELPERS: helpersFor(lowered.body),
+    EXPR_PARAMS: exprParams.join(', '),
+    EXPR_BODY: lowered.body.map((l) => `  ${l}`),
+    BLOCK: ELEMENTWISE_BLOCK,
+    NAME: name,
+    KERNEL_PARAMS: kernelParams.join(', '),
+    VECTOR_LOOP:
+      vec > 1
+        ? cudaLines('ew-vector-loop.cuh', {
+            VEC: vec,
+            VECTOR_VIEWS: used.map(
+              (i) => `  const cuop_vec* __restrict__ vin${i} = reinterpret_cast<const cuop_vec*>(in${i});`,
+            ),
+            VECTOR_LOADS: used.map((i) => `    const cuop_vec a${i} = vin${i}[i];`),
+            VECTOR_CALL: call((i) => `a${i}.v[j]`),
+          })
+        : [],
+    TAIL_START: vec > 1 ? `nvec * ${vec} + tid` : 'tid',
+    SCALAR_CALL: call((i) => `in${i}[i]`),
+  });
 
   return {
     source,
