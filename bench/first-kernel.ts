@@ -7,7 +7,9 @@
 // Driver init and the context come first in both and are not counted. The headline for cuop is cache open + first
 // kernel: what a process pays to use the cache at all, against a floor that opens no cache.
 // `--kernel tiled` uses the small sample kernel tiled_gemm<16> (then tiled_gemm<32>) instead of Gemm's.
-// Usage: node build/bench/first-kernel.js [samples=9] [--kernel gemm|tiled] [--json out.json]
+// `--libs build,dist,dist-nocache` runs the cuop child with tsc's modules, the package entry (dist/index.js, with V8's
+// code cache in the bench's cache dir) and that entry with CUOP_CODE_CACHE=0, alternating; the first is the headline.
+// Usage: node build/bench/first-kernel.js [samples=9] [--kernel gemm|tiled] [--libs …] [--keep dir] [--json out.json]
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,11 +48,33 @@ function specsOf(device: Device, choice: KernelChoice): [KernelSpec, KernelSpec]
   return [gemmSpec(device, 'float32'), gemmSpec(device, 'float16')];
 }
 
-async function childCuop(dir: string, choice: KernelChoice): Promise<Record<string, number>> {
-  const device = Device.get(0);
+/**
+ * The library a cuop child runs: tsc's modules, the package entry users import (dist/index.js, with V8's code cache
+ * of its bundle), or that entry with the code cache off (CUOP_CODE_CACHE=0).
+ */
+type LibChoice = 'build' | 'dist' | 'dist-nocache';
+
+interface Lib {
+  KernelCache: typeof KernelCache;
+  JitCompiler: typeof JitCompiler;
+  Device: typeof Device;
+}
+
+async function childCuop(
+  dir: string,
+  choice: KernelChoice,
+  libChoice: LibChoice,
+): Promise<Record<string, number>> {
+  const tImport = performance.now();
+  const lib: Lib =
+    libChoice === 'build'
+      ? { KernelCache, JitCompiler, Device }
+      : ((await import(new URL('../../dist/index.js', import.meta.url).href)) as Lib);
+  const importMs = performance.now() - tImport;
+  const device = lib.Device.get(0);
   device.makeCurrent();
   const t0 = performance.now();
-  const jit = new JitCompiler({ cache: new KernelCache({ dir }) });
+  const jit = new lib.JitCompiler({ cache: new lib.KernelCache({ dir }) });
   await jit.compilerInfo();
   const t1 = performance.now();
   const specs = specsOf(device, choice);
@@ -64,6 +88,7 @@ async function childCuop(dir: string, choice: KernelChoice): Promise<Record<stri
     throw new Error(`expected 2 disk hits: ${JSON.stringify(s.hits)}`);
   await jit.cache.close();
   return {
+    importMs,
     openMs: t1 - t0,
     firstKernelMs: t3 - t2,
     openPlusFirstMs: t1 - t0 + (t3 - t2),
@@ -88,7 +113,11 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--child-cuop') {
-    console.log(JSON.stringify(await childCuop(argv[1] as string, argv[2] as KernelChoice)));
+    console.log(
+      JSON.stringify(
+        await childCuop(argv[1] as string, argv[2] as KernelChoice, (argv[3] ?? 'build') as LibChoice),
+      ),
+    );
     return;
   }
   if (argv[0] === '--child-raw') {
@@ -99,7 +128,8 @@ async function main(): Promise<void> {
   const jsonAt = argv.indexOf('--json');
   const kernelAt = argv.indexOf('--kernel');
   const choice: KernelChoice = kernelAt >= 0 && argv[kernelAt + 1] === 'tiled' ? 'tiled' : 'gemm';
-  const dir = mkdtempSync(join(tmpdir(), 'cuop-first-'));
+  const keepAt = argv.indexOf('--keep');
+  const dir = keepAt >= 0 ? (argv[keepAt + 1] as string) : mkdtempSync(join(tmpdir(), 'cuop-first-'));
   try {
     // Fill the cache (NVRTC when present) and find the f32 entry's file for the raw floor.
     const device = Device.get(0);
@@ -113,17 +143,25 @@ async function main(): Promise<void> {
     const cubin = join(dir, 'kernels', lookup.key.slice(0, 2), `${lookup.key}.cubin`);
     const symbol = lookup.entry.meta.loweredNames[spec.name] ?? spec.name;
     const self = fileURLToPath(import.meta.url);
+    const env = { ...process.env, CUOP_CACHE_DIR: dir };
     const run = (args: string[]): Record<string, number> =>
-      JSON.parse(execFileSync(process.execPath, [self, ...args], { encoding: 'utf8' })) as Record<
-        string,
-        number
-      >;
+      JSON.parse(
+        execFileSync(process.execPath, [self, ...args], {
+          encoding: 'utf8',
+          env: args[3] === 'dist-nocache' ? { ...env, CUOP_CODE_CACHE: '0' } : env,
+        }),
+      ) as Record<string, number>;
+    const libAt = argv.indexOf('--libs');
+    const libs = (libAt >= 0 ? (argv[libAt + 1] as string).split(',') : ['build']) as LibChoice[];
+    // The code cache is made by the first process that runs without one (at its exit): one untimed run first.
+    if (libs.includes('dist')) run(['--child-cuop', dir, choice, 'dist']);
     const raw: Record<string, number>[] = [];
-    const cuop: Record<string, number>[] = [];
+    const byLib = new Map<LibChoice, Record<string, number>[]>(libs.map((l) => [l, []]));
     for (let i = 0; i < samples; i++) {
       raw.push(run(['--child-raw', cubin, symbol]));
-      cuop.push(run(['--child-cuop', dir, choice]));
+      for (const l of libs) byLib.get(l)!.push(run(['--child-cuop', dir, choice, l]));
     }
+    const cuop = byLib.get(libs[0]!)!;
     const col = (rows: Record<string, number>[], k: string) => rows.map((r) => r[k] as number);
     const result = {
       samples,
@@ -135,7 +173,17 @@ async function main(): Promise<void> {
       cuopOpenMs: median(col(cuop, 'openMs')),
       cuopFirstKernelMs: median(col(cuop, 'firstKernelMs')),
       cuopSecondKernelMs: median(col(cuop, 'secondKernelMs')),
-      runs: { raw, cuop },
+      byLib: Object.fromEntries(
+        [...byLib].map(([l, rows]) => [
+          l,
+          {
+            importMs: median(col(rows, 'importMs')),
+            openPlusFirstMs: median(col(rows, 'openPlusFirstMs')),
+            secondKernelMs: median(col(rows, 'secondKernelMs')),
+          },
+        ]),
+      ),
+      runs: { raw, byLib: Object.fromEntries(byLib) },
     };
     if (jsonAt >= 0) writeFileSync(argv[jsonAt + 1] as string, JSON.stringify(result, null, 2));
     const f = (x: number) => `${x.toFixed(3)} ms`;
@@ -148,8 +196,18 @@ async function main(): Promise<void> {
     console.log(`    cache open (+ compiler identity)              ${f(result.cuopOpenMs)}`);
     console.log(`    first kernel, disk hit → launch-ready         ${f(result.cuopFirstKernelMs)}`);
     console.log(`  cuop: second kernel in that process             ${f(result.cuopSecondKernelMs)}`);
+    if (libs.length > 1) {
+      console.log(`  by library: import | open + first | ÷ floor | second | ÷ floor`);
+      for (const [l, r] of Object.entries(result.byLib)) {
+        const x = (v: number) => `${(v / result.rawFirstKernelMs).toFixed(2)}×`;
+        console.log(
+          `    ${l.padEnd(13)} ${f(r.importMs)} | ${f(r.openPlusFirstMs)} | ${x(r.openPlusFirstMs)} | ` +
+            `${f(r.secondKernelMs)} | ${x(r.secondKernelMs)}`,
+        );
+      }
+    }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (keepAt < 0) rmSync(dir, { recursive: true, force: true });
   }
 }
 

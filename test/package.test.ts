@@ -16,13 +16,23 @@ test("import 'cuop' gives the bundle, with the same exports as the sources", asy
   const pkg = (await import('cuop')) as typeof sources;
   const resolved = fileURLToPath(import.meta.resolve('cuop'));
   assert.match(resolved, /[/\\]dist[/\\]index\.js$/);
-  assert.deepEqual(Object.keys(pkg).sort(), Object.keys(sources).sort());
+  // The loader adds one name of its own: whether V8's code cache was used.
+  assert.deepEqual(
+    Object.keys(pkg)
+      .filter((k) => k !== 'codeCache')
+      .sort(),
+    Object.keys(sources).sort(),
+  );
+  assert.equal(typeof (pkg as unknown as { codeCache: { used: boolean } }).codeCache.used, 'boolean');
   assert.notEqual(pkg.KernelCache, sources.KernelCache, 'a separate copy, not a re-export of build/');
 });
 
 test('the bundle keeps koffi external and works on its own: same keys, a real cache round trip', async () => {
-  const bundleText = readFileSync(fileURLToPath(import.meta.resolve('cuop')), 'utf8');
-  assert.match(bundleText, /from ["']koffi["']/, 'koffi is imported, not inlined');
+  const bundleText = readFileSync(
+    join(dirname(fileURLToPath(import.meta.resolve('cuop'))), 'cuop.cjs'),
+    'utf8',
+  );
+  assert.match(bundleText, /require\(["']koffi["']\)/, 'koffi is required, not inlined');
   const pkg = (await import('cuop')) as typeof sources;
   const spec = specFor(3);
   assert.equal(pkg.cacheKey(spec), sources.cacheKey(spec));
@@ -154,4 +164,57 @@ test('the packed package ships the CUDA templates; installed, dist/ and build/sr
   assert.match(broken.stderr, /src[/\\]ops[/\\]cuda[/\\]gemm-simt\.cu \(ENOENT\)/);
   assert.match(broken.stderr, /the cuop package is incomplete/);
   assert.equal(probe('dist').status, 0);
+});
+
+// ---- V8's code cache of the bundle (scripts/bundle-lib.mjs) ----
+
+/** In a fresh process: import 'cuop', look one kernel up in `cacheDir` (or not), print the loader's codeCache. */
+const CODE_CACHE_PROBE = `
+const pkg = await import('cuop');
+if (process.argv[2] === 'lookup') {
+  const c = new pkg.KernelCache({ dir: process.env.CUOP_CACHE_DIR, logger: { debug() {}, warn() {} } });
+  const compiler = { id: 'nvcc', version: 'probe' };
+  const spec = { source: 'x', nameExpressions: ['k'], options: [], target: 'sm_90', imageKind: 'cubin', compiler };
+  await c.getOrCompile(spec, async () => ({ image: Buffer.from('cubin'), imageKind: 'cubin', target: 'sm_90', log: '',
+    loweredNames: { k: 'k' }, compileMs: 1, compiler }));
+  await c.close();
+}
+console.log(JSON.stringify(pkg.codeCache));
+`;
+
+function codeCacheRun(env: NodeJS.ProcessEnv, mode: 'lookup' | 'import'): { used: boolean; file?: string } {
+  const probe = join(tempDir('probe'), 'probe.mjs');
+  writeFileSync(probe, CODE_CACHE_PROBE);
+  // Resolved from this package (node_modules/cuop is the repo itself, linked): a probe outside it imports by path.
+  const text = readFileSync(probe, 'utf8').replace(
+    "import('cuop')",
+    `import(${JSON.stringify(import.meta.resolve('cuop'))})`,
+  );
+  writeFileSync(probe, text);
+  const out = execFileSync(process.execPath, [probe, mode], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
+  return JSON.parse(out.trim().split('\n').pop()!) as { used: boolean; file?: string };
+}
+
+test('code cache: written at exit by a process that looked a kernel up, used by the next, only in a private cuop cache', async () => {
+  const dir = await (await import('./cache/fixtures.js')).initializedCacheDir('code-cache');
+  const env = { CUOP_CACHE_DIR: dir, CUOP_CODE_CACHE: '' };
+  const plain = codeCacheRun(env, 'import');
+  assert.equal(plain.used, false);
+  assert.ok(plain.file?.startsWith(join(dir, 'code-cache')), `kept in the cache dir: ${plain.file}`);
+  assert.equal(
+    spawnSync('test', ['-e', plain.file!]).status,
+    1,
+    'a process that looked nothing up writes none',
+  );
+  assert.equal(codeCacheRun(env, 'lookup').used, false);
+  assert.equal(codeCacheRun(env, 'import').used, true, 'the next process loads the compiled functions');
+  // A cache file others could have written is never loaded (V8 runs its bytecode unchecked).
+  execFileSync('chmod', ['g+w', plain.file!]);
+  assert.equal(codeCacheRun(env, 'import').used, false);
+  // Off by request, and never in a directory that is not a cuop cache.
+  assert.equal(codeCacheRun({ ...env, CUOP_CODE_CACHE: '0' }, 'import').file, undefined);
+  assert.equal(codeCacheRun({ CUOP_CACHE_DIR: tempDir('not-cuop') }, 'lookup').file, undefined);
 });

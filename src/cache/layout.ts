@@ -125,3 +125,9 @@ export class CacheLayout {
     return join(this.tempDir, `${name}.${process.pid}.${token()}`);
   }
 }
+
+/**
+ * Where dist/index.js keeps V8's code cache of cuop's own bundle (scripts/bundle-lib.mjs writes that loader): in the
+ * default cache directory only, and only when it is a private cuop cache.
+ */
+export const CODE_CACHE_DIR = 'code-cache';

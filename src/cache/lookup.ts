@@ -2,6 +2,7 @@
 // headers on disk). Every record from below memory is verified before use and copied up into the writable tiers
 // above the one that had it; a compile is published to every writable tier.
 import { dependencyChange } from './dependencies.js';
+import { markHotPathRan } from './hot-path.js';
 import { memoizedFamilyKey, type KeySpec } from './key.js';
 import { errorCode, errorText, type CacheLog } from './logger.js';
 import { matchingKeys, withCandidate, type Manifest } from './manifest.js';
@@ -175,6 +176,7 @@ export class LookupPipeline {
 
   /** A verified record from `tier`: into memory, counted under `as`, its LRU touched. */
   private hit(tier: CacheTier, rec: TierRecord, as: LookupTier): CacheLookup {
+    markHotPathRan();
     const c = this.o.stats.counters;
     c.hits[as] = (c.hits[as] ?? 0) + 1;
     c.savedCompileMs += rec.meta.compileMs;
@@ -268,6 +270,7 @@ export class LookupPipeline {
     rec: TierRecord,
     candidate: Manifest['candidates'][number] | undefined,
   ): Promise<CacheEntry> {
+    markHotPathRan();
     const entry = this.memory.insert(rec);
     this.lastTouch.set(rec.key, rec.meta.createdAt);
     this.o.stats.use(rec.key, rec.meta.createdAt);

@@ -31,6 +31,11 @@ export interface Settings {
     readonly salt: string;
     /** CUOP_CACHE_SHARED: 'private' (this user only) or 'group' (the directory's group shares it). */
     readonly sharing: CacheSharing;
+    /**
+     * CUOP_CODE_CACHE=0: the package loader (dist/index.js) neither reads nor writes V8's code cache of cuop's own
+     * code. The loader reads the variable itself, before any of cuop runs; this field only mirrors it.
+     */
+    readonly codeCache: boolean;
   };
   readonly compiler: {
     /** CUOP_COMPILER: the backend when the code asks for 'auto' (an explicit 'nvrtc' or 'nvcc' wins). */
@@ -86,6 +91,7 @@ export const DEFAULT_SETTINGS: Settings = deepFreeze({
     maxDiskBytes: DEFAULT_MAX_DISK_BYTES,
     salt: '',
     sharing: 'private',
+    codeCache: true,
   },
   compiler: { preference: 'auto', nvccPath: undefined, timeoutMs: DEFAULT_COMPILE_TIMEOUT_MS },
   libraries: { nvrtcPath: undefined, libcudaPath: undefined },
@@ -166,6 +172,17 @@ const VARIABLES: readonly VariableSpec[] = [
       if (['0', 'false', 'no', 'private'].includes(v)) s.cache.sharing = 'private';
       else if (v === 'group') s.cache.sharing = 'group';
       else throw new Error(`expected 'private' or 'group', got ${quoted(v)}`);
+    },
+  },
+  {
+    name: 'CUOP_CODE_CACHE',
+    field: 'cache.codeCache',
+    description:
+      "0: don't keep V8's code cache of cuop's own code (made in <cache dir>/code-cache by the first process " +
+      'that looks a kernel up, it makes later processes start faster); anything else: keep it.',
+    defaultValue: 'on',
+    read: (t, s) => {
+      s.cache.codeCache = t !== '0';
     },
   },
   {

@@ -88,6 +88,16 @@ const CASES: readonly {
     ],
   },
   {
+    variable: 'CUOP_CODE_CACHE',
+    field: 'cache.codeCache',
+    good: [
+      ['0', false],
+      ['1', true],
+      ['on', true],
+    ],
+    bad: [],
+  },
+  {
     variable: 'CUOP_DEBUG',
     field: 'debug',
     good: [
@@ -150,7 +160,14 @@ test('the defaults: no variable set', () => {
   const s = readSettings({});
   assert.deepEqual(s, DEFAULT_SETTINGS);
   assert.deepEqual(s, {
-    cache: { dir: undefined, disabled: false, maxDiskBytes: 2 ** 30, salt: '', sharing: 'private' },
+    cache: {
+      dir: undefined,
+      disabled: false,
+      maxDiskBytes: 2 ** 30,
+      salt: '',
+      sharing: 'private',
+      codeCache: true,
+    },
     compiler: { preference: 'auto', nvccPath: undefined, timeoutMs: 600_000 },
     libraries: { nvrtcPath: undefined, libcudaPath: undefined },
     debug: false,
