@@ -218,3 +218,19 @@ test('code cache: written at exit by a process that looked a kernel up, used by 
   assert.equal(codeCacheRun({ ...env, CUOP_CODE_CACHE: '0' }, 'import').file, undefined);
   assert.equal(codeCacheRun({ CUOP_CACHE_DIR: tempDir('not-cuop') }, 'lookup').file, undefined);
 });
+
+test('the bundled CLI (the package bin, dist/cli/main.js) runs its commands', async () => {
+  const bin = join(root, 'dist/cli/main.js');
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    version: string;
+    bin: { cuop: string };
+  };
+  assert.equal(resolve(root, pkg.bin.cuop), bin);
+  assert.equal(execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).trim(), pkg.version);
+  const dir = await (await import('./cache/fixtures.js')).initializedCacheDir('bundled-cli');
+  const stats = JSON.parse(
+    execFileSync(process.execPath, [bin, 'cache', '--cache-dir', dir, 'stats'], { encoding: 'utf8' }),
+  ) as { dir: string; cachedKernels: { disk: number } };
+  assert.equal(stats.dir, dir);
+  assert.equal(stats.cachedKernels.disk, 0);
+});

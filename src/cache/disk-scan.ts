@@ -111,6 +111,11 @@ export function shardStamp(layout: CacheLayout, shard: string): string {
   return `${m?.mtimeNs ?? 0n}:${k?.mtimeNs ?? 0n}`;
 }
 
+/** The metadata directory's half of shardStamp (what an entry count depends on). */
+export function metaShardStamp(layout: CacheLayout, shard: string): string {
+  return `${fs.lstatSync(layout.metaShardDir(shard), { throwIfNoEntry: false, bigint: true })?.mtimeNs ?? 0n}`;
+}
+
 /** Reads one shard: every metadata file is parsed (the expensive part the maintenance index saves). */
 export function scanShard(layout: CacheLayout, shard: string, rule: TrustRule): ShardScan {
   const entries = new Map<string, DiskEntryInfo & { kernels: { name: string; bytes: number }[] }>();

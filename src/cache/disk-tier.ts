@@ -12,6 +12,7 @@ import {
   listShards,
   liveKernelName,
   MAX_METADATA_BYTES,
+  metaShardStamp,
   orphanMtime,
   scanAux,
   scanShard,
@@ -485,6 +486,10 @@ export class DiskTier implements CacheTier {
 
   shardStamp(shard: string): string {
     return shardStamp(this.layout, shard);
+  }
+
+  metaShardStamp(shard: string): string {
+    return metaShardStamp(this.layout, shard);
   }
 
   scanShard(shard: string): ShardScan {

@@ -22,8 +22,8 @@ interface IndexedShard extends ShardScan {
 interface SummaryFile {
   readonly v: number;
   readonly format: number;
-  /** Settled shards only: stamp and number of entries. */
-  readonly shards: Record<string, { readonly stamp: string; readonly entries: number }>;
+  /** Settled shards only: the metadata directory's mtime (ns) and the number of entries (metadata files). */
+  readonly shards: Record<string, { readonly meta: string; readonly entries: number }>;
 }
 
 interface IndexFile {
@@ -129,7 +129,10 @@ export class MaintenanceIndex {
       shards: Object.fromEntries(
         Object.entries(body.shards)
           .filter(([, s]) => s.settled)
-          .map(([shard, s]) => [shard, { stamp: s.stamp, entries: s.entries.length }]),
+          .map(([shard, s]) => [
+            shard,
+            { meta: s.stamp.slice(0, s.stamp.indexOf(':')), entries: s.entries.length },
+          ]),
       ),
     };
     try {
@@ -141,23 +144,51 @@ export class MaintenanceIndex {
   }
 
   /**
-   * Committed entries now: a shard the summary knows and whose stamp is unchanged counts as recorded, any other is
-   * listed. Exact either way (the stamp proves the listing unchanged); fast once maintenance has run.
+   * Committed entries now: a shard the summary knows and whose metadata directory is unchanged counts as recorded,
+   * any other is listed (and recorded, once settled). Exact either way: the mtime proves the listing unchanged.
    */
   countEntries(): number {
-    let known: SummaryFile['shards'] = {};
+    let known: Record<string, { meta: string; entries: number }> = {};
     try {
       const raw = JSON.parse(this.disk.readRootFile(INDEX_SUMMARY_FILE) ?? '{}') as Partial<SummaryFile>;
       if (raw.v === INDEX_VERSION && raw.format === CACHE_FORMAT_VERSION && typeof raw.shards === 'object')
-        known = raw.shards ?? {};
+        known = { ...raw.shards };
     } catch {
       // torn or foreign: every shard is listed
     }
     let n = 0;
+    let learned = false;
+    const present = new Set<string>();
     for (const shard of this.disk.metadataShards()) {
+      present.add(shard);
       const k = known[shard];
-      if (k && typeof k.entries === 'number' && k.stamp === this.disk.shardStamp(shard)) n += k.entries;
-      else n += this.disk.countShard(shard);
+      const meta = this.disk.metaShardStamp(shard);
+      if (k && typeof k.entries === 'number' && k.meta === meta) {
+        n += k.entries;
+        continue;
+      }
+      const readAt = Date.now();
+      const entries = this.disk.countShard(shard);
+      n += entries;
+      delete known[shard];
+      if (readAt - stampMs(meta) > SETTLE_MS) {
+        known[shard] = { meta, entries };
+        learned = true;
+      }
+    }
+    for (const shard of Object.keys(known)) {
+      if (!present.has(shard)) {
+        delete known[shard];
+        learned = true;
+      }
+    }
+    if (learned) {
+      const summary: SummaryFile = { v: INDEX_VERSION, format: CACHE_FORMAT_VERSION, shards: known };
+      try {
+        this.disk.writeRootFile(INDEX_SUMMARY_FILE, JSON.stringify(summary));
+      } catch {
+        // read-only directory: counted by listing next time too
+      }
     }
     return n;
   }

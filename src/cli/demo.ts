@@ -169,7 +169,8 @@ async function cpuOnlyDemo(opts: DemoOptions, wrapper: JitWrapper<Gemm>): Promis
 
 /** Run `cuop demo --child-run` in a new process and read back its one JSON line. */
 function runChild(opts: DemoOptions): { ms: number; tier: string } {
-  const script = fileURLToPath(new URL('./main.js', import.meta.url));
+  // The script this process runs (build/src/cli/main.js or the bundled dist/cli/main.js).
+  const script = process.argv[1] ?? fileURLToPath(new URL('./main.js', import.meta.url));
   const args = [script, 'demo', '--size', String(opts.size), '--dtype', opts.dtype, '--child-run'];
   if (opts.cacheDir) args.push('--cache-dir', opts.cacheDir);
   const r = spawnSync(process.execPath, args, { encoding: 'utf8' });

@@ -9,14 +9,23 @@
 // wins (Node has then enabled it already); NODE_DISABLE_COMPILE_CACHE=1 turns it off.
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import module from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import { FORMAT_FILE, NODE_COMPILE_CACHE } from '../cache/layout.js';
 import { resolveCacheDir } from '../cache/policy.js';
 import { dirProblem, trustRule } from '../cache/trust.js';
 
+/** `--cache-dir <dir>` or `--cache-dir=<dir>` of this command line (commander parses it again later). */
+function cacheDirArgument(): string | undefined {
+  const argv = process.argv;
+  const at = argv.indexOf('--cache-dir');
+  if (at >= 0) return argv[at + 1];
+  return argv.find((a) => a.startsWith('--cache-dir='))?.slice('--cache-dir='.length);
+}
+
 function privateCompileCacheDir(): string | undefined {
-  const base = resolveCacheDir();
+  const given = cacheDirArgument();
+  const base = given !== undefined ? resolve(given) : resolveCacheDir();
   if (base === null) return undefined;
   const dir = join(base, NODE_COMPILE_CACHE);
   try {

@@ -134,16 +134,23 @@ function openCacheDir(): string {
   );
 }
 
-/** The version of this package (not npm_package_version, which is the version of whatever project runs npm). */
+/**
+ * The version of this package (not npm_package_version, which is the version of whatever project runs npm): the
+ * nearest package.json named cuop above this file (build/src/cli/ and dist/cli/chunks/ sit at different depths).
+ */
 function ownVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown'; // a layout without our package.json (e.g. a single-file bundle)
+  for (let up = '../'; up.length <= 15; up += '../') {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(`${up}package.json`, import.meta.url), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      if (pkg.name === 'cuop' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here: one level up
+    }
   }
+  return 'unknown'; // a layout without our package.json (e.g. a single-file bundle)
 }
 
 function positiveInt(v: string): number {
