@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 
 /**
  * Version of the on-disk layout and of the key encoding. Part of every key, so entries written by another format
@@ -64,7 +64,7 @@ class KeyText {
   }
 
   digest(): string {
-    return createHash('sha256').update(this.parts.join(''), 'utf8').digest('hex');
+    return sha256Hex(this.parts.join(''));
   }
 }
 

@@ -1,8 +1,7 @@
 // The one check a record passes before it is used, whichever tier it came from: the lookup applies it to every
 // record from below memory, integrity checks apply it to every entry. A tier decodes; this decides.
-import { createHash } from 'node:crypto';
-
 import { CACHE_FORMAT_VERSION } from './key.js';
+import { sha256Hex } from './sha256.js';
 import type { ExpectedIdentity, TierRecord } from './tier.js';
 
 /** Why `rec` must not be used as the entry `key`, or undefined when it is sound. `checksum`: SHA-256 the image. */
@@ -28,8 +27,7 @@ export function recordProblem(
     return `image is ${rec.image.length} bytes, expected ${meta.rawBytes}`;
   }
   if (checksum && meta.checksum.algorithm === 'sha256') {
-    const sum = createHash('sha256').update(rec.image).digest('hex');
-    if (sum !== meta.checksum.value) return 'checksum mismatch';
+    if (sha256Hex(rec.image) !== meta.checksum.value) return 'checksum mismatch';
   }
   return undefined;
 }
