@@ -21,7 +21,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 const extra = process.argv.slice(3);
+// Tests never leave V8 code caches in the user's real cache dir (the test of that feature turns it on for itself).
+const env = { CUOP_CODE_CACHE: '0', ...process.env };
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...extra, ...files], {
   stdio: 'inherit',
+  env,
 });
 process.exit(r.status ?? 1);
