@@ -36,7 +36,7 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  external: ['koffi'],
+  external: ['koffi', 'ioredis'],
   define: {
     __CUOP_CUDA_FILES__: JSON.stringify(cudaFiles),
     // The loader passes the script's URL; under a plain require() it is derived from __filename.
@@ -61,7 +61,7 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  external: ['koffi'],
+  external: ['koffi', 'ioredis'],
   define: { __CUOP_CUDA_FILES__: JSON.stringify(cudaFiles) },
   // commander is CommonJS: its require() calls of Node's built-ins need a require in an ES module.
   banner: {

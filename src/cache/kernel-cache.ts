@@ -12,6 +12,8 @@ import { CacheLog, errorText, stderrLogger, type CacheLogger } from './logger.js
 import { LookupPipeline, type CacheLookup } from './lookup.js';
 import { Maintenance, type IntegrityReport, type MaintenanceReport } from './maintenance.js';
 import { MemoryTier, type CacheEntry } from './memory-tier.js';
+import { RedisTier, type RedisTierOptions } from './redis-tier.js';
+import { getSettings } from '../settings/index.js';
 import type { EntryMetadata } from './metadata.js';
 import {
   cacheDisabled,
@@ -56,8 +58,40 @@ export interface KernelCacheOptions {
   clock?: () => number;
   /** Environment to read CUOP_* from (default process.env). */
   env?: NodeJS.ProcessEnv;
-  /** Further tiers below the disk, in order (e.g. a remote tier shared by many machines). */
+  /** Further tiers below the disk (and the remote tier), in order. */
   tiers?: CacheTier[];
+  /**
+   * The shared tier (Redis): settings of its own, or false for none. Default: from the remote settings (CUOP_REMOTE_CACHE and the rest) (none unless
+   * CUOP_REMOTE_CACHE is set).
+   */
+  remote?: Partial<RedisTierOptions> | false;
+}
+
+/** The remote tier the options and the remote settings (CUOP_REMOTE_CACHE and the rest) ask for, or undefined. */
+function remoteTier(
+  given: Partial<RedisTierOptions> | false | undefined,
+  env: NodeJS.ProcessEnv,
+  log: CacheLog,
+): RedisTier | undefined {
+  if (given === false) return undefined;
+  const r = getSettings(env).remote;
+  const url = given?.url ?? r.url;
+  if (url === undefined) return undefined;
+  return new RedisTier({
+    url,
+    ...(r.password !== undefined ? { password: r.password } : {}),
+    secrets: r.secrets,
+    allowUnsigned: r.allowUnsigned,
+    prefix: r.prefix,
+    ttlSeconds: r.ttlSeconds,
+    maxEntryBytes: 64 * 2 ** 20,
+    timeoutMs: r.timeoutMs,
+    breakerFailures: 3,
+    breakerCooldownMs: 10_000,
+    queueLimit: 256,
+    ...given,
+    log,
+  });
 }
 
 export class KernelCache {
@@ -69,6 +103,8 @@ export class KernelCache {
   private readonly clock: () => number;
   private readonly memory: MemoryTier;
   private readonly disk: DiskTier | undefined;
+  /** The shared tier made from the remote settings (CUOP_REMOTE_CACHE and the rest) or the `remote` option, if any. */
+  private readonly remote: RedisTier | undefined;
   /** Tiers below memory, in lookup order. */
   private readonly lower: CacheTier[];
   private readonly stats: StatsStore;
@@ -125,7 +161,12 @@ export class KernelCache {
         })
       : undefined;
     this.dir = this.disk ? this.disk.root : null;
-    this.lower = [...(this.disk ? [this.disk] : []), ...(opts.tiers ?? [])];
+    this.remote = remoteTier(opts.remote, env, this.log);
+    this.lower = [
+      ...(this.disk ? [this.disk] : []),
+      ...(this.remote ? [this.remote] : []),
+      ...(opts.tiers ?? []),
+    ];
     this.stats = new StatsStore(this.disk?.layout.statsDir, this.rule);
     bound.to = statsHooks(this.stats, this.log);
     this.lookup = new LookupPipeline({
@@ -419,11 +460,14 @@ export class KernelCache {
   /** Counters of this object and the persisted totals of every process using the directory. */
   getStats(): CacheStats {
     const all = this.stats.readAll(false);
+    const tiers: NonNullable<CacheStats['tiers']> = {};
+    for (const t of this.lower) if (t.stats) tiers[t.name] = t.stats();
     return {
       process: snapshot(this.stats.counters),
       all: snapshot(all.counters),
       processFiles: all.files,
       cachedKernels: { memory: this.memory.size, disk: this.maintenance?.countEntries() ?? 0 },
+      ...(Object.keys(tiers).length > 0 ? { tiers } : {}),
     };
   }
 
@@ -507,6 +551,12 @@ export class KernelCache {
     await this.flights.settled();
     this.flushStats(true);
     unregisterExitFlush(this.flushAtExit);
-    for (const t of this.lower) if (t.close && t !== this.disk) await t.close().catch(() => {});
+    // The remote tier this cache made is closed (its queued writes sent first); tiers the caller passed in are the
+    // caller's: only flushed.
+    for (const t of this.lower) {
+      if (t === this.disk) continue;
+      if (t === this.remote) await this.remote.close().catch(() => {});
+      else await t.flush?.().catch(() => {});
+    }
   }
 }

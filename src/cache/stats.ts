@@ -51,6 +51,8 @@ export interface CacheStats {
   processFiles: number;
   /** Kernels cached now: images in this process's memory tier, entries in the disk tier (counted when asked). */
   cachedKernels: { memory: number; disk: number };
+  /** Tiers below the disk that count for themselves (the remote tier), this process only, by tier name. */
+  tiers?: Record<string, Readonly<Record<string, number | string>>>;
 }
 
 export function emptyCounters(): CacheCounters {

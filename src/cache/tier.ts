@@ -53,6 +53,8 @@ export interface CacheTier {
   /** The same answer synchronously, where the tier can give one cheaply (the lean path of a fresh process). */
   getSync?(key: string, expect?: ExpectedIdentity): TierRecord | undefined;
   put(record: TierRecord): Promise<void>;
+  /** Resolves once every earlier put is stored (a tier that publishes in the background, e.g. remote). */
+  flush?(): Promise<void>;
   delete(key: string): Promise<boolean>;
   /** The same synchronously, where getSync exists: the lean path removes what fails verification at once. */
   deleteSync?(key: string): boolean;
@@ -61,6 +63,8 @@ export interface CacheTier {
   stat(key: string): Promise<TierEntryInfo | undefined>;
   clear(): Promise<void>;
   close?(): Promise<void>;
+  /** The tier's own counters for this process (a remote tier: errors, timeouts, breaker trips, rejected entries). */
+  stats?(): Readonly<Record<string, number | string>>;
   /** LRU bookkeeping of a hit at `atMs`: synchronous (durable at once) or fire and forget. True when it took. */
   touch?(key: string, meta: Pick<EntryMetadata, 'imageKind' | 'codec'>, atMs: number, sync: boolean): boolean;
   /** Family manifests (kernels of modules, entries of headers on disk), where the tier keeps them. */

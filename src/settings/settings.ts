@@ -51,6 +51,23 @@ export interface Settings {
     /** CUOP_LIBCUDA_PATH: the libcuda (driver) file, tried before the search. */
     readonly libcudaPath: string | undefined;
   };
+  /** The shared (remote) tier: off unless CUOP_REMOTE_CACHE names a server. */
+  readonly remote: {
+    /** CUOP_REMOTE_CACHE: redis://, rediss:// (TLS) or redis+cluster:// URL; undefined: no remote tier. */
+    readonly url: string | undefined;
+    /** CUOP_REMOTE_PASSWORD: the server's password (overrides one in the URL). */
+    readonly password: string | undefined;
+    /** CUOP_REMOTE_SECRET: `id:secret[,id:secret…]`; the first signs, all are accepted. Empty: read-only. */
+    readonly secrets: readonly { readonly id: string; readonly secret: string }[];
+    /** CUOP_REMOTE_ALLOW_UNSIGNED=1: read and write unsigned entries. */
+    readonly allowUnsigned: boolean;
+    /** CUOP_REMOTE_PREFIX: namespace of every key. */
+    readonly prefix: string;
+    /** CUOP_REMOTE_TTL: seconds an entry lives after its last use. */
+    readonly ttlSeconds: number;
+    /** CUOP_REMOTE_TIMEOUT_MS: deadline of each remote call. */
+    readonly timeoutMs: number;
+  };
   /** CUOP_DEBUG: log every cache decision to stderr. */
   readonly debug: boolean;
   /** The variables whose values could not be used (their defaults stand), in table order. */
@@ -66,7 +83,7 @@ export interface SettingsProblem {
   readonly message: string;
 }
 
-type Group = 'cache' | 'compiler' | 'libraries';
+type Group = 'cache' | 'compiler' | 'libraries' | 'remote';
 /** Where a variable lands in Settings: 'cache.maxDiskBytes', 'debug'. */
 export type SettingsField = { [G in Group]: `${G}.${keyof Settings[G] & string}` }[Group] | 'debug';
 
@@ -95,6 +112,15 @@ export const DEFAULT_SETTINGS: Settings = deepFreeze({
   },
   compiler: { preference: 'auto', nvccPath: undefined, timeoutMs: DEFAULT_COMPILE_TIMEOUT_MS },
   libraries: { nvrtcPath: undefined, libcudaPath: undefined },
+  remote: {
+    url: undefined,
+    password: undefined,
+    secrets: [],
+    allowUnsigned: false,
+    prefix: 'cuop:',
+    ttlSeconds: 30 * 86_400,
+    timeoutMs: 50,
+  },
   debug: false,
   problems: [],
 });
@@ -251,6 +277,99 @@ const VARIABLES: readonly VariableSpec[] = [
       s.libraries.libcudaPath = t;
     },
   },
+  {
+    name: 'CUOP_REMOTE_CACHE',
+    field: 'remote.url',
+    description:
+      'The shared tier: redis://[user:password@]host:port[/db], rediss:// (TLS) or redis+cluster://host:port,… ' +
+      '(a Redis Cluster). Looked up after the disk; compiles are published to it.',
+    defaultValue: 'none (no remote tier)',
+    read: (t, s) => {
+      const bad = new Error(`expected a redis://, rediss:// or redis+cluster:// URL, got ${quoted(t)}`);
+      const m = /^(redis|rediss|redis\+cluster):\/\/(?:[^@/]*@)?([^/?#]+)/.exec(t);
+      if (!m) throw bad;
+      for (const node of m[2]!.split(','))
+        if (!/^[\w.-]+(:\d+)?$|^\[[0-9a-f:]+\](:\d+)?$/i.test(node)) throw bad;
+      s.remote.url = t;
+    },
+  },
+  {
+    name: 'CUOP_REMOTE_PASSWORD',
+    field: 'remote.password',
+    description: "The remote server's password (ACL user in the URL), instead of one written in the URL.",
+    defaultValue: "the URL's, else none",
+    read: (t, s) => {
+      s.remote.password = t;
+    },
+  },
+  {
+    name: 'CUOP_REMOTE_SECRET',
+    field: 'remote.secrets',
+    description:
+      'id:secret[,id:secret…]: entries are signed (HMAC-SHA256) with the first and accepted when signed with any ' +
+      'of them (rotation). Without it the remote tier is read-only.',
+    defaultValue: 'none (read-only)',
+    read: (t, s) => {
+      const secrets = t.split(',').map((part) => {
+        const at = part.indexOf(':');
+        const id = at > 0 ? part.slice(0, at) : '';
+        const secret = at > 0 ? part.slice(at + 1) : '';
+        if (!/^[\w.-]{1,64}$/.test(id) || secret.length < 16)
+          throw new Error(
+            'expected id:secret pairs (id of letters, digits, . _ -; a secret of 16 or more characters)',
+          );
+        return { id, secret };
+      });
+      s.remote.secrets = secrets;
+    },
+  },
+  {
+    name: 'CUOP_REMOTE_ALLOW_UNSIGNED',
+    field: 'remote.allowUnsigned',
+    description:
+      '1: read and write unsigned remote entries (only where every writer is trusted by other means).',
+    defaultValue: 'false',
+    read: (t, s) => {
+      const v = t.toLowerCase();
+      if (['1', 'true', 'yes'].includes(v)) s.remote.allowUnsigned = true;
+      else if (['0', 'false', 'no'].includes(v)) s.remote.allowUnsigned = false;
+      else throw new Error(`expected true or false, got ${quoted(t)}`);
+    },
+  },
+  {
+    name: 'CUOP_REMOTE_PREFIX',
+    field: 'remote.prefix',
+    description: 'Namespace of every remote key (a team, a project).',
+    defaultValue: "'cuop:'",
+    read: (t, s) => {
+      if (t.length > 256) throw new Error(`expected at most 256 characters, got ${quoted(t)}`);
+      s.remote.prefix = t;
+    },
+  },
+  {
+    name: 'CUOP_REMOTE_TTL',
+    field: 'remote.ttlSeconds',
+    description: 'Seconds a remote entry lives after its last use (each hit renews it).',
+    defaultValue: '2592000 (30 days)',
+    read: (t, s) => {
+      const v = Number(t);
+      if (!(Number.isInteger(v) && v > 0))
+        throw new Error(`expected a positive whole number of seconds, got ${quoted(t)}`);
+      s.remote.ttlSeconds = v;
+    },
+  },
+  {
+    name: 'CUOP_REMOTE_TIMEOUT_MS',
+    field: 'remote.timeoutMs',
+    description: 'Deadline of each remote call; repeated failures or timeouts open a circuit breaker.',
+    defaultValue: '50',
+    read: (t, s) => {
+      const v = Number(t);
+      if (!(Number.isFinite(v) && v > 0))
+        throw new Error(`expected a positive number of milliseconds, got ${quoted(t)}`);
+      s.remote.timeoutMs = v;
+    },
+  },
 ];
 
 /** Every variable cuop reads: name, where it lands in Settings, what it does, its default. */
@@ -270,6 +389,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     cache: { ...d.cache },
     compiler: { ...d.compiler },
     libraries: { ...d.libraries },
+    remote: { ...d.remote },
     debug: d.debug,
   };
   const problems: SettingsProblem[] = [];

@@ -92,6 +92,7 @@ export function tierConformance(kind: string, subject: ConformanceSubject): void
   withTier('put then get returns the same image and metadata, and the record verifies', async (t) => {
     const r = recordFor(1);
     await t.put(r);
+    await t.flush?.();
     const got = await t.get(r.key);
     assert.ok(got, 'hit after put');
     assert.equal(got.key, r.key);
@@ -111,6 +112,7 @@ export function tierConformance(kind: string, subject: ConformanceSubject): void
     async (t) => {
       const r = recordFor(2, 5000);
       await t.put(r);
+      await t.flush?.();
       const st = await t.stat(r.key);
       assert.ok(st);
       assert.equal(st.key, r.key);
@@ -121,6 +123,7 @@ export function tierConformance(kind: string, subject: ConformanceSubject): void
   withTier('list holds exactly the committed keys; delete removes one; clear removes all', async (t) => {
     const recs = Array.from({ length: 12 }, (_, i) => recordFor(10 + i));
     await Promise.all(recs.map((r) => t.put(r)));
+    await t.flush?.();
     assert.deepEqual(await keysOf(t), recs.map((r) => r.key).sort());
     assert.equal(await t.delete(recs[3]!.key), true);
     assert.equal(await t.get(recs[3]!.key), undefined);
@@ -141,6 +144,7 @@ export function tierConformance(kind: string, subject: ConformanceSubject): void
     const r = recordFor(3);
     await t.put(r);
     await t.put(r);
+    await t.flush?.();
     assert.deepEqual(await keysOf(t), [r.key]);
     const got = await t.get(r.key);
     assert.ok(got && recordProblem(got, r.key, undefined, true) === undefined);
@@ -149,6 +153,7 @@ export function tierConformance(kind: string, subject: ConformanceSubject): void
   withTier('concurrent puts of many keys all land, each under its own key', async (t) => {
     const recs = Array.from({ length: 40 }, (_, i) => recordFor(100 + i, 200 + i * 13));
     await Promise.all(recs.map((r) => t.put(r)));
+    await t.flush?.();
     for (const r of recs) {
       const got = await t.get(r.key);
       assert.ok(got?.image.equals(r.image), `key ${r.key.slice(0, 8)}`);
@@ -158,6 +163,7 @@ export function tierConformance(kind: string, subject: ConformanceSubject): void
   withTier('an LRU touch (where supported) keeps the entry readable', async (t) => {
     const r = recordFor(4);
     await t.put(r);
+    await t.flush?.();
     if (t.touch) assert.equal(typeof t.touch(r.key, r.meta, Date.now(), true), 'boolean');
     assert.ok((await t.get(r.key))?.image.equals(r.image));
   });

@@ -154,6 +154,73 @@ const CASES: readonly {
     good: [['/opt/lib/libcuda.so.1', '/opt/lib/libcuda.so.1']],
     bad: [],
   },
+  {
+    variable: 'CUOP_REMOTE_CACHE',
+    field: 'remote.url',
+    good: [
+      ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379'],
+      ['rediss://u:p@host:6380/2', 'rediss://u:p@host:6380/2'],
+      ['redis+cluster://a:7000,b:7001', 'redis+cluster://a:7000,b:7001'],
+    ],
+    bad: [
+      ['http://host', /expected a redis/],
+      ['not a url', /expected a redis/],
+    ],
+  },
+  {
+    variable: 'CUOP_REMOTE_PASSWORD',
+    field: 'remote.password',
+    good: [['s3cret', 's3cret']],
+    bad: [],
+  },
+  {
+    variable: 'CUOP_REMOTE_SECRET',
+    field: 'remote.secrets',
+    good: [
+      ['k1:0123456789abcdef', [{ id: 'k1', secret: '0123456789abcdef' }]],
+      [
+        'k2:new-secret-of-16+chars,k1:0123456789abcdef',
+        [
+          { id: 'k2', secret: 'new-secret-of-16+chars' },
+          { id: 'k1', secret: '0123456789abcdef' },
+        ],
+      ],
+    ],
+    bad: [
+      ['short:abc', /16 or more characters/],
+      ['0123456789abcdef0123', /id:secret pairs/],
+    ],
+  },
+  {
+    variable: 'CUOP_REMOTE_ALLOW_UNSIGNED',
+    field: 'remote.allowUnsigned',
+    good: [
+      ['1', true],
+      ['no', false],
+    ],
+    bad: [['maybe', /expected true or false/]],
+  },
+  {
+    variable: 'CUOP_REMOTE_PREFIX',
+    field: 'remote.prefix',
+    good: [['team-a:', 'team-a:']],
+    bad: [['p'.repeat(257), /at most 256/]],
+  },
+  {
+    variable: 'CUOP_REMOTE_TTL',
+    field: 'remote.ttlSeconds',
+    good: [['3600', 3600]],
+    bad: [
+      ['0', /positive whole number/],
+      ['1.5', /positive whole number/],
+    ],
+  },
+  {
+    variable: 'CUOP_REMOTE_TIMEOUT_MS',
+    field: 'remote.timeoutMs',
+    good: [['200', 200]],
+    bad: [['-1', /positive number/]],
+  },
 ];
 
 test('the defaults: no variable set', () => {
@@ -170,6 +237,15 @@ test('the defaults: no variable set', () => {
     },
     compiler: { preference: 'auto', nvccPath: undefined, timeoutMs: 600_000 },
     libraries: { nvrtcPath: undefined, libcudaPath: undefined },
+    remote: {
+      url: undefined,
+      password: undefined,
+      secrets: [],
+      allowUnsigned: false,
+      prefix: 'cuop:',
+      ttlSeconds: 2_592_000,
+      timeoutMs: 50,
+    },
     debug: false,
     problems: [],
   });
