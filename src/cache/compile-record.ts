@@ -1,12 +1,11 @@
 // A compile's result as a cache record: its metadata, and under which key it is kept (its own key, or the
 // dependent key covering the headers it read from disk), or why it must not be kept at all.
-import { createHash } from 'node:crypto';
-
 import type { CompileResult } from '../compiler/types.js';
 import { dependencyRecords, type Dependencies } from './dependencies.js';
 import { CACHE_FORMAT_VERSION, CODEGEN_EPOCH, dependentKey, memoizedFamilyKey, type KeySpec } from './key.js';
 import { HOST } from './lock.js';
 import type { EntryMetadata } from './metadata.js';
+import { sha256Hex as sha } from './sha256.js';
 import type { TierRecord } from './tier.js';
 
 /** What the caller adds to an entry's metadata. */
@@ -20,8 +19,6 @@ export type CompileRecord =
   | { readonly rec: TierRecord; readonly dependencies?: Dependencies }
   /** Use it for this call only: `why` it cannot be cached, and what the user can do about it. */
   | { readonly transient: TierRecord; readonly why: string; readonly advice: string };
-
-const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 
 function copySignatures(
   sigs: Readonly<Record<string, readonly { kind: string; size: number; align: number; cType?: string }[]>>,

@@ -1,9 +1,9 @@
 // The files on disk a compile read, and the check that they are still what it read (ccache's "direct mode"):
 // stat first (size, mtime, ctime, inode), hash only what changed; every path that had to stay absent still is.
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 
 import type { FileDependency } from '../compiler/index.js';
+import { sha256Hex } from './sha256.js';
 
 /** One file a compile read: what the compiler layer reports, plus how far its stat data can be trusted. */
 export interface DependencyRecord extends FileDependency {
@@ -70,7 +70,7 @@ export function hashRegularFile(path: string, expectedSize?: number): string | u
       if (r === 0) break;
       n += r;
     }
-    return n === buf.length ? createHash('sha256').update(buf).digest('hex') : undefined;
+    return n === buf.length ? sha256Hex(buf) : undefined;
   } catch {
     return undefined;
   } finally {

@@ -116,25 +116,41 @@ export function metaShardStamp(layout: CacheLayout, shard: string): string {
   return `${fs.lstatSync(layout.metaShardDir(shard), { throwIfNoEntry: false, bigint: true })?.mtimeNs ?? 0n}`;
 }
 
+/**
+ * A shard's file named `n` in `dir`, when it is one cuop may own there (`owned`: its name pattern and shard); else
+ * it goes to strays (a name cuop never generates) or squatters (not a regular file), or is gone.
+ */
+function shardFile(
+  dir: string,
+  n: string,
+  owned: boolean,
+  out: { strays: string[]; squatters: string[] },
+): fs.Stats | undefined {
+  const p = join(dir, n);
+  if (!owned) {
+    out.strays.push(p);
+    return undefined;
+  }
+  const st = lstatOf(p);
+  if (st && !st.isFile()) {
+    out.squatters.push(p);
+    return undefined;
+  }
+  return st;
+}
+
 /** Reads one shard: every metadata file is parsed (the expensive part the maintenance index saves). */
 export function scanShard(layout: CacheLayout, shard: string, rule: TrustRule): ShardScan {
   const entries = new Map<string, DiskEntryInfo & { kernels: { name: string; bytes: number }[] }>();
   const strays: string[] = [];
   const squatters: string[] = [];
+  const out = { strays, squatters };
   const mdir = layout.metaShardDir(shard);
   for (const n of listDir(mdir)) {
     const p = join(mdir, n);
     const key = n.slice(0, -5);
-    if (!isEntryJsonName(n) || key.slice(0, 2) !== shard) {
-      strays.push(p);
-      continue;
-    }
-    const st = lstatOf(p);
+    const st = shardFile(mdir, n, isEntryJsonName(n) && key.slice(0, 2) === shard, out);
     if (!st) continue;
-    if (!st.isFile()) {
-      squatters.push(p);
-      continue;
-    }
     let summary: EntrySummary | undefined;
     let formatVersion: number | undefined;
     try {
@@ -161,18 +177,9 @@ export function scanShard(layout: CacheLayout, shard: string, rule: TrustRule): 
   const orphanKernels: ShardScan['orphanKernels'][number][] = [];
   const kdir = layout.kernelShardDir(shard);
   for (const n of listDir(kdir)) {
-    const p = join(kdir, n);
     const key = n.slice(0, 64);
-    if (!isKernelFileName(n) || key.slice(0, 2) !== shard) {
-      strays.push(p);
-      continue;
-    }
-    const st = lstatOf(p);
+    const st = shardFile(kdir, n, isKernelFileName(n) && key.slice(0, 2) === shard, out);
     if (!st) continue;
-    if (!st.isFile()) {
-      squatters.push(p);
-      continue;
-    }
     const e = entries.get(key);
     if (e) e.kernels.push({ name: n, bytes: st.size });
     else orphanKernels.push({ name: n, bytes: st.size });

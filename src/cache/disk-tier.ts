@@ -219,6 +219,18 @@ export class DiskTier implements CacheTier {
     return this.getSync(key);
   }
 
+  /** An entry's metadata alone (explanations read every entry's: their images need not be read). */
+  readMetadata(key: string): EntryMetadata | undefined {
+    try {
+      const r = parseEntryMetadata(
+        JSON.parse(readTrustedText(this.layout.metaPath(key), this.opts.rule, MAX_METADATA_BYTES)),
+      );
+      return r.success && r.data.key === key ? r.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The entry as stored, or why it cannot be decoded, without counting or removing anything (integrity checks). */
   readForCheck(key: string): TierRecord | { reason: string } | undefined {
     return this.inspect(key, false);
@@ -419,15 +431,7 @@ export class DiskTier implements CacheTier {
 
   /** Removes an entry: metadata first (readers then miss), then every kernel file of the key. */
   async delete(key: string): Promise<boolean> {
-    let removed = false;
-    const metaPath = this.layout.metaPath(key);
-    if (await fsp.lstat(metaPath).catch(() => undefined)) removed = await removePathAsync(metaPath);
-    const kdir = this.layout.kernelShardDir(key.slice(0, 2));
-    for (const n of await fsp.readdir(kdir).catch(() => [] as string[])) {
-      if (n.startsWith(`${key}.`) && isKernelFileName(n) && (await removePathAsync(join(kdir, n))))
-        removed = true;
-    }
-    return removed;
+    return this.deleteSync(key);
   }
 
   deleteSync(key: string): boolean {

@@ -1,12 +1,12 @@
 // Why a lookup missed: the entries closest to a spec (same kernel names) and which of their key inputs differ.
 // Each entry's metadata keeps every input's digest separately, so this is a comparison, not a recompile. Runs only
 // on a miss (CUOP_DEBUG), in jit.explain() and in `cuop cache explain`: never on a hit.
-import { createHash } from 'node:crypto';
 import { isAbsolute, relative } from 'node:path';
 
 import { fileAt, hashRegularFile } from './dependencies.js';
 import { CODEGEN_EPOCH, type KeySpec } from './key.js';
 import type { EntryMetadata } from './metadata.js';
+import { sha256Hex } from './sha256.js';
 
 export type KeyInput =
   'source' | 'header' | 'file' | 'option' | 'names' | 'compiler' | 'arch' | 'imageKind' | 'epoch' | 'salt';
@@ -29,7 +29,7 @@ export interface NearEntry {
   readonly differences: readonly KeyDifference[];
 }
 
-const sha256 = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
+const sha256 = sha256Hex;
 
 /** A path as a person would read it: relative to the working directory when it is inside it. */
 function shown(path: string): string {

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 
 import type { CacheLayout } from './layout.js';
-import { breakStaleLock, lockIsStale, readLock, releaseLock, tryCreateLock } from './lock.js';
+import { breakStaleLock, lockIsStale, readLock, releaseLock, tryCreateLock, type LockInfo } from './lock.js';
 import { errorCode } from './logger.js';
 import type { Lease, LeaseAttempt, LeaseProvider } from './single-flight.js';
 import type { TrustRule } from './trust.js';
@@ -31,30 +31,31 @@ export class FileLeaseProvider implements LeaseProvider {
         const lease: Lease = { release: () => releaseLock(path, this.rule) };
         return { lease };
       }
-      const info = readLock(path, this.rule);
-      let mtime: number;
-      try {
-        mtime = fs.lstatSync(path).mtimeMs;
-      } catch {
-        continue; // released just now: try again at once
-      }
-      const owner = info ? `${info.host}:${info.pid}` : 'unknown';
-      if (!lockIsStale(info, Date.now(), this.staleAfterMs(), mtime)) return { busy: true, holder: owner };
+      const held = this.holder(path, this.staleAfterMs());
+      if (held === undefined) continue; // released just now: try again at once
+      const owner = held.info ? `${held.info.host}:${held.info.pid}` : 'unknown';
+      if (!held.stale) return { busy: true, holder: owner };
       this.onTakeover(name, owner);
-      breakStaleLock(path, info, this.rule);
+      breakStaleLock(path, held.info, this.rule);
     }
     return { busy: true };
   }
 
   /** Removes a lock file judged stale by maintenance (the same guarded removal as a waiter's takeover). */
   breakIfStale(path: string, maxAgeMs: number): void {
+    const held = this.holder(path, maxAgeMs);
+    if (held?.stale) breakStaleLock(path, held.info, this.rule);
+  }
+
+  /** Who holds the lock at `path` and whether that is stale; undefined when the lock is gone. */
+  private holder(path: string, maxAgeMs: number): { info: LockInfo | undefined; stale: boolean } | undefined {
     const info = readLock(path, this.rule);
     let mtime: number;
     try {
       mtime = fs.lstatSync(path).mtimeMs;
     } catch {
-      return;
+      return undefined;
     }
-    if (lockIsStale(info, Date.now(), maxAgeMs, mtime)) breakStaleLock(path, info, this.rule);
+    return { info, stale: lockIsStale(info, Date.now(), maxAgeMs, mtime) };
   }
 }

@@ -432,8 +432,8 @@ export class KernelCache {
     if (this.disk) {
       for await (const k of this.disk.list()) {
         if (metas.has(k)) continue;
-        const r = this.disk.readForCheck(k);
-        if (r && !('reason' in r)) metas.set(k, r.meta);
+        const meta = this.disk.readMetadata(k);
+        if (meta) metas.set(k, meta);
       }
     }
     // Loaded on first use: hits never need it.

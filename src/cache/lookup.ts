@@ -81,15 +81,10 @@ export class LookupPipeline {
   }
 
   /**
-   * The lean path: memory, the synchronous tiers, the family; never waits. A record that fails verification is
-   * left for the async path, which reports and removes it.
+   * The lean path after a memory miss (the caller looked there): the synchronous tiers, then the family; never
+   * waits. A record that fails verification is removed at once where the tier can do that synchronously.
    */
   findSync(spec: KeySpec, key: string): CacheLookup | undefined {
-    const resident = this.memory.peek(key);
-    if (resident !== undefined) {
-      this.noteMemoryHit(resident);
-      return { key, entry: resident, tier: 'memory' };
-    }
     const expect = expectOf(spec);
     if (this.familyFirst.has(spec)) {
       const viaFamily = this.findInFamily(spec, expect, 'sync');

@@ -2,6 +2,8 @@
 // (orphans, leftovers of killed writers, stale or unreadable entries, dead manifests and locks), expire (unused
 // longer than maxAgeMs), evict (over the size or count bound, least valuable first), and the integrity check.
 // Passes run under the directory's maintenance lease, so that two processes never run one at once.
+import { join } from 'node:path';
+
 import { FileLeaseProvider } from './file-lease.js';
 import type { DiskTier } from './disk-tier.js';
 import { entryBytes, liveKernelName, type DiskEntryInfo, type ShardScan } from './disk-scan.js';
@@ -183,7 +185,7 @@ export class Maintenance {
           const mtime = this.disk.orphanMtime(s.shard, k.name);
           if (mtime !== undefined && now - mtime > grace)
             problems.push({
-              path: this.disk.layout.kernelShardDir(s.shard) + '/' + k.name,
+              path: join(this.disk.layout.kernelShardDir(s.shard), k.name),
               problem: 'kernel without metadata',
             });
         }

@@ -139,6 +139,14 @@ interface VariableSpec extends SettingsVariable {
 
 const quoted = (text: string): string => JSON.stringify(text);
 
+/** 1, true or yes / 0, false or no, any case. */
+function flag(text: string): boolean {
+  const v = text.toLowerCase();
+  if (['1', 'true', 'yes'].includes(v)) return true;
+  if (['0', 'false', 'no'].includes(v)) return false;
+  throw new Error(`expected true or false, got ${quoted(text)}`);
+}
+
 // The table: one row per variable, in the order problems are reported. A hand-written parser per row rather than
 // a schema library: importing one costs tens of milliseconds of every process's start, for a dozen scalars.
 const VARIABLES: readonly VariableSpec[] = [
@@ -217,10 +225,7 @@ const VARIABLES: readonly VariableSpec[] = [
     description: '1, true or yes: log every cache decision to stderr (0, false or no: off).',
     defaultValue: 'false',
     read: (t, s) => {
-      const v = t.toLowerCase();
-      if (['1', 'true', 'yes'].includes(v)) s.debug = true;
-      else if (['0', 'false', 'no'].includes(v)) s.debug = false;
-      else throw new Error(`expected true or false, got ${quoted(t)}`);
+      s.debug = flag(t);
     },
   },
   {
@@ -330,10 +335,7 @@ const VARIABLES: readonly VariableSpec[] = [
       '1: read and write unsigned remote entries (only where every writer is trusted by other means).',
     defaultValue: 'false',
     read: (t, s) => {
-      const v = t.toLowerCase();
-      if (['1', 'true', 'yes'].includes(v)) s.remote.allowUnsigned = true;
-      else if (['0', 'false', 'no'].includes(v)) s.remote.allowUnsigned = false;
-      else throw new Error(`expected true or false, got ${quoted(t)}`);
+      s.remote.allowUnsigned = flag(t);
     },
   },
   {
