@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 
 import { KernelCache } from '../src/cache/kernel-cache.js';
 import { CacheLog } from '../src/cache/logger.js';
-import { RedisTier } from '../src/cache/redis-tier.js';
+import { REDIS_TIER_DEFAULTS, RedisTier } from '../src/cache/redis-tier.js';
 import { nvccCubin, kernelSource, resultFor, specFor, tempDir } from '../test/cache/fixtures.js';
 import { startRedis } from '../test/cache/redis-fixture.js';
 
@@ -24,14 +24,9 @@ try {
     new RedisTier({
       url: redis.url,
       secrets,
-      allowUnsigned: false,
+      ...REDIS_TIER_DEFAULTS,
       prefix: 'bench:',
-      ttlSeconds: 3600,
-      maxEntryBytes: 2 ** 26,
-      timeoutMs: 50,
-      breakerFailures: 3,
       breakerCooldownMs: 60_000,
-      queueLimit: 256,
       log: new CacheLog(quiet, false),
     });
   // Publish once to both the disk and Redis.

@@ -7,13 +7,13 @@ import { compileRecord, type CompileExtras } from './compile-record.js';
 import { DiskTier } from './disk-tier.js';
 import type { NearEntry } from './explain.js';
 import { FileLeaseProvider } from './file-lease.js';
+import { LeaseChain } from './lease-chain.js';
 import { memoizedCacheKey, type KeySpec } from './key.js';
 import { CacheLog, errorText, stderrLogger, type CacheLogger } from './logger.js';
 import { LookupPipeline, type CacheLookup } from './lookup.js';
 import { Maintenance, type IntegrityReport, type MaintenanceReport } from './maintenance.js';
 import { MemoryTier, type CacheEntry } from './memory-tier.js';
-import { RedisTier, type RedisTierOptions } from './redis-tier.js';
-import { getSettings } from '../settings/index.js';
+import { remoteTierFromSettings, type RedisTier, type RedisTierOptions } from './redis-tier.js';
 import type { EntryMetadata } from './metadata.js';
 import {
   cacheDisabled,
@@ -67,33 +67,6 @@ export interface KernelCacheOptions {
   remote?: Partial<RedisTierOptions> | false;
 }
 
-/** The remote tier the options and the remote settings (CUOP_REMOTE_CACHE and the rest) ask for, or undefined. */
-function remoteTier(
-  given: Partial<RedisTierOptions> | false | undefined,
-  env: NodeJS.ProcessEnv,
-  log: CacheLog,
-): RedisTier | undefined {
-  if (given === false) return undefined;
-  const r = getSettings(env).remote;
-  const url = given?.url ?? r.url;
-  if (url === undefined) return undefined;
-  return new RedisTier({
-    url,
-    ...(r.password !== undefined ? { password: r.password } : {}),
-    secrets: r.secrets,
-    allowUnsigned: r.allowUnsigned,
-    prefix: r.prefix,
-    ttlSeconds: r.ttlSeconds,
-    maxEntryBytes: 64 * 2 ** 20,
-    timeoutMs: r.timeoutMs,
-    breakerFailures: 3,
-    breakerCooldownMs: 10_000,
-    queueLimit: 256,
-    ...given,
-    log,
-  });
-}
-
 export class KernelCache {
   readonly dir: string | null;
   readonly policy: CachePolicy;
@@ -110,7 +83,8 @@ export class KernelCache {
   private readonly stats: StatsStore;
   private readonly lookup: LookupPipeline;
   private readonly flights = new SingleFlight<CacheLookup>();
-  private readonly lease: LeaseProvider | undefined;
+  /** One compile per key: the host's lock files, chained with the fleet's lease when a writable remote tier is on. */
+  private lease: LeaseProvider | undefined;
   private readonly maintenance: Maintenance | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
@@ -161,7 +135,7 @@ export class KernelCache {
         })
       : undefined;
     this.dir = this.disk ? this.disk.root : null;
-    this.remote = remoteTier(opts.remote, env, this.log);
+    this.remote = remoteTierFromSettings(opts.remote, env, this.log);
     this.lower = [
       ...(this.disk ? [this.disk] : []),
       ...(this.remote ? [this.remote] : []),
@@ -179,8 +153,9 @@ export class KernelCache {
       checksum: this.policy.checksum,
       touchIntervalMs: this.policy.touchIntervalMs,
     });
+    const fleetLease = this.remote?.leases();
     if (this.disk) {
-      this.lease = new FileLeaseProvider(
+      const hostLease = new FileLeaseProvider(
         this.disk.layout,
         this.rule,
         () => this.policy.lockWaitMs,
@@ -189,6 +164,7 @@ export class KernelCache {
           this.log.debug(`stale lock ${name} (owner ${owner}) taken over`);
         },
       );
+      this.lease = fleetLease ? new LeaseChain(hostLease, fleetLease) : hostLease;
       this.maintenance = new Maintenance({
         disk: this.disk,
         policy: this.policy,
@@ -204,6 +180,7 @@ export class KernelCache {
       // H200 host), which its first kernel does not need (stats reach the disk at the first flush, or at exit).
       setImmediate(() => this.startTimers()).unref();
     }
+    this.lease ??= fleetLease;
     this.log.debug(`cache dir ${this.dir ?? '(memory only)'} policy ${JSON.stringify(this.policy)}`);
   }
 
@@ -339,7 +316,8 @@ export class KernelCache {
       ? await leaseOrWait(
           this.lease,
           key,
-          () => this.lookup.probePublished(spec, key),
+          // Another host publishes to the remote tier: look there too, once the local tiers have nothing.
+          async () => this.lookup.probePublished(spec, key) ?? (await this.lookup.probeAsyncTiers(spec, key)),
           this.policy.lockWaitMs,
           {
             waiting: (holder) => {
@@ -459,6 +437,7 @@ export class KernelCache {
 
   /** Counters of this object and the persisted totals of every process using the directory. */
   getStats(): CacheStats {
+    this.syncRemoteCounters();
     const all = this.stats.readAll(false);
     const tiers: NonNullable<CacheStats['tiers']> = {};
     for (const t of this.lower) if (t.stats) tiers[t.name] = t.stats();
@@ -481,8 +460,20 @@ export class KernelCache {
       }
       this.stats.usedSinceFlush.clear();
     }
+    this.syncRemoteCounters();
     this.stats.flush();
     this.maintenance?.compactStatsIfCrowded();
+  }
+
+  /** The remote tier's counters into this process's stats, so that they persist with the rest (`cuop cache stats`). */
+  private syncRemoteCounters(): void {
+    if (!this.remote) return;
+    const now = { ...this.remote.counters } as Record<string, number>;
+    const before = this.stats.counters.remote;
+    if (Object.keys(now).some((k) => now[k] !== before[k])) {
+      this.stats.counters.remote = now;
+      this.stats.markDirty();
+    }
   }
 
   // ---------------------------------------------------------------- maintenance (maintenance.ts)
@@ -549,14 +540,14 @@ export class KernelCache {
     for (const t of this.timers) clearInterval(t);
     await this.maintenance?.idle();
     await this.flights.settled();
-    this.flushStats(true);
-    unregisterExitFlush(this.flushAtExit);
-    // The remote tier this cache made is closed (its queued writes sent first); tiers the caller passed in are the
-    // caller's: only flushed.
+    // The remote tier this cache made is closed (its queued writes sent first, so that the stats count them);
+    // tiers the caller passed in are the caller's: only flushed.
     for (const t of this.lower) {
       if (t === this.disk) continue;
       if (t === this.remote) await this.remote.close().catch(() => {});
       else await t.flush?.().catch(() => {});
     }
+    this.flushStats(true);
+    unregisterExitFlush(this.flushAtExit);
   }
 }

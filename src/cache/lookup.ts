@@ -126,6 +126,24 @@ export class LookupPipeline {
     return this.findInFamily(spec, expect, 'shared');
   }
 
+  /**
+   * The tiers after the synchronous ones (the remote tier), for what another host published while this one waited:
+   * verified, copied up, counted as `shared`.
+   */
+  async probeAsyncTiers(spec: KeySpec, key: string): Promise<CacheLookup | undefined> {
+    const expect = expectOf(spec);
+    for (let i = this.syncTiers.length; i < this.tiers.length; i++) {
+      const tier = this.tiers[i]!;
+      const rec = await this.verifiedGet(tier, key, expect, true);
+      if (rec) {
+        const found = this.hit(tier, rec, 'shared');
+        await this.publish(rec, this.tiers.slice(0, i));
+        return found;
+      }
+    }
+    return undefined;
+  }
+
   /** verifiedGet, synchronously (the tier has getSync); a fault is a miss the async path reports. */
   private verifiedGetSync(tier: CacheTier, key: string, expect: ExpectedIdentity): TierRecord | undefined {
     const rec = tier.getSync!(key, expect);
@@ -143,10 +161,11 @@ export class LookupPipeline {
     tier: CacheTier,
     key: string,
     expect: ExpectedIdentity,
+    recheck = false,
   ): Promise<TierRecord | undefined> {
     let rec: TierRecord | undefined;
     try {
-      rec = await tier.get(key, expect);
+      rec = await tier.get(key, expect, recheck);
     } catch (e) {
       this.o.log.warnOnce(
         `read-${tier.name}`,

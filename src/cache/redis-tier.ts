@@ -5,10 +5,14 @@
 // only when the tier is first used. Any fault is a miss or a skipped write, never an error for the caller.
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 
+import { getSettings } from '../settings/index.js';
+
 import { CircuitBreaker } from './circuit-breaker.js';
 import { isCacheKey } from './key.js';
 import { errorText, type CacheLog } from './logger.js';
+import { RedisLeaseProvider, type LeaseClient } from './redis-lease.js';
 import { decodeRemote, encodeRemote, type RemoteSecret } from './remote-value.js';
+import type { LeaseProvider } from './single-flight.js';
 import {
   ReadOnlyTierError,
   type CacheTier,
@@ -32,15 +36,36 @@ export interface RedisTierOptions {
   ttlSeconds: number;
   /** Entries larger than this are not stored (bytes of the whole value). */
   maxEntryBytes: number;
-  /** Deadline of each call, ms. */
+  /** Deadline of each call once connected, ms. */
   timeoutMs: number;
+  /**
+   * Bound on the first connection (importing the client, TCP, TLS, AUTH), ms; later calls never wait for a
+   * connection (a command on a lost one fails at once, and the client reconnects in the background).
+   */
+  connectTimeoutMs: number;
   /** Consecutive failures that open the breaker, and how long it stays open. */
   breakerFailures: number;
   breakerCooldownMs: number;
   /** Writes waiting to be sent; more are dropped (counted). */
   queueLimit: number;
+  /** Life of a compile lease without renewal (renewed every third of it while the compile runs), ms. */
+  leaseTtlMs: number;
   log: CacheLog;
 }
+
+/** The bounds a tier gets unless told otherwise (the remote settings override some of them). */
+export const REDIS_TIER_DEFAULTS = {
+  allowUnsigned: false,
+  prefix: 'cuop:',
+  ttlSeconds: 30 * 24 * 3600,
+  maxEntryBytes: 64 * 2 ** 20,
+  timeoutMs: 50,
+  connectTimeoutMs: 1_000,
+  breakerFailures: 3,
+  breakerCooldownMs: 10_000,
+  queueLimit: 256,
+  leaseTtlMs: 20_000,
+} as const satisfies Partial<RedisTierOptions>;
 
 /** What this tier counts (per process). */
 export interface RemoteTierCounters {
@@ -56,6 +81,11 @@ export interface RemoteTierCounters {
   writes: number;
   writesDropped: number;
   oversized: number;
+  /** Second looks that found nothing (after taking a lease, or while waiting for another host's compile). */
+  rechecks: number;
+  leasesTaken: number;
+  leasesBusy: number;
+  leasesLost: number;
 }
 
 type Client = Redis | Cluster;
@@ -123,11 +153,19 @@ export class RedisTier implements CacheTier {
     writes: 0,
     writesDropped: 0,
     oversized: 0,
+    rechecks: 0,
+    leasesTaken: 0,
+    leasesBusy: 0,
+    leasesLost: 0,
   };
   private readonly o: RedisTierOptions;
   private readonly breaker: CircuitBreaker;
   private client: Promise<Client> | undefined;
-  private readonly queue: TierRecord[] = [];
+  private firstConnection: Promise<void> | undefined;
+  /** Writes and lease releases, sent in order: a lease is released only after its key's entry was sent. */
+  private readonly queue: (TierRecord | (() => Promise<unknown>))[] = [];
+  private queuedWrites = 0;
+  private readonly rejected = new Set<string>();
   private draining: Promise<void> | undefined;
   private closed = false;
 
@@ -138,8 +176,66 @@ export class RedisTier implements CacheTier {
     this.capabilities = { readOnly, persistent: true, shared: true, maxRecordBytes: opts.maxEntryBytes };
   }
 
+  /**
+   * The fleet's compile lease (redis-lease.ts); undefined for a read-only consumer, which never publishes what
+   * others would wait for.
+   */
+  leases(): LeaseProvider | undefined {
+    if (this.capabilities.readOnly) return undefined;
+    const provider = new RedisLeaseProvider(
+      (what, fn) => this.call(what, (c) => fn(c as unknown as LeaseClient)),
+      (key) => this.keyOf(`lease:${key}`),
+      this.o.leaseTtlMs,
+      (key) => {
+        this.counters.leasesLost++;
+        this.o.log.debug(`remote lease of ${key} lapsed while compiling; another host may compile it too`);
+      },
+    );
+    return {
+      name: provider.name,
+      tryAcquire: async (key) => {
+        const got = await provider.tryAcquire(key);
+        if ('busy' in got) this.counters.leasesBusy++;
+        if (!('lease' in got)) return got;
+        this.counters.leasesTaken++;
+        // Released behind the publish of the compile it guarded (same queue), so that a host waiting for the
+        // entry never finds the lease free and the entry not yet there. The caller does not wait for either.
+        const lease = got.lease;
+        return { lease: { release: () => this.enqueue(() => Promise.resolve(lease.release())) } };
+      },
+    };
+  }
+
   stats(): Readonly<Record<string, number | string>> {
-    return { ...this.counters, breaker: this.breaker.state, queued: this.queue.length };
+    return { ...this.counters, breaker: this.breaker.state, queued: this.queuedWrites };
+  }
+
+  /**
+   * Round trips to the server, for `cuop info` and `cuop doctor`: the first includes connecting (and importing the
+   * client). Undefined entries failed (counted like any call).
+   */
+  async ping(times = 3): Promise<(number | undefined)[]> {
+    const out: (number | undefined)[] = [];
+    for (let i = 0; i < times; i++) {
+      const t0 = performance.now();
+      const ok = await this.call('ping', (c) => c.ping());
+      out.push(ok === undefined ? undefined : performance.now() - t0);
+    }
+    return out;
+  }
+
+  /** What this tier is, for `cuop info`: the server (password hidden), signing, bounds. */
+  describe(): Record<string, string | number | boolean> {
+    return {
+      url: this.redactedUrl(),
+      readOnly: this.capabilities.readOnly,
+      signing: this.o.secrets[0]?.id ?? (this.o.allowUnsigned ? 'unsigned (allowed)' : 'none'),
+      acceptedKeyIds: this.o.secrets.map((s) => s.id).join(',') || '-',
+      prefix: this.o.prefix,
+      ttlSeconds: this.o.ttlSeconds,
+      timeoutMs: this.o.timeoutMs,
+      breaker: this.breaker.state,
+    };
   }
 
   /** closed | open | half-open, for `cuop info` and tests. */
@@ -147,11 +243,28 @@ export class RedisTier implements CacheTier {
     return this.breaker.state;
   }
 
-  /** The client once it is connected (commands are not queued while it is not: they would outlive the deadline). */
+  /**
+   * The client, once its first connection is up (bounded by connectTimeoutMs; a refused one fails at once). Later
+   * calls do not wait: without an offline queue a command on a lost connection fails at once.
+   */
   private async connect(): Promise<Client> {
     const c = await this.create();
     if (c.status === 'ready') return c;
-    return new Promise<Client>((resolve) => c.once('ready', () => resolve(c)));
+    this.firstConnection ??= new Promise<void>((resolve, reject) => {
+      const done = (e?: unknown): void => {
+        clearTimeout(timer);
+        c.off('ready', ready);
+        c.off('error', done);
+        if (e === undefined) resolve();
+        else reject(e instanceof Error ? e : new Error(String(e)));
+      };
+      const ready = (): void => done();
+      const timer = setTimeout(() => done(new Timeout(this.o.connectTimeoutMs)), this.o.connectTimeoutMs);
+      c.once('ready', ready);
+      c.once('error', done);
+    });
+    await this.firstConnection;
+    return c;
   }
 
   private create(): Promise<Client> {
@@ -166,9 +279,15 @@ export class RedisTier implements CacheTier {
         // Fail fast: no queue while disconnected, no retries of a command; reconnects run in the background.
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
-        connectTimeout: Math.max(200, this.o.timeoutMs * 4),
+        connectTimeout: this.o.connectTimeoutMs,
         retryStrategy: (n: number) => Math.min(100 * 2 ** n, 5_000),
         lazyConnect: false,
+        // The ready check (INFO, waiting out a loading server) would add a round trip to the first call.
+        enableReadyCheck: false,
+        // Nor the CLIENT SETINFO pair and the HELLO 3 that ioredis sends and awaits on every connection by default:
+        // RESP2 with no handshake is ready at TCP connect (or after AUTH, when there is a password).
+        disableClientInfo: true,
+        protocol: 2,
       };
       const onError = (e: unknown): void => this.o.log.debug(`remote cache: ${errorText(e)}`);
       // The connection never keeps a process alive by itself (a drain in progress does: see put).
@@ -195,8 +314,9 @@ export class RedisTier implements CacheTier {
     const trips = this.breaker.trips;
     let timer: NodeJS.Timeout | undefined;
     try {
+      const c = await this.connect();
       const result = await Promise.race([
-        this.connect().then(fn),
+        fn(c),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Timeout(this.o.timeoutMs)), this.o.timeoutMs);
         }),
@@ -230,20 +350,27 @@ export class RedisTier implements CacheTier {
     return `${this.o.prefix}${key}`;
   }
 
-  async get(key: string): Promise<TierRecord | undefined> {
+  async get(key: string, _expect?: unknown, recheck = false): Promise<TierRecord | undefined> {
     const ttl = String(this.o.ttlSeconds);
     const value = await this.call(
       'get',
       (c) => c.callBuffer('GETEX', this.keyOf(key), 'EX', ttl) as Promise<Buffer | null>,
     );
     if (!value) {
-      this.counters.misses++;
+      if (recheck) this.counters.rechecks++;
+      else this.counters.misses++;
       return undefined;
     }
     this.counters.bytesIn += value.length;
     const d = decodeRemote(key, value, this.o.secrets, this.o.allowUnsigned);
     if ('rejected' in d) {
-      this.counters.rejectedSignatures++;
+      // The same value read again (e.g. the re-check after taking the lease) is counted and reported once.
+      const seen = `${key}:${value.length}:${value.subarray(-16).toString('hex')}`;
+      if (!this.rejected.has(seen)) {
+        if (this.rejected.size >= 1024) this.rejected.clear();
+        this.rejected.add(seen);
+        this.counters.rejectedSignatures++;
+      }
       this.o.log.warnOnce(
         'remote-rejected',
         `rejected a remote cache entry (${key}): ${d.rejected}. It is never loaded; the kernel is compiled here. ` +
@@ -264,11 +391,16 @@ export class RedisTier implements CacheTier {
   async put(record: TierRecord): Promise<void> {
     if (this.capabilities.readOnly) throw new ReadOnlyTierError(this.name);
     if (!isCacheKey(record.key)) throw new Error(`not a cache key: ${record.key}`);
-    if (this.queue.length >= this.o.queueLimit) {
+    if (this.queuedWrites >= this.o.queueLimit) {
       this.counters.writesDropped++;
       return;
     }
-    this.queue.push(record);
+    this.queuedWrites++;
+    this.enqueue(record);
+  }
+
+  private enqueue(job: TierRecord | (() => Promise<unknown>)): void {
+    this.queue.push(job);
     if (!this.draining) {
       // Keeps the process alive until the queue is sent ("flushed at exit"); each send is bounded by the deadline.
       const alive = setInterval(() => {}, 1_000);
@@ -282,6 +414,11 @@ export class RedisTier implements CacheTier {
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const rec = this.queue.shift()!;
+      if (typeof rec === 'function') {
+        await rec().catch(() => {});
+        continue;
+      }
+      this.queuedWrites--;
       const value = encodeRemote(rec, this.o.secrets[0]);
       if (value.length > this.o.maxEntryBytes) {
         this.counters.oversized++;
@@ -353,4 +490,28 @@ export class RedisTier implements CacheTier {
       c?.disconnect();
     }
   }
+}
+
+/** The remote tier the options and the remote settings (CUOP_REMOTE_CACHE and the rest) ask for, or undefined. */
+export function remoteTierFromSettings(
+  given: Partial<RedisTierOptions> | false | undefined,
+  env: NodeJS.ProcessEnv,
+  log: CacheLog,
+): RedisTier | undefined {
+  if (given === false) return undefined;
+  const r = getSettings(env).remote;
+  const url = given?.url ?? r.url;
+  if (url === undefined) return undefined;
+  return new RedisTier({
+    ...REDIS_TIER_DEFAULTS,
+    url,
+    ...(r.password !== undefined ? { password: r.password } : {}),
+    secrets: r.secrets,
+    allowUnsigned: r.allowUnsigned,
+    prefix: r.prefix,
+    ttlSeconds: r.ttlSeconds,
+    timeoutMs: r.timeoutMs,
+    ...given,
+    log,
+  });
 }

@@ -36,7 +36,7 @@ export interface WaitEvents {
 export async function leaseOrWait<T>(
   provider: LeaseProvider,
   key: string,
-  probe: () => T | undefined,
+  probe: () => T | undefined | Promise<T | undefined>,
   waitMs: number,
   events: WaitEvents = {},
 ): Promise<{ lease?: Lease; found?: T }> {
@@ -47,7 +47,7 @@ export async function leaseOrWait<T>(
     const attempt = await provider.tryAcquire(key);
     if ('lease' in attempt) {
       // Someone may have published between our miss and our lease.
-      const found = probe();
+      const found = await probe();
       if (found !== undefined) {
         await attempt.lease.release();
         return { found };
@@ -58,7 +58,7 @@ export async function leaseOrWait<T>(
       events.unavailable?.(attempt.unavailable);
       return {};
     }
-    const found = probe();
+    const found = await probe();
     if (found !== undefined) return { found };
     if (Date.now() >= deadline) {
       events.timedOut?.();

@@ -30,6 +30,8 @@ export interface CacheCounters {
   writeFailures: number;
   lockWaits: number;
   lockTakeovers: number;
+  /** The remote tier's counters (redis-tier.ts: hits, misses, timeouts, breaker trips, rejected signatures, …). */
+  remote: Record<string, number>;
 }
 
 export interface CacheStatsSnapshot extends CacheCounters {
@@ -72,6 +74,7 @@ export function emptyCounters(): CacheCounters {
     writeFailures: 0,
     lockWaits: 0,
     lockTakeovers: 0,
+    remote: {},
   };
 }
 

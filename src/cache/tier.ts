@@ -49,7 +49,8 @@ export interface TierEntryInfo {
 export interface CacheTier {
   readonly name: string;
   readonly capabilities: TierCapabilities;
-  get(key: string, expect?: ExpectedIdentity): Promise<TierRecord | undefined>;
+  /** `recheck`: a second look at a key that just missed here (after taking its lease); counted apart from misses. */
+  get(key: string, expect?: ExpectedIdentity, recheck?: boolean): Promise<TierRecord | undefined>;
   /** The same answer synchronously, where the tier can give one cheaply (the lean path of a fresh process). */
   getSync?(key: string, expect?: ExpectedIdentity): TierRecord | undefined;
   put(record: TierRecord): Promise<void>;

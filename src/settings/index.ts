@@ -10,6 +10,7 @@ export {
   getSettings,
   readSettings,
   settingValue,
+  shownSettingValue,
   settingsProblem,
   type CacheSharing,
   type CompilerPreference,

@@ -94,6 +94,8 @@ export interface SettingsVariable {
   readonly description: string;
   /** The default, in words (what applies when the variable is unset, empty or bad). */
   readonly defaultValue: string;
+  /** Holds a credential: never printed (listings and problems show what `shown` makes of it). */
+  readonly secret?: true;
 }
 
 /** 1 GiB. */
@@ -301,6 +303,7 @@ const VARIABLES: readonly VariableSpec[] = [
   {
     name: 'CUOP_REMOTE_PASSWORD',
     field: 'remote.password',
+    secret: true,
     description: "The remote server's password (ACL user in the URL), instead of one written in the URL.",
     defaultValue: "the URL's, else none",
     read: (t, s) => {
@@ -310,6 +313,7 @@ const VARIABLES: readonly VariableSpec[] = [
   {
     name: 'CUOP_REMOTE_SECRET',
     field: 'remote.secrets',
+    secret: true,
     description:
       'id:secret[,id:secret…]: entries are signed (HMAC-SHA256) with the first and accepted when signed with any ' +
       'of them (rotation). Without it the remote tier is read-only.',
@@ -376,8 +380,8 @@ const VARIABLES: readonly VariableSpec[] = [
 
 /** Every variable cuop reads: name, where it lands in Settings, what it does, its default. */
 export const SETTINGS_VARIABLES: readonly SettingsVariable[] = Object.freeze(
-  VARIABLES.map(({ name, field, description, defaultValue }) =>
-    Object.freeze({ name, field, description, defaultValue }),
+  VARIABLES.map(({ name, field, description, defaultValue, secret }) =>
+    Object.freeze({ name, field, description, defaultValue, ...(secret ? { secret } : {}) }),
   ),
 );
 
@@ -401,7 +405,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     try {
       v.read(text, draft);
     } catch (e) {
-      problems.push({ variable: v.name, value: text, message: (e as Error).message });
+      problems.push({ variable: v.name, value: shownText(v, text), message: (e as Error).message });
     }
   }
   return deepFreeze({ ...draft, problems });
@@ -423,6 +427,22 @@ export function getSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 /** The problem reported for `variable`, if its value could not be used. */
 export function settingsProblem(settings: Settings, variable: string): SettingsProblem | undefined {
   return settings.problems.find((p) => p.variable === variable);
+}
+
+/** A variable's text as it may be printed: credentials hidden (a URL's password, a secret, a password). */
+function shownText(v: Pick<SettingsVariable, 'secret'>, text: string): string {
+  if (v.secret) return '(hidden)';
+  return text.replace(/\/\/([^@/:]*):[^@/]*@/, '//$1:***@');
+}
+
+/** The value of `variable` for listings (`cuop info`): credentials hidden, secrets by key id only. */
+export function shownSettingValue(settings: Settings, variable: SettingsVariable): unknown {
+  const value = settingValue(settings, variable.field);
+  if (variable.field === 'remote.secrets') {
+    return (value as readonly { id: string }[]).map((s) => `${s.id}:(hidden)`);
+  }
+  if (variable.secret) return value === undefined ? undefined : '(hidden)';
+  return typeof value === 'string' ? shownText(variable, value) : value;
 }
 
 /** The value at `field` ('cache.maxDiskBytes'), for listings. */

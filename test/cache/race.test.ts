@@ -1,38 +1,8 @@
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
 import { KernelCache } from '../../src/cache/kernel-cache.js';
 import { initializedCacheDir, tempDir, worker } from './fixtures.js';
-
-interface Report {
-  compiled: number[];
-  tiers: string[];
-}
-
-/** Starts `procs` children, releases them together, collects their reports. */
-export async function race(dir: string, procs: number, kernels: number): Promise<Report[]> {
-  const children: ChildProcess[] = [];
-  const ready: Promise<void>[] = [];
-  const done: Promise<Report>[] = [];
-  for (let p = 0; p < procs; p++) {
-    const child = fork(worker('race-worker'), [dir, String(kernels), 'plain'], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    children.push(child);
-    ready.push(new Promise((res) => child.once('message', () => res())));
-    done.push(
-      new Promise((res, rej) => {
-        child.on('message', (m) => {
-          if (m !== 'ready') res(m as Report);
-        });
-        child.once('exit', (code) => (code === 0 ? undefined : rej(new Error(`worker exited ${code}`))));
-      }),
-    );
-  }
-  await Promise.all(ready);
-  for (const c of children) c.send('go');
-  return Promise.all(done);
-}
+import { race, type Report } from './race-fixture.js';
 
 test('16 processes racing cold on the same 4 keys compile each key exactly once (real nvcc)', async () => {
   const dir = tempDir('race');

@@ -65,3 +65,127 @@ export async function startRedis(port?: number): Promise<RunningRedis> {
     },
   };
 }
+
+/**
+ * A TCP proxy in front of `port` that holds every answer for `delayMs` (changeable while it runs): a slow Redis.
+ */
+export async function slowProxy(
+  port: number,
+  delayMs: number,
+): Promise<{ url: string; delayMs: number; close(): Promise<void> }> {
+  const { createConnection } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const state = { delayMs };
+  const server = createServer((client) => {
+    const upstream = createConnection({ host: '127.0.0.1', port });
+    sockets.add(client).add(upstream);
+    client.on('data', (d) => upstream.write(d));
+    upstream.on('data', (d) => {
+      const t = setTimeout(() => client.writable && client.write(d), state.delayMs);
+      t.unref();
+    });
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  const p = await new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
+  return {
+    url: `redis://127.0.0.1:${p}`,
+    get delayMs() {
+      return state.delayMs;
+    },
+    set delayMs(v: number) {
+      state.delayMs = v;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface RunningCluster {
+  readonly url: string;
+  readonly ports: readonly number[];
+  stop(): Promise<void>;
+}
+
+/** Three masters (no replicas) on free ports, slots assigned by `redis-cli --cluster create`; waits for state ok. */
+export async function startCluster(dir: string): Promise<RunningCluster> {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const procs = ports.map((p) =>
+    spawn(
+      REDIS_SERVER,
+      [
+        '--port',
+        String(p),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `${dir}/nodes-${p}.conf`,
+        '--cluster-node-timeout',
+        '2000',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ],
+      { stdio: 'ignore' },
+    ),
+  );
+  const stop = async (): Promise<void> => {
+    await Promise.all(
+      procs.map((proc) => {
+        if (proc.exitCode !== null) return undefined;
+        const gone = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        return gone;
+      }),
+    );
+  };
+  try {
+    for (const p of ports) {
+      for (let i = 0; i < 200; i++) {
+        const r = spawnSync('redis-cli', ['-p', String(p), 'ping'], { encoding: 'utf8' });
+        if (r.stdout?.trim() === 'PONG') break;
+        await sleep(10);
+      }
+    }
+    const made = spawnSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { encoding: 'utf8' },
+    );
+    if (made.status !== 0) throw new Error(`redis-cli --cluster create failed: ${made.stdout}${made.stderr}`);
+    for (let i = 0; i < 500; i++) {
+      const ok = ports.every((p) =>
+        /cluster_state:ok/.test(
+          spawnSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).stdout,
+        ),
+      );
+      if (ok) break;
+      await sleep(20);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, ports, stop };
+}

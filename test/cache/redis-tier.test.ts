@@ -8,7 +8,12 @@ import { Redis } from 'ioredis';
 
 import { KernelCache } from '../../src/cache/kernel-cache.js';
 import { CacheLog } from '../../src/cache/logger.js';
-import { RedisTier, parseRemoteUrl, type RedisTierOptions } from '../../src/cache/redis-tier.js';
+import {
+  REDIS_TIER_DEFAULTS,
+  RedisTier,
+  parseRemoteUrl,
+  type RedisTierOptions,
+} from '../../src/cache/redis-tier.js';
 import { countingCompile, recordingLogger, specFor, tempDir } from './fixtures.js';
 import { redisMissing, startRedis, type RunningRedis } from './redis-fixture.js';
 import { recordFor, tierConformance } from './tier-conformance.js';
@@ -34,14 +39,10 @@ function tierOptions(over: Partial<RedisTierOptions> = {}): RedisTierOptions {
   return {
     url: server!.url,
     secrets: [SECRET],
-    allowUnsigned: false,
+    ...REDIS_TIER_DEFAULTS,
     prefix: `t${++prefixes}:`,
     ttlSeconds: 3600,
-    maxEntryBytes: 64 * 2 ** 20,
     timeoutMs: 500,
-    breakerFailures: 3,
-    breakerCooldownMs: 10_000,
-    queueLimit: 256,
     log: new CacheLog(quiet, false),
     ...over,
   };

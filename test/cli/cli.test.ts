@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { KernelCache } from '../../src/cache/kernel-cache.js';
 import { driverAvailable } from '../../src/cuda/driver.js';
 import { countingCompile, recordingLogger, specFor, tempDir as fixtureTempDir } from '../cache/fixtures.js';
+import { redisMissing, startRedis } from '../cache/redis-fixture.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
@@ -516,6 +517,63 @@ test('info names the missing libcuda, lists nvcc and the cache directory', { ski
   assert.match(r.stdout, new RegExp(`^cache dir\\s+${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
   assert.doesNotMatch(r.stdout + r.stderr, STACK_FRAME);
 });
+
+test(
+  'info shows the remote tier (reachable, signing, read-only) and never prints a credential; cache stats persists its counters',
+  { skip: redisMissing() ?? false },
+  async () => {
+    const redis = await startRedis();
+    try {
+      const secret = 'k7:the-secret-value-0123456789';
+      const env = {
+        CUOP_CACHE_DIR: join(tempDir('cli-remote'), 'c'),
+        CUOP_REMOTE_CACHE: redis.url.replace('//', '//default:url-password-xyz@'),
+        CUOP_REMOTE_PASSWORD: 'env-password-xyz',
+        CUOP_REMOTE_SECRET: secret,
+      };
+      // redis-server here has no password (ioredis then only warns about the one it was given).
+      const withAuth = cuop(['info'], env);
+      assert.equal(withAuth.status, 0, withAuth.stderr);
+      const text = withAuth.stdout + withAuth.stderr;
+      for (const leaked of ['the-secret-value', 'url-password-xyz', 'env-password-xyz']) {
+        assert.ok(!text.includes(leaked), `info printed ${leaked}`);
+      }
+      assert.match(
+        text,
+        /^remote\s+redis:\/\/default:\*\*\*@127\.0\.0\.1:\d+ prefix cuop: \((un)?reachable/m,
+      );
+      const open = { ...env, CUOP_REMOTE_CACHE: redis.url, CUOP_REMOTE_PASSWORD: '' };
+      const r = cuop(['info'], open);
+      assert.match(
+        r.stdout,
+        /^remote\s+redis:\/\/127\.0\.0\.1:\d+ prefix cuop: \(reachable: connect [\d.]+ ms, round trip [\d.]+ ms\)/m,
+      );
+      assert.match(r.stdout, /signs with key id k7, accepts k7/);
+      const readOnly = cuop(['info'], { ...open, CUOP_REMOTE_SECRET: '' });
+      assert.match(readOnly.stdout, /read-only \(no CUOP_REMOTE_SECRET\)/);
+
+      // A process that used the tier; its counters reach `cuop cache stats` of another process.
+      const dir = env.CUOP_CACHE_DIR;
+      const c = new KernelCache({
+        dir,
+        env: {},
+        logger: recordingLogger().logger,
+        remote: { url: redis.url, secrets: [{ id: 'k7', secret: 'the-secret-value-0123456789' }] },
+      });
+      await c.getOrCompile(specFor(1), countingCompile(1).compile);
+      await c.close();
+      const stats = cuopJson<{ all: { remote: Record<string, number> } }>(
+        ['cache', '--cache-dir', dir, 'stats'],
+        {},
+      );
+      assert.equal(stats.all.remote['misses'], 1);
+      assert.equal(stats.all.remote['writes'], 1);
+      assert.equal(stats.all.remote['leasesTaken'], 1);
+    } finally {
+      await redis.stop();
+    }
+  },
+);
 
 // ------------------------------------------------------------------ the CLI's own compile cache, refused dirs
 

@@ -11,6 +11,7 @@ import {
   SETTINGS_VARIABLES,
   settingValue,
   settingsProblem,
+  shownSettingValue,
   type Settings,
   type SettingsField,
 } from '../../src/settings/index.js';
@@ -251,6 +252,24 @@ test('the defaults: no variable set', () => {
   });
 });
 
+test('listings never show a credential: URL passwords, the password, the secrets (key ids only)', () => {
+  const s = readSettings({
+    CUOP_REMOTE_CACHE: 'rediss://ci:hunter2-url@cache.example:6380',
+    CUOP_REMOTE_PASSWORD: 'hunter2-env',
+    CUOP_REMOTE_SECRET: 'k1:hunter2-secret-0123456789,k0:hunter2-older-0123456789',
+  });
+  const shown = SETTINGS_VARIABLES.map((v) => JSON.stringify(shownSettingValue(s, v))).join('\n');
+  assert.doesNotMatch(shown, /hunter2/);
+  assert.match(shown, /rediss:\/\/ci:\*\*\*@cache\.example:6380/);
+  assert.match(shown, /"k1:\(hidden\)","k0:\(hidden\)"/);
+  const bad = readSettings({ CUOP_REMOTE_SECRET: 'k1:hunter2' });
+  assert.equal(settingsProblem(bad, 'CUOP_REMOTE_SECRET')?.value, '(hidden)');
+  assert.deepEqual(
+    SETTINGS_VARIABLES.filter((v) => v.secret).map((v) => v.name),
+    ['CUOP_REMOTE_PASSWORD', 'CUOP_REMOTE_SECRET'],
+  );
+});
+
 test('the table lists every variable once, each with a field, a description and a default', () => {
   assert.deepEqual(
     SETTINGS_VARIABLES.map((v) => v.name),
@@ -287,7 +306,9 @@ for (const c of CASES) {
       assert.equal(s.problems.length, 1);
       const p = settingsProblem(s, c.variable);
       assert.equal(p?.variable, c.variable);
-      assert.equal(p?.value, text, 'the text as found');
+      const variable = SETTINGS_VARIABLES.find((v) => v.name === c.variable)!;
+      if (variable.secret) assert.equal(p?.value, '(hidden)', 'a credential is never repeated');
+      else assert.equal(p?.value, text.replace(/\/\/([^@/:]*):[^@/]*@/, '//$1:***@'), 'the text as found');
       if (typeof message === 'string') assert.equal(p?.message, message);
       else assert.match(p?.message ?? '', message);
     }

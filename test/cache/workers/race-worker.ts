@@ -1,5 +1,6 @@
-// Child process of race.test.ts: waits for 'go', then looks up kernels 0..n-1 cold in a shared cache dir; each
-// compile is a real nvcc compile. Reports which keys it compiled and which tier answered each lookup.
+// Child process of race.test.ts (and the remote tier's cross-host race): waits for 'go', then looks up kernels
+// 0..n-1 cold in a cache dir (shared, or its own with a Redis URL and prefix: another "host"); each compile is a
+// real nvcc compile. Reports which keys it compiled and which tier answered each lookup.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,15 @@ import { KernelCache } from '../../../src/cache/kernel-cache.js';
 import type { CompileResult } from '../../../src/compiler/types.js';
 import { kernelSource, NVCC, specFor } from '../fixtures.js';
 
-const [dir, nText, mode] = process.argv.slice(2);
+const [dir, nText, mode, remoteUrl, prefix] = process.argv.slice(2);
+const remote = remoteUrl
+  ? {
+      url: remoteUrl,
+      prefix: prefix!,
+      secrets: [{ id: 'race', secret: 'race-secret-0123456789' }],
+      timeoutMs: 500,
+    }
+  : false;
 const n = Number(nText);
 const run = promisify(execFile);
 
@@ -36,7 +45,7 @@ async function nvcc(i: number): Promise<CompileResult> {
 process.on('message', (m) => {
   if (m !== 'go') return;
   void (async () => {
-    const cache = new KernelCache({ dir, env: {}, policy: { maintenanceIntervalMs: 0 } });
+    const cache = new KernelCache({ dir, env: {}, remote, policy: { maintenanceIntervalMs: 0 } });
     const order = Array.from({ length: n }, (_, i) => i).sort(() => Math.random() - 0.5);
     const compiled: number[] = [];
     const tiers: string[] = [];
@@ -52,8 +61,11 @@ process.on('message', (m) => {
         tiers.push(r.tier);
       }),
     );
+    const remoteStats = cache.getStats().tiers?.['remote'];
     await cache.close();
-    process.send!({ compiled, tiers }, () => process.exit(0));
+    process.send!({ compiled, tiers, ...(remoteStats ? { remote: remoteStats } : {}) }, () =>
+      process.exit(0),
+    );
   })();
 });
 process.send!('ready');

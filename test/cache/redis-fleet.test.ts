@@ -1,0 +1,182 @@
+// The fleet's side of the shared tier on a real redis-server: the cross-host compile lease, processes with their own
+// cache dirs ("hosts") racing cold through one Redis, a host starting from another's kernels, and a slow server
+// (a delaying TCP proxy) tripping the breaker.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { Redis } from 'ioredis';
+
+import { KernelCache } from '../../src/cache/kernel-cache.js';
+import { CacheLog } from '../../src/cache/logger.js';
+import { REDIS_TIER_DEFAULTS, RedisTier, type RedisTierOptions } from '../../src/cache/redis-tier.js';
+import type { LeaseProvider } from '../../src/cache/single-flight.js';
+import { countingCompile, recordingLogger, specFor, tempDir } from './fixtures.js';
+import { race } from './race-fixture.js';
+import { redisMissing, slowProxy, startRedis, type RunningRedis } from './redis-fixture.js';
+
+const missing = redisMissing();
+const opts = { skip: missing ?? false };
+const quiet = { debug: () => {}, warn: () => {} };
+const SECRET = { id: 'k1', secret: 'first-secret-0123456789' };
+let server: RunningRedis | undefined;
+let admin: Redis | undefined;
+let prefixes = 0;
+
+before(async () => {
+  if (missing) return;
+  server = await startRedis();
+  admin = new Redis(server.url);
+});
+after(async () => {
+  admin?.disconnect();
+  await server?.stop();
+});
+
+function tier(over: Partial<RedisTierOptions> = {}): RedisTier {
+  return new RedisTier({
+    ...REDIS_TIER_DEFAULTS,
+    url: server!.url,
+    secrets: [SECRET],
+    prefix: `fleet${++prefixes}:`,
+    timeoutMs: 500,
+    log: new CacheLog(quiet, false),
+    ...over,
+  });
+}
+
+const KEY = 'a'.repeat(64);
+
+test(
+  'the cross-host lease: one holder, named to the others, renewed while held, released by its own token only',
+  opts,
+  async () => {
+    const prefix = `lease${++prefixes}:`;
+    const a = tier({ prefix, leaseTtlMs: 300 });
+    const b = tier({ prefix, leaseTtlMs: 300 });
+    const la = a.leases()!;
+    const lb = b.leases()!;
+    const first = await la.tryAcquire(KEY);
+    assert.ok('lease' in first, JSON.stringify(first));
+    const second = await lb.tryAcquire(KEY);
+    assert.ok(
+      'busy' in second && /:\d+$/.test(second.holder ?? ''),
+      `busy, holder named: ${JSON.stringify(second)}`,
+    );
+    // Held three TTLs: the renewal keeps it.
+    await new Promise((r) => setTimeout(r, 900));
+    assert.ok('busy' in (await lb.tryAcquire(KEY)), 'still held after three TTLs');
+    await first.lease.release();
+    await a.flush(); // the release goes behind queued writes
+    const third = await lb.tryAcquire(KEY);
+    assert.ok('lease' in third, 'free after release');
+    // A lapsed lease taken by another host: the first holder's late release must not delete it.
+    const lapsed = await la.tryAcquire('b'.repeat(64));
+    assert.ok('lease' in lapsed);
+    await admin!.del(`${prefix}lease:${'b'.repeat(64)}`);
+    await admin!.set(`${prefix}lease:${'b'.repeat(64)}`, 'other-host:1:token', 'PX', 10_000);
+    await lapsed.lease.release();
+    await a.flush();
+    assert.equal(await admin!.get(`${prefix}lease:${'b'.repeat(64)}`), 'other-host:1:token');
+    await third.lease.release();
+    await b.flush();
+    assert.equal(await admin!.exists(`${prefix}lease:${KEY}`), 0);
+    assert.equal(a.counters.leasesTaken, 2);
+    assert.ok(b.counters.leasesBusy >= 2);
+    await a.close();
+    await b.close();
+  },
+);
+
+test(
+  'a read-only consumer takes no lease; a dead server gives no lease (compile with the host’s own)',
+  opts,
+  async () => {
+    const ro = tier({ secrets: [] });
+    assert.equal(ro.leases(), undefined);
+    await ro.close();
+    const dead = tier({ url: 'redis://127.0.0.1:1', timeoutMs: 50 });
+    const got = await (dead.leases() as LeaseProvider).tryAcquire(KEY);
+    assert.ok('unavailable' in got, JSON.stringify(got));
+    await dead.close();
+  },
+);
+
+test(
+  '8 "hosts" (processes, each its own cache dir) racing cold through one Redis compile each key once (real nvcc)',
+  opts,
+  async () => {
+    const prefix = `race${++prefixes}:`;
+    const reports = await race((p) => tempDir(`host-${p}`), 8, 4, [server!.url, prefix]);
+    const compiled = reports.flatMap((r) => r.compiled).sort();
+    assert.deepEqual(
+      compiled,
+      [0, 1, 2, 3],
+      `compiles: ${JSON.stringify(reports.map((r) => r.compiled))}; remote: ${JSON.stringify(reports.map((r) => r.remote))}`,
+    );
+    const tiers = reports.flatMap((r) => r.tiers);
+    assert.equal(tiers.length, 32);
+    assert.ok(
+      tiers.every((t) => ['compiled', 'shared', 'remote'].includes(t)),
+      tiers.join(','),
+    );
+    assert.equal((await admin!.keys(`${prefix}lease:*`)).length, 0, 'every lease released');
+    assert.equal((await admin!.keys(`${prefix}*`)).length, 4, 'four entries published');
+  },
+);
+
+test(
+  'a second host (another process, another cache dir) runs the first one’s kernel without compiling',
+  opts,
+  async () => {
+    const prefix = `hosts${++prefixes}:`;
+    const [first] = await race(tempDir('first-host'), 1, 1, [server!.url, prefix]);
+    assert.deepEqual(first!.compiled, [0]);
+    const [second] = await race(tempDir('second-host'), 1, 1, [server!.url, prefix]);
+    assert.deepEqual(second!.compiled, []);
+    assert.deepEqual(second!.tiers, ['remote']);
+  },
+);
+
+test(
+  'a slow Redis (answers held 300 ms by a proxy) trips the breaker; lookups go on locally, then it recovers',
+  opts,
+  async () => {
+    const proxy = await slowProxy(server!.port, 300);
+    const log = recordingLogger();
+    const c = new KernelCache({
+      dir: tempDir('slow-redis'),
+      logger: log.logger,
+      env: {},
+      remote: {
+        url: proxy.url,
+        secrets: [SECRET],
+        prefix: `slow${++prefixes}:`,
+        timeoutMs: 50,
+        breakerCooldownMs: 500,
+      },
+    });
+    try {
+      const t0 = performance.now();
+      for (let i = 70; i < 80; i++) {
+        assert.equal((await c.getOrCompile(specFor(i), countingCompile(i).compile)).tier, 'compiled');
+      }
+      const ms = performance.now() - t0;
+      const s = c.getStats().tiers!['remote']!;
+      assert.equal(s['breaker'], 'open');
+      assert.equal(s['breakerTrips'], 1);
+      assert.ok(Number(s['timeouts']) >= 3, JSON.stringify(s));
+      // Ten lookups and their compiles paid about the breaker's three deadlines, not ten.
+      assert.ok(ms < 10 * 50, `${ms.toFixed(0)} ms for 10 lookups against a slow Redis`);
+      assert.equal(log.warns.filter((w) => /failed or was slow/.test(w)).length, 1, 'one warning');
+      // Fast again: after the cooldown a probe goes through and the breaker closes.
+      proxy.delayMs = 0;
+      await new Promise((r) => setTimeout(r, 600));
+      await c.getOrCompile(specFor(80), countingCompile(80).compile);
+      await c.getOrCompile(specFor(81), countingCompile(81).compile);
+      assert.equal(c.getStats().tiers!['remote']!['breaker'], 'closed');
+    } finally {
+      await c.close();
+      await proxy.close();
+    }
+  },
+);
