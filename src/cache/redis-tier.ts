@@ -9,6 +9,7 @@ import { getSettings } from '../settings/index.js';
 
 import { CircuitBreaker } from './circuit-breaker.js';
 import { isCacheKey } from './key.js';
+import { sha256Hex } from './sha256.js';
 import { errorText, type CacheLog } from './logger.js';
 import { RedisLeaseProvider, type LeaseClient } from './redis-lease.js';
 import { decodeRemote, encodeRemote, type RemoteSecret } from './remote-value.js';
@@ -365,7 +366,7 @@ export class RedisTier implements CacheTier {
     const d = decodeRemote(key, value, this.o.secrets, this.o.allowUnsigned);
     if ('rejected' in d) {
       // The same value read again (e.g. the re-check after taking the lease) is counted and reported once.
-      const seen = `${key}:${value.length}:${value.subarray(-16).toString('hex')}`;
+      const seen = `${key}:${sha256Hex(value)}`;
       if (!this.rejected.has(seen)) {
         if (this.rejected.size >= 1024) this.rejected.clear();
         this.rejected.add(seen);

@@ -16,6 +16,7 @@ export async function race(
   procs: number,
   kernels: number,
   remote: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<Report[]> {
   const children: ChildProcess[] = [];
   const ready: Promise<void>[] = [];
@@ -24,6 +25,7 @@ export async function race(
     const where = typeof dir === 'string' ? dir : dir(p);
     const child = fork(worker('race-worker'), [where, String(kernels), 'plain', ...remote], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env,
     });
     children.push(child);
     ready.push(new Promise((res) => child.once('message', () => res())));

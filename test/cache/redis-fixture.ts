@@ -189,3 +189,103 @@ export async function startCluster(dir: string): Promise<RunningCluster> {
   }
   return { url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, ports, stop };
 }
+
+/**
+ * A redis-server speaking only TLS (a self-signed certificate for 127.0.0.1 made with openssl, in `dir`), with an
+ * ACL user `ci` (password `ci-password-0123`) and the default user off. `ca` is the certificate to trust.
+ */
+export async function startTlsRedis(dir: string): Promise<RunningRedis & { ca: string }> {
+  const cert = `${dir}/cert.pem`;
+  const key = `${dir}/key.pem`;
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
+  const p = await freePort();
+  const proc = spawn(
+    REDIS_SERVER,
+    [
+      '--port',
+      '0',
+      '--tls-port',
+      String(p),
+      '--bind',
+      '127.0.0.1',
+      '--tls-cert-file',
+      cert,
+      '--tls-key-file',
+      key,
+      '--tls-ca-cert-file',
+      cert,
+      '--tls-auth-clients',
+      'no',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--user',
+      'ci',
+      'on',
+      '>ci-password-0123',
+      '~*',
+      '&*',
+      '+@all',
+      '--user',
+      'default',
+      'off',
+    ],
+    { stdio: 'ignore' },
+  );
+  const cli = (...args: string[]) =>
+    spawnSync(
+      'redis-cli',
+      [
+        '--tls',
+        '--cacert',
+        cert,
+        '-p',
+        String(p),
+        '--user',
+        'ci',
+        '--pass',
+        'ci-password-0123',
+        '--no-auth-warning',
+        ...args,
+      ],
+      { encoding: 'utf8' },
+    );
+  for (let i = 0; ; i++) {
+    if (cli('ping').stdout?.trim() === 'PONG') break;
+    if (i === 200) throw new Error(`the TLS redis-server on port ${p} did not answer`);
+    await sleep(10);
+  }
+  return {
+    port: p,
+    url: `rediss://127.0.0.1:${p}`,
+    ca: cert,
+    async stop(kill = false) {
+      if (proc.exitCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill(kill ? 'SIGKILL' : 'SIGTERM');
+      await gone;
+    },
+  };
+}

@@ -2,6 +2,7 @@
 // cache dirs ("hosts") racing cold through one Redis, a host starting from another's kernels, and a slow server
 // (a delaying TCP proxy) tripping the breaker.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 
 import { Redis } from 'ioredis';
@@ -12,7 +13,7 @@ import { REDIS_TIER_DEFAULTS, RedisTier, type RedisTierOptions } from '../../src
 import type { LeaseProvider } from '../../src/cache/single-flight.js';
 import { countingCompile, recordingLogger, specFor, tempDir } from './fixtures.js';
 import { race } from './race-fixture.js';
-import { redisMissing, slowProxy, startRedis, type RunningRedis } from './redis-fixture.js';
+import { redisMissing, slowProxy, startRedis, startTlsRedis, type RunningRedis } from './redis-fixture.js';
 
 const missing = redisMissing();
 const opts = { skip: missing ?? false };
@@ -177,6 +178,40 @@ test(
     } finally {
       await c.close();
       await proxy.close();
+    }
+  },
+);
+
+test(
+  'rediss:// with an ACL user: two hosts share a kernel over TLS; a wrong password or an untrusted certificate only costs the remote tier',
+  {
+    skip:
+      missing ??
+      (spawnSync('openssl', ['version']).status === 0 ? false : 'no openssl to make a certificate'),
+  },
+  async () => {
+    const tls = await startTlsRedis(tempDir('redis-tls'));
+    try {
+      const url = tls.url.replace('//', '//ci:ci-password-0123@');
+      const trusted = { ...process.env, NODE_EXTRA_CA_CERTS: tls.ca };
+      const [first] = await race(tempDir('tls-a'), 1, 1, [url, 'tls:'], trusted);
+      assert.deepEqual(first!.compiled, [0]);
+      assert.equal(first!.remote?.['writes'], 1, JSON.stringify(first!.remote));
+      const [second] = await race(tempDir('tls-b'), 1, 1, [url, 'tls:'], trusted);
+      assert.deepEqual(second!.tiers, ['remote']);
+      // The same server without trusting its certificate, or with a wrong password: compiled locally, counted.
+      const [untrusted] = await race(tempDir('tls-c'), 1, 1, [url, 'tls:'], {
+        ...process.env,
+        NODE_EXTRA_CA_CERTS: '',
+      });
+      assert.deepEqual(untrusted!.tiers, ['compiled']);
+      assert.ok(Number(untrusted!.remote?.['errors']) + Number(untrusted!.remote?.['timeouts']) > 0);
+      const wrong = url.replace('ci-password-0123', 'not-the-password');
+      const [refused] = await race(tempDir('tls-d'), 1, 1, [wrong, 'tls:'], trusted);
+      assert.deepEqual(refused!.tiers, ['compiled']);
+      assert.equal(refused!.remote?.['hits'], 0);
+    } finally {
+      await tls.stop();
     }
   },
 );

@@ -61,8 +61,8 @@ process.on('message', (m) => {
         tiers.push(r.tier);
       }),
     );
+    await cache.close(); // sends the queued publishes first
     const remoteStats = cache.getStats().tiers?.['remote'];
-    await cache.close();
     process.send!({ compiled, tiers, ...(remoteStats ? { remote: remoteStats } : {}) }, () =>
       process.exit(0),
     );
