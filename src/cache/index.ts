@@ -63,3 +63,12 @@ export { parseEntryMetadata, type EntryMetadata, type MetadataParse, type ParamR
 export { CacheLog, stderrLogger, type CacheLogger } from './logger.js';
 export { emptyCounters, type CacheCounters, type CacheStats, type CacheStatsSnapshot } from './stats.js';
 export { CODECS, zstdAvailable, CodecUnavailableError, type Codec } from './codec.js';
+export {
+  archProblem,
+  BundleRejectedError,
+  type BundleExportOptions,
+  type BundleExportReport,
+  type BundleImportOptions,
+  type BundleImportReport,
+} from './bundle-import.js';
+export type { RemoteSecret } from './remote-value.js';

@@ -6,6 +6,14 @@ import type { CompileResult } from '../compiler/types.js';
 import { compileRecord, type CompileExtras } from './compile-record.js';
 import { DiskTier } from './disk-tier.js';
 import type { NearEntry } from './explain.js';
+import {
+  exportBundle,
+  importBundle,
+  type BundleExportOptions,
+  type BundleExportReport,
+  type BundleImportOptions,
+  type BundleImportReport,
+} from './bundle-import.js';
 import { FileLeaseProvider } from './file-lease.js';
 import { LeaseChain } from './lease-chain.js';
 import { memoizedCacheKey, type KeySpec } from './key.js';
@@ -13,6 +21,7 @@ import { CacheLog, errorText, stderrLogger, type CacheLogger } from './logger.js
 import { LookupPipeline, type CacheLookup } from './lookup.js';
 import { Maintenance, type IntegrityReport, type MaintenanceReport } from './maintenance.js';
 import { MemoryTier, type CacheEntry } from './memory-tier.js';
+import { getSettings } from '../settings/index.js';
 import { remoteTierFromSettings, type RedisTier, type RedisTierOptions } from './redis-tier.js';
 import type { EntryMetadata } from './metadata.js';
 import {
@@ -88,10 +97,12 @@ export class KernelCache {
   private readonly maintenance: Maintenance | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
+  private readonly env: NodeJS.ProcessEnv;
   private readonly flushAtExit = (): void => this.flushStats(true);
 
   constructor(opts: KernelCacheOptions = {}) {
     const env = opts.env ?? process.env;
+    this.env = env;
     const envProblems: EnvProblem[] = [];
     this.policy = resolvePolicy(opts.policy, env, (p) => envProblems.push(p));
     this.log = new CacheLog(opts.logger ?? stderrLogger, this.policy.debug);
@@ -433,6 +444,35 @@ export class KernelCache {
     } catch (e) {
       this.log.debug(`miss ${key} (no explanation: ${errorText(e)})`);
     }
+  }
+
+  // ---------------------------------------------------------------- bundles (bundle-import.ts, bundle.ts)
+
+  /**
+   * Writes a bundle of the given entries (default: every entry of the disk tier), signed when `signer` is given
+   * (default: the first remote secret, CUOP_REMOTE_SECRET). Entries that read headers from disk are skipped.
+   */
+  async exportBundle(
+    path: string,
+    opts: Partial<BundleExportOptions> & { cuopVersion: string },
+  ): Promise<BundleExportReport> {
+    const keys = opts.keys ?? (this.disk ? this.disk.list() : []);
+    const signer = opts.signer ?? getSettings(this.env).remote.secrets[0];
+    return exportBundle(this.lookup, keys, path, { ...opts, ...(signer ? { signer } : {}) });
+  }
+
+  /**
+   * Verifies a bundle and imports its entries into the disk tier: each one verified (hashes, metadata, checksum),
+   * skipped when built for an arch not in `archs`, left alone when already cached. A bundle whose structure or
+   * signature fails throws BundleRejectedError and imports nothing. Signatures are required when a secret is set.
+   */
+  async importBundle(path: string, opts: Partial<BundleImportOptions> = {}): Promise<BundleImportReport> {
+    const secrets = opts.secrets ?? getSettings(this.env).remote.secrets;
+    return importBundle(this.lookup, path, {
+      ...opts,
+      secrets,
+      requireSignature: opts.requireSignature ?? secrets.length > 0,
+    });
   }
 
   /** Counters of this object and the persisted totals of every process using the directory. */

@@ -160,7 +160,7 @@ export class LookupPipeline {
   private async verifiedGet(
     tier: CacheTier,
     key: string,
-    expect: ExpectedIdentity,
+    expect: ExpectedIdentity | undefined,
     recheck = false,
   ): Promise<TierRecord | undefined> {
     let rec: TierRecord | undefined;
@@ -292,6 +292,30 @@ export class LookupPipeline {
     if (candidate) await this.addToManifest(rec.meta.familyKey, candidate);
     if (rec.key !== ownKey) this.familyFirst.add(spec);
     return entry;
+  }
+
+  /** The verified record of `key` from memory or the first tier holding it (for export); counts no hit. */
+  async readRecord(key: string): Promise<TierRecord | undefined> {
+    const resident = this.memory.peek(key);
+    if (resident) return { key, image: resident.image, meta: resident.meta };
+    for (const tier of this.tiers) {
+      const rec = await this.verifiedGet(tier, key, undefined);
+      if (rec) return rec;
+    }
+    return undefined;
+  }
+
+  /**
+   * A verified record from outside (a bundle) into this host's writable persistent tiers (not a shared one: what
+   * a host imports is its own business); false when none took it.
+   */
+  async adopt(rec: TierRecord): Promise<boolean> {
+    const before = this.o.stats.counters.writeFailures;
+    const into = this.tiers.filter(
+      (t) => t.capabilities.persistent && !t.capabilities.readOnly && !t.capabilities.shared,
+    );
+    await this.publish(rec, into);
+    return into.length > 0 && this.o.stats.counters.writeFailures === before;
   }
 
   private async publish(rec: TierRecord, tiers: readonly CacheTier[]): Promise<void> {

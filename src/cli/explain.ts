@@ -3,79 +3,12 @@
 //   { "source": "…" | "sourceFile": "k.cu", "name": "k" | "names": ["a", "b"], "options": ["-Iinclude"],
 //     "headers": { "x.h": "…" }, "headerFiles": { "x.h": "x.h" }, "arch": "sm_90", "compiler": "nvcc" }
 // Paths in it (sourceFile, headerFiles, relative include options) are relative to the spec file's directory.
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-
 import { KernelCache } from '../cache/index.js';
-import { absolutizePathOptions, type CompilerPreference } from '../compiler/index.js';
-import { JitCompiler, type JitExplanation, type KernelSpec, type ModuleSpec } from '../jit/index.js';
+import type { CompilerPreference } from '../compiler/index.js';
+import { JitCompiler, readSpecFile, type JitExplanation } from '../jit/index.js';
 
-interface SpecFile {
-  source?: unknown;
-  sourceFile?: unknown;
-  name?: unknown;
-  names?: unknown;
-  options?: unknown;
-  headers?: unknown;
-  headerFiles?: unknown;
-  arch?: unknown;
-  compiler?: unknown;
-}
-
-/** A spec file as the spec the JIT takes, its arch and compiler. Throws an Error that says what is wrong. */
-export function readSpecFile(path: string): {
-  spec: KernelSpec | ModuleSpec;
-  arch?: string;
-  compiler?: CompilerPreference;
-} {
-  const base = dirname(resolve(path));
-  let raw: SpecFile;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8')) as SpecFile;
-  } catch (e) {
-    throw new Error(`cannot read the spec file ${path}: ${e instanceof Error ? e.message : String(e)}`, {
-      cause: e,
-    });
-  }
-  const fail = (what: string): never => {
-    throw new Error(`spec file ${path}: ${what}`);
-  };
-  if (typeof raw !== 'object' || raw === null) fail('expected a JSON object');
-  let source: string;
-  if (typeof raw.source === 'string') source = raw.source;
-  else if (typeof raw.sourceFile === 'string') source = readFileSync(resolve(base, raw.sourceFile), 'utf8');
-  else source = fail('needs "source" (the CUDA text) or "sourceFile" (its path)');
-  const headers: Record<string, string> = {};
-  if (raw.headers !== undefined) {
-    if (typeof raw.headers !== 'object' || raw.headers === null) fail('"headers" must map names to text');
-    Object.assign(headers, raw.headers);
-  }
-  if (raw.headerFiles !== undefined) {
-    if (typeof raw.headerFiles !== 'object' || raw.headerFiles === null)
-      fail('"headerFiles" must map names to paths');
-    for (const [name, p] of Object.entries(raw.headerFiles as Record<string, unknown>)) {
-      if (typeof p !== 'string') fail(`headerFiles.${name} must be a path`);
-      headers[name] = readFileSync(resolve(base, p as string), 'utf8');
-    }
-  }
-  const optionList = raw.options ?? [];
-  if (!Array.isArray(optionList) || !optionList.every((o) => typeof o === 'string'))
-    fail('"options" must be an array of strings');
-  const options = absolutizePathOptions(optionList as string[], base);
-  const common = { source, options, ...(Object.keys(headers).length > 0 ? { headers } : {}) };
-  let spec: KernelSpec | ModuleSpec;
-  if (typeof raw.name === 'string') spec = { ...common, name: raw.name };
-  else if (Array.isArray(raw.names)) spec = { ...common, names: raw.names as string[] };
-  else spec = fail('needs "name" (one kernel) or "names" (a module)');
-  if (raw.arch !== undefined && typeof raw.arch !== 'string') fail('"arch" must be like "sm_90"');
-  if (raw.compiler !== undefined && !['nvrtc', 'nvcc', 'auto'].includes(raw.compiler as string))
-    fail('"compiler" must be "nvrtc", "nvcc" or "auto"');
-  return {
-    spec,
-    ...(typeof raw.arch === 'string' ? { arch: raw.arch } : {}),
-    ...(raw.compiler !== undefined ? { compiler: raw.compiler as CompilerPreference } : {}),
-  };
-}
+/** One spec file as the spec the JIT takes, its arch and compiler (see jit/spec-manifest.ts). */
+export { readSpecFile };
 
 /** The explanation for people: one line for a hit, the nearest entries and their differences for a miss. */
 export function formatExplanation(names: string, e: JitExplanation): string {

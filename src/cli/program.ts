@@ -72,6 +72,24 @@ const withCache = (fn: (c: KernelCache) => Promise<unknown>) => async () => {
   }
 };
 
+/** Runs `fn` on the cache; its result is the exit status. Bad input (a missing manifest, a bad flag) is one line. */
+async function withCacheStatus(fn: (c: KernelCache) => Promise<number>): Promise<void> {
+  const c = openCache();
+  try {
+    if (c.dir === null && !getSettings().cache.disabled) {
+      console.error('cuop: the cache directory was refused (see above): nothing was done.');
+      process.exitCode = 1;
+      return;
+    }
+    process.exitCode = await fn(c);
+  } catch (e) {
+    console.error(`cuop: ${e instanceof Error ? e.message : String(e)}`);
+    process.exitCode = 2;
+  } finally {
+    await c.close();
+  }
+}
+
 cache
   .command('stats')
   .description('hits per tier, misses, compiles, saved compile time, bytes, evictions (all processes)')
@@ -120,6 +138,63 @@ cache
     const dir = (cache.opts() as { cacheDir?: string }).cacheDir ?? resolveCacheDir();
     const { runExplain } = await import('./explain.js');
     process.exitCode = await runExplain(specPath, { cacheDir: dir, ...o });
+  });
+const manifestOptions = (c: Command): Command =>
+  c
+    .option('--arch <archs>', "comma-separated target archs, e.g. sm_90,sm_100 (default: each spec's own)")
+    .option('--compiler <which>', "nvrtc | nvcc | auto (default: each spec's own, else auto)")
+    .option('--json', 'print the structured result');
+manifestOptions(
+  cache
+    .command('warm <manifest>')
+    .description(
+      'compile every kernel of a manifest (CUOP_RECORD=manifest, jit.record()) for every arch, in parallel; ' +
+        'no GPU needed. Exit status 1 when any failed',
+    )
+    .option('--jobs <n>', 'compiles at once (default: the CPU count)', (v) => positiveInt(v)),
+).action(async (manifest: string, o: { arch?: string; compiler?: string; json?: boolean; jobs?: number }) => {
+  const { runWarm } = await import('./warm.js');
+  await withCacheStatus((c) => runWarm(c, manifest, o));
+});
+manifestOptions(
+  cache
+    .command('check <manifest>')
+    .description(
+      'would every kernel of a manifest hit here? For each miss, what differs. Exit status 1 on a miss',
+    ),
+).action(async (manifest: string, o: { arch?: string; compiler?: string; json?: boolean }) => {
+  const { runCheck } = await import('./warm.js');
+  await withCacheStatus((c) => runCheck(c, manifest, o));
+});
+manifestOptions(
+  cache
+    .command('export <out>')
+    .description(
+      'write a bundle (.cuopbundle) of the entries a manifest needs (--manifest) or of all (--all)',
+    )
+    .option('--manifest <file>', 'the kernels of this manifest (they must be cached here)')
+    .option('--all', 'every entry of the disk cache'),
+).action(
+  async (
+    out: string,
+    o: { manifest?: string; all?: boolean; arch?: string; compiler?: string; json?: boolean },
+  ) => {
+    const { runExport } = await import('./bundle.js');
+    await withCacheStatus((c) => runExport(c, out, { ...o, version: ownVersion() }));
+  },
+);
+cache
+  .command('import <bundle>')
+  .description(
+    'verify a bundle and import its entries (signature required when CUOP_REMOTE_SECRET is set); entries for ' +
+      "archs this host's GPUs cannot run are skipped with the reason; importing twice is a no-op",
+  )
+  .option('--arch <archs>', "archs this cache serves (default: this host's GPUs; none found: any)")
+  .option('--allow-unsigned', 'accept an unsigned bundle although a secret is set')
+  .option('--json', 'print the structured result')
+  .action(async (bundle: string, o: { arch?: string; allowUnsigned?: boolean; json?: boolean }) => {
+    const { runImport } = await import('./bundle.js');
+    await withCacheStatus((c) => runImport(c, bundle, o));
   });
 cache
   .command('dir')

@@ -2,6 +2,7 @@ export {
   JitCompiler,
   JitModule,
   JitDisabledError,
+  type CheckResult,
   type JitExplanation,
   type JitCompilerOptions,
   type WarmOptions,
@@ -9,3 +10,12 @@ export {
 } from './jit-compiler.js';
 export { defaultKernelProvider } from './default-provider.js';
 export type { KernelSpec, ModuleSpec, KernelProvider } from './types.js';
+export {
+  entryDigest,
+  entryLine,
+  parseSpecRecord,
+  readManifest,
+  readSpecFile,
+  SpecRecorder,
+  type SpecEntry,
+} from './spec-manifest.js';

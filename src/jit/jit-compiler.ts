@@ -36,7 +36,9 @@ import {
 } from '../cuda/index.js';
 import { Device, type Kernel, type Module } from '../runtime/index.js';
 import { compilerFingerprint, recallIdentity, rememberIdentity } from './compiler-identity.js';
+import { getSettings } from '../settings/index.js';
 import { prepareKernelSpec, prepareModuleSpec, stillAsPrepared, type PreparedSpec } from './prepared-spec.js';
+import { SpecRecorder, type SpecEntry } from './spec-manifest.js';
 import type { KernelProvider, KernelSpec, ModuleSpec } from './types.js';
 
 // Driver errors that condemn the image itself; anything else (out of memory, a context broken by an earlier fault)
@@ -62,9 +64,11 @@ class CompilerIdentityChanged extends Error {
 /** The JIT is configured not to compile (enableJit: false) and the kernel is in no cache tier. */
 export class JitDisabledError extends CuopError {
   override readonly name = 'JitDisabledError';
-  constructor(message: string) {
+  /** The kernels that were missing (name and arch), when several were checked at once (assertWarm). */
+  declare readonly missing: readonly string[];
+  constructor(message: string, missing: readonly string[] = []) {
     super(message);
-    attachDetails(this, {});
+    attachDetails(this, { missing: [...missing] });
   }
 }
 registerErrorClass('JitDisabledError', JitDisabledError);
@@ -76,6 +80,14 @@ export interface JitCompilerOptions {
   readonly compiler?: Compiler | CompilerPreference;
   /** false: serve kernels only from the cache, never compile (a miss throws JitDisabledError). Default true. */
   readonly allowCompile?: boolean;
+  /** A manifest file every looked-up spec is appended to (default: CUOP_RECORD; null: none). */
+  readonly record?: string | null;
+}
+
+/** What `jit.check()` says of one manifest entry. */
+export interface CheckResult {
+  readonly entry: SpecEntry;
+  readonly explanation: JitExplanation;
 }
 
 export interface WarmOptions {
@@ -168,11 +180,55 @@ export class JitCompiler implements KernelProvider {
   private driverVersionValue: string | undefined;
   // Set when the compiler identity came from the memo: checked against the real compiler before any compile.
   private identityMemo: { fingerprint: string } | undefined;
+  private recorder: SpecRecorder | undefined;
+  private readonly recorded = new WeakSet<KeySpec>();
 
   constructor(options: JitCompilerOptions = {}) {
     this.cache = options.cache ?? new KernelCache();
     this.compilerChoice = options.compiler ?? 'auto';
     this.allowCompile = options.allowCompile ?? true;
+    const record = options.record === undefined ? getSettings().jit.record : options.record;
+    if (record) this.record(record);
+  }
+
+  /**
+   * Appends every spec this JIT looks up from now on (once each, with its arch and compiler) to the manifest at
+   * `path` (JSON Lines, see spec-manifest.ts), for `cuop cache warm`, `check` and `export --manifest`. undefined
+   * stops recording.
+   */
+  record(path: string | undefined): void {
+    this.recorder = path ? new SpecRecorder(path, (m) => process.emitWarning(m, 'CuopWarning')) : undefined;
+  }
+
+  /**
+   * For each entry: would it hit here (no compile, no load), and on a miss what differs from the nearest entries.
+   * An entry's own arch wins over `options.arch`; without either, device 0's.
+   */
+  async check(entries: readonly SpecEntry[], options: { arch?: string } = {}): Promise<CheckResult[]> {
+    const out: CheckResult[] = [];
+    for (const entry of entries) {
+      const arch = entry.arch ?? options.arch;
+      out.push({ entry, explanation: await this.explain(entry.spec, arch ? { arch } : {}) });
+    }
+    return out;
+  }
+
+  /**
+   * Throws a JitDisabledError naming every entry that would not hit (what a service with enableJit: false calls at
+   * start, instead of failing on the first request or compiling for minutes).
+   */
+  async assertWarm(entries: readonly SpecEntry[], options: { arch?: string } = {}): Promise<void> {
+    const missing = (await this.check(entries, options)).filter((r) => !r.explanation.found);
+    if (missing.length === 0) return;
+    const names = missing.map(
+      (r) =>
+        `${'names' in r.entry.spec ? r.entry.spec.names.join(', ') : r.entry.spec.name} (${r.explanation.arch})`,
+    );
+    throw new JitDisabledError(
+      `${missing.length} of ${entries.length} kernels are not in the cache: ${names.join('; ')}. Warm them with ` +
+        '`cuop cache warm <manifest>` or import a bundle (`cuop cache import`); `cuop cache check` says why each misses.',
+      names,
+    );
   }
 
   /** The compiler backend (selected on first use). */
@@ -277,6 +333,10 @@ export class JitCompiler implements KernelProvider {
   ): Promise<CacheLookup> {
     const info = this.infoResolved ?? (await this.compilerInfo());
     const keySpec = this.keySpecFor(state, arch, info);
+    if (this.recorder && !this.recorded.has(keySpec)) {
+      this.recorded.add(keySpec);
+      this.recorder.record(recordedEntry(state.prepared, arch, info.id));
+    }
     const hit = this.cache.lookupSync(keySpec);
     if (hit) return hit;
     try {
@@ -441,4 +501,16 @@ export class JitCompiler implements KernelProvider {
     };
     return this.compiler.compile(req);
   }
+}
+
+/** A prepared spec as a manifest entry: as given, include paths absolute, with the arch and compiler it ran with. */
+function recordedEntry(p: PreparedSpec, arch: string, compiler: string): SpecEntry {
+  const common = {
+    source: p.source,
+    options: absolutizePathOptions(p.options, p.cwd),
+    ...(p.headers ? { headers: p.headers } : {}),
+    ...(p.programName ? { programName: p.programName } : {}),
+  };
+  const spec = p.given.name !== undefined ? { ...common, name: p.names[0]! } : { ...common, names: p.names };
+  return { spec, arch, ...(compiler === 'nvrtc' || compiler === 'nvcc' ? { compiler } : {}) };
 }

@@ -68,6 +68,11 @@ export interface Settings {
     /** CUOP_REMOTE_TIMEOUT_MS: deadline of each remote call. */
     readonly timeoutMs: number;
   };
+  /** The JIT's own switches. */
+  readonly jit: {
+    /** CUOP_RECORD: append every kernel spec looked up to this manifest (JSON Lines), for `cuop cache warm`. */
+    readonly record: string | undefined;
+  };
   /** CUOP_DEBUG: log every cache decision to stderr. */
   readonly debug: boolean;
   /** The variables whose values could not be used (their defaults stand), in table order. */
@@ -83,7 +88,7 @@ export interface SettingsProblem {
   readonly message: string;
 }
 
-type Group = 'cache' | 'compiler' | 'libraries' | 'remote';
+type Group = 'cache' | 'compiler' | 'libraries' | 'remote' | 'jit';
 /** Where a variable lands in Settings: 'cache.maxDiskBytes', 'debug'. */
 export type SettingsField = { [G in Group]: `${G}.${keyof Settings[G] & string}` }[Group] | 'debug';
 
@@ -123,6 +128,7 @@ export const DEFAULT_SETTINGS: Settings = deepFreeze({
     ttlSeconds: 30 * 86_400,
     timeoutMs: 50,
   },
+  jit: { record: undefined },
   debug: false,
   problems: [],
 });
@@ -376,6 +382,18 @@ const VARIABLES: readonly VariableSpec[] = [
       s.remote.timeoutMs = v;
     },
   },
+  {
+    name: 'CUOP_RECORD',
+    field: 'jit.record',
+    description:
+      'A manifest file: every kernel spec a run looks up is appended to it (deduplicated), for ' +
+      '`cuop cache warm`, `cuop cache check` and `cuop cache export --manifest`.',
+    defaultValue: 'none (nothing recorded)',
+    read: (t, s) => {
+      if (t.includes('\0')) throw new Error('expected a file path');
+      s.jit.record = t;
+    },
+  },
 ];
 
 /** Every variable cuop reads: name, where it lands in Settings, what it does, its default. */
@@ -396,6 +414,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     compiler: { ...d.compiler },
     libraries: { ...d.libraries },
     remote: { ...d.remote },
+    jit: { ...d.jit },
     debug: d.debug,
   };
   const problems: SettingsProblem[] = [];

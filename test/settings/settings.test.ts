@@ -222,6 +222,15 @@ const CASES: readonly {
     good: [['200', 200]],
     bad: [['-1', /positive number/]],
   },
+  {
+    variable: 'CUOP_RECORD',
+    field: 'jit.record',
+    good: [
+      ['run.manifest', 'run.manifest'],
+      ['/srv/warm/m.jsonl', '/srv/warm/m.jsonl'],
+    ],
+    bad: [['a\0b', 'expected a file path']],
+  },
 ];
 
 test('the defaults: no variable set', () => {
@@ -247,6 +256,7 @@ test('the defaults: no variable set', () => {
       ttlSeconds: 2_592_000,
       timeoutMs: 50,
     },
+    jit: { record: undefined },
     debug: false,
     problems: [],
   });
