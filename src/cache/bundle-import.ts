@@ -113,7 +113,13 @@ export async function importBundle(
   path: string,
   opts: BundleImportOptions,
 ): Promise<BundleImportReport> {
-  const read = await readBundle(path, { secrets: opts.secrets, requireSignature: opts.requireSignature });
+  let read;
+  try {
+    read = await readBundle(path, { secrets: opts.secrets, requireSignature: opts.requireSignature });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BundleRejectedError(path, `it cannot be read (${code ?? (e as Error).message})`);
+  }
   if (!read.ok) throw new BundleRejectedError(path, read.rejected);
   const report: BundleImportReport = {
     path,
