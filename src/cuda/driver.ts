@@ -85,6 +85,9 @@ interface RawDriver {
   cuEventElapsedTime: Fn;
   /** cuLaunchKernel with kernelParams taken as one pre-packed `void*[]` block (see kernel-params.ts). */
   cuLaunchKernel: Fn;
+  /** cuLaunchKernelEx with a CUlaunchConfig packed into a Buffer (launch-config.ts); absent before CUDA 12. */
+  cuLaunchKernelEx: Fn | undefined;
+  cuOccupancyMaxActiveBlocksPerMultiprocessor: Fn;
 }
 
 let initialized = false;
@@ -155,6 +158,12 @@ function bindLibrary(): RawDriver {
     cuLaunchKernel: f(
       'int cuLaunchKernel(void *f, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t bx, uint32_t by, uint32_t bz, ' +
         'uint32_t sharedMemBytes, void *stream, void *kernelParams, void *extra)',
+    ),
+    cuLaunchKernelEx: optional(
+      'int cuLaunchKernelEx(const void *config, void *f, void *kernelParams, void *extra)',
+    ),
+    cuOccupancyMaxActiveBlocksPerMultiprocessor: f(
+      'int cuOccupancyMaxActiveBlocksPerMultiprocessor(_Out_ int *numBlocks, void *func, int blockSize, size_t dynamicSMemSize)',
     ),
   };
 }
@@ -450,6 +459,35 @@ export function launchKernel(
     null,
   );
   if (code !== 0) check(code, 'cuLaunchKernel');
+}
+
+/**
+ * cuLaunchKernelEx: `config` is a packed CUlaunchConfig whose attrs pointer already points at its attributes
+ * (launch-config.ts); `params` as for launchKernel.
+ */
+export function launchKernelEx(config: Buffer, fn: Handle, params: Buffer): void {
+  const r = library.loaded ?? cuda();
+  if (!r.cuLaunchKernelEx) {
+    throw new Error(
+      'this driver has no cuLaunchKernelEx (CUDA 12.0 or newer is needed for clusters and launch attributes)',
+    );
+  }
+  const code = r.cuLaunchKernelEx(config, fn, params, null);
+  if (code !== 0) check(code, 'cuLaunchKernelEx');
+}
+
+/** Blocks of `fn` that can be resident on one multiprocessor at this block size and dynamic shared memory. */
+export function occupancyMaxActiveBlocksPerMultiprocessor(
+  fn: Handle,
+  blockSize: number,
+  sharedMem: number,
+): number {
+  const v = out1(0);
+  check(
+    cuda().cuOccupancyMaxActiveBlocksPerMultiprocessor(v, fn, blockSize, sharedMem),
+    'cuOccupancyMaxActiveBlocksPerMultiprocessor',
+  );
+  return v[0] as number;
 }
 
 /** Path of the loaded libcuda, for diagnostics. */

@@ -2,7 +2,17 @@
 export * from './errors.js';
 export * as driver from './driver.js';
 export * as nvrtc from './nvrtc.js';
-export { KernelParamBlock, PARAM_SIZE, type ParamType, type ParamValue } from './kernel-params.js';
+export {
+  KernelParamBlock,
+  PARAM_SIZE,
+  rawSlot,
+  slotLayout,
+  type ParamType,
+  type ParamValue,
+  type RawSlot,
+  type SlotType,
+} from './kernel-params.js';
+export { LaunchConfigBlock, type ExLaunch } from './launch-config.js';
 export {
   candidatePaths,
   openFirst,

@@ -20,6 +20,25 @@ export const PARAM_SIZE: Readonly<Record<ParamType, number>> = {
 /** A value for one slot: numbers for 32-bit and float types, bigint or number for 64-bit ones. */
 export type ParamValue = number | bigint;
 
+/**
+ * A slot of raw bytes (a struct, union or array passed by value): `raw:<size>:<align>`. Its value is the bytes,
+ * laid out by the caller (runtime/struct-layout.ts follows C's rules).
+ */
+export type RawSlot = `raw:${number}:${number}`;
+export type SlotType = ParamType | RawSlot;
+
+export const rawSlot = (size: number, align: number): RawSlot => `raw:${size}:${align}`;
+
+/** Size and alignment of a slot type. */
+export function slotLayout(t: SlotType): { size: number; align: number } {
+  if (t in PARAM_SIZE) {
+    const size = PARAM_SIZE[t as ParamType];
+    return { size, align: size };
+  }
+  const [, size, align] = t.split(':');
+  return { size: Number(size), align: Number(align) };
+}
+
 export class KernelParamBlock {
   /** The argument values, slot after slot, each at an offset aligned to its own size. */
   readonly slots: Buffer;
@@ -34,12 +53,14 @@ export class KernelParamBlock {
   private readonly i64: BigInt64Array;
   private readonly u64: BigUint64Array;
 
-  constructor(readonly types: readonly ParamType[]) {
+  constructor(readonly types: readonly SlotType[]) {
     const offsets: number[] = [];
     let end = 0;
     for (const t of types) {
-      const size = PARAM_SIZE[t];
-      end = Math.ceil(end / size) * size;
+      const { size, align } = slotLayout(t);
+      // Raw slots are 8-byte aligned at least, so the typed views below stay usable around them.
+      const a = t.startsWith('raw:') ? Math.max(8, align) : align;
+      end = Math.ceil(end / a) * a;
       offsets.push(end);
       end += size;
     }
@@ -61,12 +82,20 @@ export class KernelParamBlock {
   }
 
   /** Write one argument into its slot. Throws a RangeError naming the argument if it does not fit its type. */
-  set(index: number, value: ParamValue): void {
+  set(index: number, value: ParamValue | Uint8Array): void {
     const type = this.types[index];
     const off = this.offsets[index];
     if (type === undefined || off === undefined) throw new RangeError(`kernel has no parameter #${index}`);
+    if (value instanceof Uint8Array) {
+      const { size } = slotLayout(type);
+      if (!type.startsWith('raw:') || value.length !== size)
+        throw new RangeError(`argument #${index} (${type}) cannot take ${value.length} raw bytes`);
+      this.slots.set(value, off);
+      return;
+    }
     // Offsets are multiples of the slot size, so off / size indexes the matching typed view.
-    switch (type) {
+    const scalar = type as ParamType;
+    switch (scalar) {
       case 'f32':
         this.f32[off >> 2] = Number(value);
         return;
@@ -74,18 +103,20 @@ export class KernelParamBlock {
         this.f64[off >> 3] = Number(value);
         return;
       case 'i32':
-        this.i32[off >> 2] = toInteger(value, index, type);
+        this.i32[off >> 2] = toInteger(value, index, scalar);
         return;
       case 'u32':
-        this.u32[off >> 2] = toInteger(value, index, type);
+        this.u32[off >> 2] = toInteger(value, index, scalar);
         return;
       case 'i64':
-        this.i64[off >> 3] = toBigInt(value, index, type);
+        this.i64[off >> 3] = toBigInt(value, index, scalar);
         return;
       case 'u64':
       case 'ptr':
-        this.u64[off >> 3] = toBigInt(value, index, type);
+        this.u64[off >> 3] = toBigInt(value, index, scalar);
         return;
+      default:
+        throw new RangeError(`argument #${index} is a struct slot (${type}): pass its bytes`);
     }
   }
 }

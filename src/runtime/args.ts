@@ -1,4 +1,5 @@
 import type { ParamType, ParamValue } from '../cuda/index.js';
+import type { StructArg } from './struct-layout.js';
 
 /** An argument with an explicit C type, e.g. `i32(n)`: plain JS numbers are ambiguous (int? float?). */
 export interface TypedArg {
@@ -15,7 +16,7 @@ export interface DevicePointerLike {
  * One kernel argument. Device buffers and tensors pass their pointer; typed wrappers pass their value;
  * plain numbers/bigints take their type from the kernel's declared signature.
  */
-export type KernelArg = DevicePointerLike | TypedArg | number | bigint;
+export type KernelArg = DevicePointerLike | TypedArg | StructArg | number | bigint;
 
 export const i32 = (value: number): TypedArg => ({ type: 'i32', value });
 export const u32 = (value: number): TypedArg => ({ type: 'u32', value });

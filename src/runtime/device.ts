@@ -134,6 +134,11 @@ export class Device {
     return Module.load(this, image, signatures);
   }
 
+  /** A prebuilt cubin, PTX or fatbin file (ImageFileError for a missing or empty one). */
+  loadModuleFile(path: string, signatures?: Readonly<Record<string, readonly ParamType[]>>): Module {
+    return Module.loadFile(this, path, signatures);
+  }
+
   /**
    * Release the primary context (after synchronizing). Everything allocated on it becomes invalid; for tests and
    * clean shutdown only.

@@ -2,9 +2,12 @@ import {
   attachDetails,
   driver,
   KernelParamBlock,
-  PARAM_SIZE,
+  LaunchConfigBlock,
+  rawSlot,
   registerErrorClass,
+  slotLayout,
   type ParamType,
+  type SlotType,
 } from '../cuda/index.js';
 import type { ParamRecord } from '../cache/index.js';
 import type { ParamKind } from '../compiler/index.js';
@@ -24,6 +27,13 @@ export interface LaunchConfig {
   readonly sharedMem?: number;
   /** Default: the device's legacy default stream. */
   readonly stream?: Stream;
+  /**
+   * A cooperative launch (grid.sync() in the kernel): every block must be resident at once. The grid is checked
+   * against kernel.maxCooperativeBlocks() first; a grid too large is a LaunchArgumentError.
+   */
+  readonly cooperative?: boolean;
+  /** Thread-block cluster dimensions (sm_90+), launched through cuLaunchKernelEx. The grid must be a multiple. */
+  readonly cluster?: Dim3;
 }
 
 /** Arguments do not match the kernel's parameters. Raised before anything reaches the driver. */
@@ -87,8 +97,11 @@ function describeParam(p: ParamRecord): string {
 /** A __global__ function of a loaded module, ready to launch. */
 export class Kernel {
   private block: KernelParamBlock | undefined;
+  private exConfig: LaunchConfigBlock | undefined;
+  /** Resident blocks per multiprocessor, by `${blockSize}:${sharedMem}`. */
+  private readonly occupancyMemo = new Map<string, number>();
   private declaredSizes: number[] | undefined | null = null; // null: not asked yet
-  private readonly types: ParamType[] = [];
+  private readonly types: SlotType[] = [];
   /** Per parameter, the type a plain number is packed as (from the signature, else the compiled code). */
   private readonly numberTypes: (ParamType | 'int32' | undefined)[];
 
@@ -159,10 +172,14 @@ export class Kernel {
     const block = this.paramBlockFor(args);
     for (let i = 0; i < args.length; i++) {
       const a = args[i] as KernelArg;
-      block.set(i, typeof a === 'object' ? ('devicePtr' in a ? a.devicePtr : a.value) : a);
+      block.set(
+        i,
+        typeof a === 'object' ? ('devicePtr' in a ? a.devicePtr : 'struct' in a ? a.struct : a.value) : a,
+      );
     }
     this.device.makeCurrent();
     const { grid, block: threads } = config;
+    if (config.cooperative || config.cluster !== undefined) return this.launchEx(config, block);
     driver.launchKernel(
       this.handle,
       dim(grid, 0, 'grid'),
@@ -175,6 +192,75 @@ export class Kernel {
       config.stream?.handle ?? 0n,
       block.pointerArray,
     );
+  }
+
+  /**
+   * Blocks of this kernel one multiprocessor holds at once with `blockSize` threads and `sharedMem` bytes of dynamic
+   * shared memory (cuOccupancyMaxActiveBlocksPerMultiprocessor).
+   */
+  occupancy(blockSize: number, sharedMem = 0): number {
+    const id = `${blockSize}:${sharedMem}`;
+    let n = this.occupancyMemo.get(id);
+    if (n === undefined) {
+      this.device.makeCurrent();
+      n = driver.occupancyMaxActiveBlocksPerMultiprocessor(this.handle, blockSize, sharedMem);
+      this.occupancyMemo.set(id, n);
+    }
+    return n;
+  }
+
+  /** The largest grid (in blocks) a cooperative launch of this kernel can have: occupancy × multiprocessors. */
+  maxCooperativeBlocks(block: Dim3, sharedMem = 0): number {
+    const size = dim(block, 0, 'block') * dim(block, 1, 'block') * dim(block, 2, 'block');
+    return this.occupancy(size, sharedMem) * this.device.multiprocessorCount;
+  }
+
+  private launchEx(config: LaunchConfig, block: KernelParamBlock): void {
+    const g = [
+      dim(config.grid, 0, 'grid'),
+      dim(config.grid, 1, 'grid'),
+      dim(config.grid, 2, 'grid'),
+    ] as const;
+    const b = [
+      dim(config.block, 0, 'block'),
+      dim(config.block, 1, 'block'),
+      dim(config.block, 2, 'block'),
+    ] as const;
+    const sharedMem = config.sharedMem ?? 0;
+    let cluster: [number, number, number] | undefined;
+    if (config.cluster !== undefined) {
+      cluster = [
+        dim(config.cluster, 0, 'cluster'),
+        dim(config.cluster, 1, 'cluster'),
+        dim(config.cluster, 2, 'cluster'),
+      ];
+      if (cluster.some((c, i) => g[i]! % c !== 0))
+        throw new LaunchArgumentError(
+          `${this.name}: the grid ${JSON.stringify(g)} is not a multiple of the cluster ${JSON.stringify(cluster)}`,
+        );
+    }
+    if (config.cooperative) {
+      const blocks = g[0] * g[1] * g[2];
+      const max = this.maxCooperativeBlocks(b, sharedMem);
+      if (blocks > max) {
+        const perSm = this.occupancy(b[0] * b[1] * b[2], sharedMem);
+        throw new LaunchArgumentError(
+          `${this.name}: a cooperative grid of ${blocks} blocks cannot be resident at once: at most ${max} ` +
+            `(${perSm} per multiprocessor × ${this.device.multiprocessorCount}) with ${b[0] * b[1] * b[2]} threads and ` +
+            `${sharedMem} bytes of dynamic shared memory per block. Size it with kernel.maxCooperativeBlocks().`,
+        );
+      }
+    }
+    this.exConfig ??= new LaunchConfigBlock();
+    const packed = this.exConfig.set({
+      grid: g,
+      block: b,
+      sharedMem,
+      stream: config.stream?.handle ?? 0n,
+      cooperative: config.cooperative ?? false,
+      cluster,
+    });
+    driver.launchKernelEx(packed, this.handle, block.pointerArray);
   }
 
   private attribute(which: number): number {
@@ -200,8 +286,19 @@ export class Kernel {
     return this.block;
   }
 
-  private typeOf(a: KernelArg, i: number): ParamType {
-    if (typeof a === 'object') return 'devicePtr' in a ? 'ptr' : a.type;
+  private typeOf(a: KernelArg, i: number): SlotType {
+    if (typeof a === 'object') {
+      if ('devicePtr' in a) return 'ptr';
+      if ('struct' in a) return rawSlot(a.struct.length, a.align);
+      return a.type;
+    }
+    const p = this.params?.[i];
+    if (p?.kind === 'bytes') {
+      throw new LaunchArgumentError(
+        `${this.name}: argument #${i} is a plain ${typeof a} (${a}) but parameter #${i} is ${describeParam(p)}, ` +
+          `passed by value. Pack it with new StructLayout({...}).pack({...}) or pass bytesArg(bytes).`,
+      );
+    }
     const declared = this.numberTypes[i];
     if (declared === 'int32') return typeof a === 'number' && a >= 2 ** 31 ? 'u32' : 'i32';
     if (declared) return declared;
@@ -212,7 +309,7 @@ export class Kernel {
     );
   }
 
-  private validate(types: readonly ParamType[]): void {
+  private validate(types: readonly SlotType[]): void {
     if (this.signature && this.signature.length !== types.length) {
       throw new LaunchArgumentError(
         `${this.name} takes ${this.signature.length} arguments (${this.signature.join(', ')}), got ${types.length}`,
@@ -230,7 +327,13 @@ export class Kernel {
         const p = params[i] as ParamRecord;
         // Aggregates and narrow types are checked by size below: nothing more is known about them.
         if (!CHECKED_KINDS.has(p.kind)) return;
-        if (!(FITS[t] as readonly string[]).includes(p.kind)) {
+        if (t.startsWith('raw:')) {
+          throw new LaunchArgumentError(
+            `${this.name}: argument #${i} is a struct of ${slotLayout(t).size} bytes but the kernel's parameter ` +
+              `#${i} is ${describeParam(p)}. Pass ${suggestion(p.kind)}.`,
+          );
+        }
+        if (!(FITS[t as ParamType] as readonly string[]).includes(p.kind)) {
           throw new LaunchArgumentError(
             `${this.name}: argument #${i} is ${t === 'ptr' ? 'a device pointer' : `a ${t}`} but the kernel's ` +
               `parameter #${i} is ${describeParam(p)}. Pass ${suggestion(p.kind)}.`,
@@ -246,11 +349,17 @@ export class Kernel {
       );
     }
     sizes.forEach((size, i) => {
-      const t = types[i] as ParamType;
-      if (PARAM_SIZE[t] !== size) {
+      const t = types[i] as SlotType;
+      const packed = slotLayout(t).size;
+      if (packed !== size) {
+        const what = t.startsWith('raw:')
+          ? `a struct of ${packed} bytes`
+          : `packed as ${t} (${packed} bytes)`;
         throw new LaunchArgumentError(
-          `${this.name}: argument #${i} is packed as ${t} (${PARAM_SIZE[t]} bytes) but the kernel's parameter ` +
-            `#${i} is ${size} bytes`,
+          `${this.name}: argument #${i} is ${what} but the kernel's parameter #${i} is ${size} bytes` +
+            (t.startsWith('raw:')
+              ? ': check the layout against the C struct (field types, order, arrays).'
+              : ''),
         );
       }
     });

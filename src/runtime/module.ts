@@ -1,11 +1,62 @@
+import * as fs from 'node:fs';
+
 import type { ParamRecord } from '../cache/index.js';
-import { driver, type ParamType } from '../cuda/index.js';
+import {
+  attachDetails,
+  CudaError,
+  CuopError,
+  driver,
+  registerErrorClass,
+  type ParamType,
+} from '../cuda/index.js';
 import type { Device } from './device.js';
 import { releaseIn, releaseRegistry } from './release.js';
 import { Kernel } from './kernel.js';
 
 // Safety net for objects the program forgot to dispose: released when the JS object is collected.
 const registry = releaseRegistry((handle) => driver.moduleUnload(handle));
+
+/** A prebuilt image file that cannot be used: missing, unreadable, or of no kind the driver loads. */
+export class ImageFileError extends CuopError {
+  override readonly name = 'ImageFileError';
+  declare readonly path: string;
+  constructor(path: string, why: string) {
+    super(`cannot load the image ${path}: ${why}`);
+    attachDetails(this, { path });
+  }
+}
+registerErrorClass('ImageFileError', ImageFileError);
+
+/** A kernel name the loaded image does not hold. */
+export class KernelNotFoundError extends CuopError {
+  override readonly name = 'KernelNotFoundError';
+  declare readonly kernel: string;
+  constructor(kernel: string, where: string) {
+    super(
+      `${where} has no kernel named ${JSON.stringify(kernel)}. C++ kernels are found by their mangled name: declare ` +
+        'them extern "C", or use the name the compiler lowered (nm/cuobjdump -symbols show it).',
+    );
+    attachDetails(this, { kernel });
+  }
+}
+registerErrorClass('KernelNotFoundError', KernelNotFoundError);
+
+export type ImageKind = 'cubin' | 'fatbin' | 'ptx';
+
+/** What an image is, from its first bytes: an ELF cubin, a fatbin (magic 0xBA55ED50), else PTX text. */
+export function imageKindOf(image: Uint8Array): ImageKind {
+  if (image[0] === 0x7f && image[1] === 0x45 && image[2] === 0x4c && image[3] === 0x46) return 'cubin';
+  if (image[0] === 0x50 && image[1] === 0xed && image[2] === 0x55 && image[3] === 0xba) return 'fatbin';
+  return 'ptx';
+}
+
+/** PTX must reach the driver NUL-terminated; a cubin or fatbin as it is. */
+export function imageForDriver(image: Uint8Array): Uint8Array {
+  if (imageKindOf(image) !== 'ptx' || image[image.length - 1] === 0) return image;
+  const out = new Uint8Array(image.length + 1);
+  out.set(image);
+  return out;
+}
 
 /** A loaded image (cubin, PTX or fatbin) in one device's context. */
 export class Module {
@@ -22,6 +73,32 @@ export class Module {
     this.generation = device.generation;
   }
 
+  /**
+   * A prebuilt image from a file (cubin, PTX or fatbin, as CuPy's RawModule(path=…)). A missing or unreadable file
+   * is an ImageFileError naming the path; an image the driver refuses is its CudaError.
+   */
+  static loadFile(
+    device: Device,
+    path: string,
+    signatures: Readonly<Record<string, readonly ParamType[]>> = {},
+  ): Module {
+    let image: Buffer;
+    try {
+      const st = fs.statSync(path);
+      if (!st.isFile()) throw new ImageFileError(path, 'it is not a regular file');
+      image = fs.readFileSync(path);
+    } catch (e) {
+      if (e instanceof ImageFileError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new ImageFileError(
+        path,
+        code === 'ENOENT' ? 'no such file' : `${code ?? 'error'}: ${(e as Error).message}`,
+      );
+    }
+    if (image.length === 0) throw new ImageFileError(path, 'the file is empty');
+    return Module.load(device, image, signatures);
+  }
+
   /** @internal use device.loadModule() */
   static load(
     device: Device,
@@ -29,7 +106,7 @@ export class Module {
     signatures: Readonly<Record<string, readonly ParamType[]>> = {},
   ) {
     device.makeCurrent();
-    const m = new Module(device, driver.moduleLoadData(image), signatures);
+    const m = new Module(device, driver.moduleLoadData(imageForDriver(image)), signatures);
     registry.register(m, { device, handle: m.handle, generation: device.generation }, m);
     return m;
   }
@@ -46,7 +123,14 @@ export class Module {
     if (!k) {
       if (this.unloaded) throw new Error('Module used after unload()');
       this.device.makeCurrent();
-      const handle = driver.moduleGetFunction(this.handle, name);
+      let handle: bigint;
+      try {
+        handle = driver.moduleGetFunction(this.handle, name);
+      } catch (e) {
+        if (e instanceof CudaError && e.symbol === 'CUDA_ERROR_NOT_FOUND')
+          throw new KernelNotFoundError(name, 'the module');
+        throw e;
+      }
       k = new Kernel(this, this.device, handle, name, sig, params);
       this.kernels.set(id, k);
     }
