@@ -111,6 +111,24 @@ async function main(): Promise<void> {
     `empty kernel launch, 6 args, events (median of 15 × ${N})`,
     `${median(perLaunchEvent).toFixed(2)} µs`,
   ]);
+  // The cuLaunchKernelEx paths (a cooperative launch, a cluster of 1) on the same kernel, same loop.
+  const variant = (name: string, c: Parameters<typeof k.launch>[0]): void => {
+    for (let i = 0; i < 2000; i++) k.launch(c, args);
+    device.synchronize();
+    const xs: number[] = [];
+    for (let b = 0; b < 15; b++) {
+      const w = performance.now();
+      for (let i = 0; i < N; i++) k.launch(c, args);
+      end.record();
+      end.synchronize();
+      xs.push(((performance.now() - w) * 1000) / N);
+    }
+    results[`launchUsWall_${name}`] = median(xs);
+    rows.push([`  ${name} launch, 6 args, wall (median of 15 × ${N})`, `${median(xs).toFixed(2)} µs`]);
+  };
+  variant('plain again', cfg);
+  variant('cooperative (cuLaunchKernelEx)', { ...cfg, cooperative: true });
+  if (device.computeCapability.major >= 9) variant('cluster of 1 (cuLaunchKernelEx)', { ...cfg, cluster: 1 });
   rows.push(['cuInit + primary context (first use in process)', `${initMs.toFixed(1)} ms`]);
 
   console.log(`\ncuop foundation benchmark — ${device.name} (${device.arch}), NVRTC ${info.version}`);

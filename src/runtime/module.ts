@@ -31,10 +31,11 @@ registerErrorClass('ImageFileError', ImageFileError);
 export class KernelNotFoundError extends CuopError {
   override readonly name = 'KernelNotFoundError';
   declare readonly kernel: string;
-  constructor(kernel: string, where: string) {
+  constructor(kernel: string, where: string, cause?: unknown) {
     super(
       `${where} has no kernel named ${JSON.stringify(kernel)}. C++ kernels are found by their mangled name: declare ` +
         'them extern "C", or use the name the compiler lowered (nm/cuobjdump -symbols show it).',
+      cause === undefined ? undefined : { cause },
     );
     attachDetails(this, { kernel });
   }
@@ -128,7 +129,7 @@ export class Module {
         handle = driver.moduleGetFunction(this.handle, name);
       } catch (e) {
         if (e instanceof CudaError && e.symbol === 'CUDA_ERROR_NOT_FOUND')
-          throw new KernelNotFoundError(name, 'the module');
+          throw new KernelNotFoundError(name, 'the module', e);
         throw e;
       }
       k = new Kernel(this, this.device, handle, name, sig, params);

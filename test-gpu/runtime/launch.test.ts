@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 
 import { CudaError } from '../../src/cuda/errors.js';
 import { NvrtcCompiler } from '../../src/compiler/index.js';
-import { Device, f32, i32, LaunchArgumentError, type Module } from '../../src/runtime/index.js';
+import {
+  Device,
+  f32,
+  i32,
+  KernelNotFoundError,
+  LaunchArgumentError,
+  type Module,
+} from '../../src/runtime/index.js';
 import {
   TILED_GEMM_SOURCE as TILED_GEMM,
   VECTOR_ADD_SOURCE as VECTOR_ADD,
@@ -170,15 +177,23 @@ test('arguments are checked against the kernel parameters before launch', { skip
   assert.ok(k.numRegisters > 0 && k.maxThreadsPerBlock >= 256);
 });
 
-test('cuModuleGetFunction of a missing name names the symbol', { skip }, async () => {
-  const device = Device.get(0);
-  const { mod } = await load(device, VECTOR_ADD, ['vadd']);
-  assert.throws(
-    () => mod.getKernel('no_such_kernel'),
-    (e: unknown) =>
-      e instanceof CudaError && e.call.includes('no_such_kernel') && e.symbol === 'CUDA_ERROR_NOT_FOUND',
-  );
-});
+test(
+  'a missing kernel name is a KernelNotFoundError naming it, the driver error as its cause',
+  { skip },
+  async () => {
+    const device = Device.get(0);
+    const { mod } = await load(device, VECTOR_ADD, ['vadd']);
+    assert.throws(
+      () => mod.getKernel('no_such_kernel'),
+      (e: unknown) =>
+        e instanceof KernelNotFoundError &&
+        e.kernel === 'no_such_kernel' &&
+        e.cause instanceof CudaError &&
+        e.cause.call.includes('no_such_kernel') &&
+        e.cause.symbol === 'CUDA_ERROR_NOT_FOUND',
+    );
+  },
+);
 
 test(
   'a PTX image loads (the driver JIT-compiles it) and computes the same result as the cubin',
