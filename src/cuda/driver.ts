@@ -21,6 +21,7 @@ export const DeviceAttribute = {
   ComputeCapabilityMajor: 75,
   ComputeCapabilityMinor: 76,
   MaxSharedMemoryPerBlockOptin: 97,
+  MemoryPoolsSupported: 115,
 } as const;
 
 /** CUfunction_attribute values. */
@@ -66,6 +67,11 @@ interface RawDriver {
   cuFuncGetParamInfo: Fn | undefined;
   cuMemAlloc: Fn;
   cuMemFree: Fn;
+  /** Stream-ordered allocation (CUDA 11.2+): absent on older drivers. */
+  cuMemAllocAsync: Fn | undefined;
+  cuMemFreeAsync: Fn | undefined;
+  cuDeviceGetDefaultMemPool: Fn | undefined;
+  cuMemPoolSetAttribute: Fn | undefined;
   cuMemGetInfo: Fn;
   cuMemcpyHtoD: Fn;
   cuMemcpyDtoH: Fn;
@@ -136,6 +142,10 @@ function bindLibrary(): RawDriver {
     ),
     cuMemAlloc: f('int cuMemAlloc_v2(_Out_ uint64_t *dptr, size_t bytes)'),
     cuMemFree: f('int cuMemFree_v2(uint64_t dptr)'),
+    cuMemAllocAsync: optional('int cuMemAllocAsync(_Out_ uint64_t *dptr, size_t bytes, void *stream)'),
+    cuMemFreeAsync: optional('int cuMemFreeAsync(uint64_t dptr, void *stream)'),
+    cuDeviceGetDefaultMemPool: optional('int cuDeviceGetDefaultMemPool(_Out_ void **pool, int dev)'),
+    cuMemPoolSetAttribute: optional('int cuMemPoolSetAttribute(void *pool, int attr, void *value)'),
     cuMemGetInfo: f('int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)'),
     cuMemcpyHtoD: f('int cuMemcpyHtoD_v2(uint64_t dst, const void *src, size_t bytes)'),
     cuMemcpyDtoH: f('int cuMemcpyDtoH_v2(void *dst, uint64_t src, size_t bytes)'),
@@ -352,6 +362,36 @@ export function memAlloc(bytes: number): DevicePtr {
 
 export function memFree(ptr: DevicePtr): void {
   check(cuda().cuMemFree(ptr), 'cuMemFree_v2');
+}
+
+/** Whether this driver has the stream-ordered allocator (the device must support it too: MemoryPoolsSupported). */
+export function hasStreamOrderedAllocator(): boolean {
+  const r = cuda();
+  return !!(r.cuMemAllocAsync && r.cuMemFreeAsync && r.cuDeviceGetDefaultMemPool && r.cuMemPoolSetAttribute);
+}
+
+/** cuMemAllocAsync from the current device's pool, ordered on `stream`. */
+export function memAllocAsync(bytes: number, stream: Handle): DevicePtr {
+  const v = out1(0n);
+  check(cuda().cuMemAllocAsync!(v, bytes, stream), `cuMemAllocAsync(${bytes} bytes)`);
+  return BigInt(v[0]);
+}
+
+export function memFreeAsync(ptr: DevicePtr, stream: Handle): void {
+  check(cuda().cuMemFreeAsync!(ptr, stream), 'cuMemFreeAsync');
+}
+
+/**
+ * The bytes the device's default pool keeps reserved across synchronizations (CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+ * 0 by default: everything is returned at each synchronize, and reuse across them is lost).
+ */
+export function setDefaultPoolReleaseThreshold(dev: number, bytes: bigint): void {
+  const r = cuda();
+  const pool = out1<bigint | null>(null);
+  check(r.cuDeviceGetDefaultMemPool!(pool, dev), 'cuDeviceGetDefaultMemPool');
+  const value = Buffer.alloc(8);
+  value.writeBigUInt64LE(bytes);
+  check(r.cuMemPoolSetAttribute!(asHandle(pool[0]), 4, value), 'cuMemPoolSetAttribute(RELEASE_THRESHOLD)');
 }
 
 export function memcpyHtoD(dst: DevicePtr, src: ArrayBufferView, bytes: number): void {

@@ -244,7 +244,7 @@ export async function elementwise(
   const op = new Elementwise(expr, options);
   op.validate(inputs);
   const first = inputs[0] as Tensor;
-  const out = Tensor.empty(first.device, first.shape, first.dtype);
+  const out = Tensor.empty(first.device, first.shape, first.dtype, options?.stream);
   await op.forward(inputs, [out], options);
   return out;
 }

@@ -213,7 +213,7 @@ export async function gemm(
 ): Promise<Tensor> {
   const op = new Gemm({ ...opts, dtype: A.dtype, beta: 0 });
   const { M, N } = op.validateInputs(A, B); // before allocating anything
-  const C = Tensor.empty(A.device, [M, N], A.dtype);
+  const C = Tensor.empty(A.device, [M, N], A.dtype, opts.stream);
   try {
     await op.forward([A, B], [C], opts);
   } catch (e) {

@@ -262,7 +262,7 @@ export class Reduce implements Operator {
 async function reduceCall(op: ReduceOp, x: Tensor, options?: ForwardOptions): Promise<Tensor> {
   const r = new Reduce(op);
   r.validate([x]);
-  const out = Tensor.empty(x.device, Reduce.outputShape(x.shape), x.dtype);
+  const out = Tensor.empty(x.device, Reduce.outputShape(x.shape), x.dtype, options?.stream);
   await r.forward([x], [out], options);
   return out;
 }

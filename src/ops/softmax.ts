@@ -115,7 +115,7 @@ export class Softmax implements Operator {
 export async function softmax(x: Tensor, options?: ForwardOptions): Promise<Tensor> {
   const op = new Softmax();
   op.validate([x]);
-  const out = Tensor.empty(x.device, x.shape, x.dtype);
+  const out = Tensor.empty(x.device, x.shape, x.dtype, options?.stream);
   await op.forward([x], [out], options);
   return out;
 }

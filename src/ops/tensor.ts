@@ -1,5 +1,5 @@
 import { attachDetails, registerErrorClass } from '../cuda/errors.js';
-import type { Device, DeviceBuffer } from '../runtime/index.js';
+import type { Device, DeviceBuffer, Stream } from '../runtime/index.js';
 
 export type DType = 'float32' | 'float16' | 'bfloat16';
 
@@ -118,10 +118,14 @@ export class Tensor {
     }
   }
 
-  /** Allocate an uninitialized tensor. */
-  static empty(device: Device, shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  /**
+   * Allocate an uninitialized tensor, from the device's memory pool where it has one (ordered on `stream`, default
+   * the legacy stream; disposing it synchronizes nothing), else with cuMemAlloc. Pass the stream the tensor is
+   * used on when that is a non-blocking stream.
+   */
+  static empty(device: Device, shape: readonly number[], dtype: DType = 'float32', stream?: Stream): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
-    return new Tensor(device.alloc(Math.max(1, n) * DTYPE_BYTES[dtype]), shape, dtype);
+    return new Tensor(device.allocAsync(Math.max(1, n) * DTYPE_BYTES[dtype], stream), shape, dtype);
   }
 
   /** Allocate and fill from numbers (converted to the dtype). */

@@ -5,6 +5,8 @@ import type { Stream } from './stream.js';
 
 // Safety net for objects the program forgot to dispose: released when the JS object is collected.
 const registry = releaseRegistry((handle) => driver.memFree(handle));
+// Pooled buffers go back to their pool, ordered on the legacy stream (after everything queued before).
+const pooledRegistry = releaseRegistry((handle) => driver.memFreeAsync(handle, 0n));
 
 type TypedArrayCtor<T> = {
   new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
@@ -21,9 +23,25 @@ export class DeviceBuffer {
     readonly device: Device,
     readonly byteLength: number,
     ptr: bigint,
+    /** The stream a pooled buffer was allocated on and goes back to the pool on; undefined: cuMemAlloc memory. */
+    readonly poolStream?: Stream | null,
   ) {
     this.ptrValue = ptr;
     this.generation = device.generation;
+  }
+
+  /**
+   * @internal use device.allocAsync(). From the device's memory pool, ordered on `stream` (null: the legacy
+   * stream): no device-wide synchronization on allocation or on dispose(), unlike cuMemAlloc / cuMemFree.
+   */
+  static allocPooled(device: Device, bytes: number, stream: Stream | null): DeviceBuffer {
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+      throw new RangeError(`buffer size must be a positive integer number of bytes, got ${bytes}`);
+    }
+    device.makeCurrent();
+    const b = new DeviceBuffer(device, bytes, driver.memAllocAsync(bytes, stream?.handle ?? 0n), stream);
+    pooledRegistry.register(b, { device, handle: b.ptrValue, generation: device.generation }, b);
+    return b;
   }
 
   /** @internal use device.alloc() */
@@ -101,8 +119,15 @@ export class DeviceBuffer {
     if (this.ptrValue === 0n) return;
     const ptr = this.ptrValue;
     this.ptrValue = 0n;
+    const owned = { device: this.device, handle: ptr, generation: this.generation };
+    if (this.poolStream !== undefined) {
+      pooledRegistry.unregister(this);
+      const stream = this.poolStream?.handle ?? 0n;
+      releaseIn(owned, (h) => driver.memFreeAsync(h, stream));
+      return;
+    }
     registry.unregister(this);
-    releaseIn({ device: this.device, handle: ptr, generation: this.generation }, driver.memFree);
+    releaseIn(owned, driver.memFree);
   }
 
   [Symbol.dispose](): void {

@@ -13,6 +13,8 @@ export interface ComputeCapability {
 }
 
 const devices = new Map<number, Device>();
+/** What a device's memory pool keeps reserved unless told otherwise (the driver's own default, 0, frees at every sync). */
+const DEFAULT_POOL_RELEASE_THRESHOLD = 2 ** 30;
 
 /**
  * One GPU. Holds its primary context (retained on first use, like the CUDA runtime does), which every module, buffer,
@@ -35,6 +37,8 @@ export class Device {
    */
   generation = 0;
   private defaultStreamValue: Stream | undefined;
+  private poolSupport: boolean | undefined;
+  private thresholdSet = false;
 
   private constructor(
     readonly ordinal: number,
@@ -110,6 +114,11 @@ export class Device {
     return this.defaultStreamValue;
   }
 
+  /** A raw CUstream of this device's context made elsewhere (another library); cuop never destroys it. */
+  wrapStream(handle: bigint): Stream {
+    return Stream.wrap(this, handle);
+  }
+
   createStream(options: { nonBlocking?: boolean } = {}): Stream {
     return Stream.create(this, options);
   }
@@ -120,6 +129,33 @@ export class Device {
 
   alloc(bytes: number): DeviceBuffer {
     return DeviceBuffer.alloc(this, bytes);
+  }
+
+  /** Whether this device and driver have stream-ordered memory pools (cuMemAllocAsync). */
+  get memoryPoolsSupported(): boolean {
+    this.poolSupport ??=
+      driver.hasStreamOrderedAllocator() &&
+      driver.deviceAttribute(this.handle, DeviceAttribute.MemoryPoolsSupported) === 1;
+    return this.poolSupport;
+  }
+
+  /**
+   * A buffer from the device's memory pool, ordered on `stream` (default: the legacy stream); dispose() returns
+   * it to the pool on that stream. No device-wide synchronization either way (cuMemFree synchronizes). Falls
+   * back to alloc() where pools are not supported. The pool keeps up to `poolReleaseThreshold` bytes reserved.
+   */
+  allocAsync(bytes: number, stream?: Stream): DeviceBuffer {
+    if (!this.memoryPoolsSupported) return this.alloc(bytes);
+    if (!this.thresholdSet) this.setPoolReleaseThreshold(DEFAULT_POOL_RELEASE_THRESHOLD);
+    return DeviceBuffer.allocPooled(this, bytes, stream ?? null);
+  }
+
+  /** Bytes the memory pool keeps reserved across synchronizations (default 1 GiB; 0 returns all at each one). */
+  setPoolReleaseThreshold(bytes: number | bigint): void {
+    if (!this.memoryPoolsSupported) return;
+    this.makeCurrent();
+    driver.setDefaultPoolReleaseThreshold(this.handle, BigInt(bytes));
+    this.thresholdSet = true;
   }
 
   /** Allocate a buffer holding a copy of `data`. */
@@ -150,5 +186,6 @@ export class Device {
     this.context = undefined;
     this.generation++;
     this.defaultStreamValue = undefined;
+    this.thresholdSet = false;
   }
 }

@@ -24,6 +24,18 @@ export class Stream {
     return new Stream(device, 0n);
   }
 
+  /**
+   * @internal use device.wrapStream(). A CUstream made by another library (PyTorch's, a C addon's): used as it is,
+   * never destroyed by cuop (its owner does that).
+   */
+  static wrap(device: Device, handle: bigint): Stream {
+    if (typeof handle !== 'bigint' || handle < 0n)
+      throw new TypeError(`a CUstream handle is a bigint, got ${String(handle)}`);
+    const s = new Stream(device, handle);
+    s.disposed = true; // not ours to destroy
+    return s;
+  }
+
   /** @internal */
   static create(device: Device, options: { nonBlocking?: boolean }): Stream {
     device.makeCurrent();

@@ -199,3 +199,11 @@ test(
     out.dispose();
   },
 );
+
+test('device printf reaches stdout after a synchronize; a foreign stream handle launches', { skip }, () => {
+  const child = new URL('./child-printf.js', import.meta.url).pathname;
+  const r = spawnSync(process.execPath, [child], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').sort();
+  assert.deepEqual(lines, ['done', 'hello from thread 0', 'hello from thread 1', 'hello from thread 2']);
+});
