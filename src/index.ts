@@ -28,6 +28,8 @@ export {
   CODEGEN_EPOCH,
   CACHE_FORMAT_VERSION,
   CachePolicyError,
+  BundleRejectedError,
+  archProblem,
   parseByteSize,
   resolveCacheDir,
   type KeySpec,
@@ -44,6 +46,9 @@ export {
   type MaintenanceReport,
   type IntegrityReport,
   type EntryMetadata,
+  type BundleExportReport,
+  type BundleImportReport,
+  type RemoteSecret,
   // The cache's own (resolved) policy; `CachePolicy` below is the seed's field names over it.
   type CachePolicy as CacheSettings,
   type CachePolicyInput as CacheSettingsInput,
