@@ -1,7 +1,7 @@
 // Shared by the CPU operator tests (elementwise, reduce, softmax, gemm): no GPU, no driver.
 // - nvcc: finding it, and compiling generated sources (2 nvcc processes at a time).
 // - checks on generated sources: NVRTC-safe, deterministic, one distinct source per specialization.
-// - fakes: a minimal DeviceBuffer/Device ({ byteLength, device, devicePtr } and { multiprocessorCount, alloc }) under
+// - fakes: a minimal DeviceBuffer/Device ({ byteLength, device, devicePtr } and { multiprocessorCount, alloc, allocAsync }) under
 //   real Tensor objects, and KernelProviders that either must never be reached or record the requested spec and the
 //   launch instead of touching a GPU.
 import assert from 'node:assert/strict';
@@ -134,6 +134,8 @@ export interface Launch {
 export const fakeDevice = {
   multiprocessorCount: 132,
   alloc: (bytes: number) => fakeBuffer(bytes, 8192n),
+  // Tensor.empty allocates from the pool: the same fake memory here.
+  allocAsync: (bytes: number) => fakeBuffer(bytes, 8192n),
 } as unknown as Device;
 export function fakeBuffer(byteLength: number, ptr: bigint, device = fakeDevice): DeviceBuffer {
   return { byteLength, device, devicePtr: ptr } as unknown as DeviceBuffer;
