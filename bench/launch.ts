@@ -1,7 +1,11 @@
 // Foundation benchmark (GPU host): NVRTC compile of a GEMM, cubin load, and launch overhead of an empty kernel.
 // Prints a table; `--json <file>` also writes the raw numbers. Not a test: numbers, not assertions.
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 
 import { NvrtcCompiler, NvccCompiler } from '../src/compiler/index.js';
 import { driver } from '../src/cuda/index.js';
@@ -77,10 +81,10 @@ async function main(): Promise<void> {
   rows.push(['cubin load, repeated (median of 50)', `${median(loadMs).toFixed(3)} ms`]);
 
   // Launch overhead: empty kernel, 6 arguments, batches of 10 000 launches, each batch synchronized.
-  const emptyMod = device.loadModule(
-    (await nvrtc.compile({ source: VECTOR_ADD_SOURCE, arch: device.arch, nameExpressions: ['empty6'] }))
-      .image,
-  );
+  const emptyImage = (
+    await nvrtc.compile({ source: VECTOR_ADD_SOURCE, arch: device.arch, nameExpressions: ['empty6'] })
+  ).image;
+  const emptyMod = device.loadModule(emptyImage);
   const k = emptyMod.getKernel('empty6');
   const buf = device.alloc(1024);
   const args = [buf, buf, buf, i32(1), i32(2), f32(3)];
@@ -111,24 +115,58 @@ async function main(): Promise<void> {
     `empty kernel launch, 6 args, events (median of 15 × ${N})`,
     `${median(perLaunchEvent).toFixed(2)} µs`,
   ]);
-  // The cuLaunchKernelEx paths (a cooperative launch, a cluster of 1) on the same kernel, same loop.
-  const variant = (name: string, c: Parameters<typeof k.launch>[0]): void => {
-    for (let i = 0; i < 2000; i++) k.launch(c, args);
-    device.synchronize();
+  // Interleaved rounds: the plain path, the cuLaunchKernelEx paths (cooperative, a cluster of 1) and a C loop over
+  // cuLaunchKernel (bench/c/launch-loop.c, built here with the host's C compiler) on the same image, same arguments.
+  const imagePath = join(mkdtempSync(join(tmpdir(), 'cuop-launch-')), 'empty6.cubin');
+  writeFileSync(imagePath, emptyImage);
+  const cLoop = buildCLoop();
+  const loop = (c: Parameters<typeof k.launch>[0], batches: number): number => {
     const xs: number[] = [];
-    for (let b = 0; b < 15; b++) {
+    for (let b = 0; b < batches; b++) {
       const w = performance.now();
       for (let i = 0; i < N; i++) k.launch(c, args);
       end.record();
       end.synchronize();
       xs.push(((performance.now() - w) * 1000) / N);
     }
-    results[`launchUsWall_${name}`] = median(xs);
-    rows.push([`  ${name} launch, 6 args, wall (median of 15 × ${N})`, `${median(xs).toFixed(2)} µs`]);
+    return median(xs);
   };
-  variant('plain again', cfg);
-  variant('cooperative (cuLaunchKernelEx)', { ...cfg, cooperative: true });
-  if (device.computeCapability.major >= 9) variant('cluster of 1 (cuLaunchKernelEx)', { ...cfg, cluster: 1 });
+  const variants: [string, Parameters<typeof k.launch>[0] | 'c'][] = [
+    ['plain (cuLaunchKernel)', cfg],
+    ['cooperative (cuLaunchKernelEx)', { ...cfg, cooperative: true }],
+    ...(device.computeCapability.major >= 9
+      ? ([['cluster of 1 (cuLaunchKernelEx)', { ...cfg, cluster: 1 }]] as [
+          string,
+          Parameters<typeof k.launch>[0],
+        ][])
+      : []),
+    ...(cLoop ? ([['C loop over cuLaunchKernel', 'c']] as [string, 'c'][]) : []),
+  ];
+  for (const [, c] of variants) if (c !== 'c') loop(c, 1); // warm each path
+  const per: Record<string, number[]> = {};
+  const ROUNDS = 5;
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, c] of variants) {
+      const us =
+        c === 'c'
+          ? Number(execFileSync(cLoop!, [imagePath, 'empty6', '5', String(N)], { encoding: 'utf8' }).trim())
+          : loop(c, 5);
+      (per[name] ??= []).push(us);
+    }
+  }
+  const cUs = per['C loop over cuLaunchKernel'] ? median(per['C loop over cuLaunchKernel']) : undefined;
+  const plainUs = median(per['plain (cuLaunchKernel)']!);
+  for (const [name] of variants) {
+    const us = median(per[name]!);
+    results[`launchUs_${name}`] = us;
+    const vsC = cUs ? `, ${(us / cUs).toFixed(2)}× C` : '';
+    const vsPlain = name.includes('Ex') ? `, ${(us / plainUs).toFixed(2)}× plain` : '';
+    rows.push([
+      `  ${name}, wall (median of ${ROUNDS} interleaved rounds × 5 × ${N})`,
+      `${us.toFixed(2)} µs${vsC}${vsPlain}`,
+    ]);
+  }
+  if (!cLoop) rows.push(['  C loop', 'not built: no cc, gcc or clang on this host']);
   rows.push(['cuInit + primary context (first use in process)', `${initMs.toFixed(1)} ms`]);
 
   console.log(`\ncuop foundation benchmark — ${device.name} (${device.arch}), NVRTC ${info.version}`);
@@ -136,6 +174,18 @@ async function main(): Promise<void> {
   for (const [a, b] of rows) console.log(`  ${a.padEnd(w)}  ${b}`);
   if (jsonPath) writeFileSync(jsonPath, JSON.stringify(results, null, 2));
   buf.dispose();
+}
+
+/** bench/c/launch-loop.c built with the first C compiler found, or undefined. */
+function buildCLoop(): string | undefined {
+  // build/bench/launch.js → bench/c (the offline bundle carries bench/ beside build/).
+  const src = fileURLToPath(new URL('../../bench/c/launch-loop.c', import.meta.url));
+  const out = join(mkdtempSync(join(tmpdir(), 'cuop-cloop-')), 'launch-loop');
+  for (const cc of ['cc', 'gcc', 'clang']) {
+    const r = spawnSync(cc, ['-O2', '-o', out, src, '-ldl'], { encoding: 'utf8' });
+    if (r.status === 0) return out;
+  }
+  return undefined;
 }
 
 main().catch((e: unknown) => {
