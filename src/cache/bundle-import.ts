@@ -1,15 +1,15 @@
 // Bundles in and out of a cache: which entries go into one (verified records of the local tiers; an entry that read
 // headers from disk stays behind, since the bundle cannot carry those files), and what a bundle may bring in. Every
-// entry of a bundle is verified by the format (bundle.ts: names, types, hashes, signature) and again here as a
-// record (recordProblem); one built for an arch this host cannot load is skipped with the reason; one already cached
+// entry of a bundle is verified by the format (bundle.ts: names, types, hashes, signature, and recordProblem with
+// the SHA-256 of its image, so it is not hashed again here); one built for an arch this host cannot load is skipped with the reason; one already cached
 // is left alone, so importing twice is a no-op. Nothing is written before its entry passed every check.
+import { parseArch } from '../compiler/index.js';
 import { attachDetails, CuopError, registerErrorClass } from '../cuda/errors.js';
 
 import { readBundle, writeBundle } from './bundle.js';
 import type { LookupPipeline } from './lookup.js';
 import type { RemoteSecret } from './remote-value.js';
 import type { TierRecord } from './tier.js';
-import { recordProblem } from './verify.js';
 
 /** The bundle as a whole was refused (structure, an extra or misnamed file, a link, its signature): nothing imported. */
 export class BundleRejectedError extends CuopError {
@@ -65,16 +65,25 @@ export interface BundleImportReport {
  */
 export function archProblem(target: string, archs: readonly string[] | undefined): string | undefined {
   if (!archs || archs.length === 0) return undefined;
-  const t = /^sm_(\d+?)(\d)([af]?)$/.exec(target);
-  if (!t) return `built for ${target}, which this cuop does not know`;
+  const t = archNumber(target);
+  if (t === undefined) return `built for ${target}, which this cuop does not know`;
+  const specific = /[af]$/.test(target);
   const fits = archs.some((arch) => {
-    const h = /^sm_(\d+?)(\d)([af]?)$/.exec(arch);
-    if (!h) return false;
-    if (t[3]) return target === arch || `${target.slice(0, -1)}` === arch;
-    return h[1] === t[1] && Number(h[2]) >= Number(t[2]);
+    const h = archNumber(arch);
+    if (h === undefined) return false;
+    if (specific) return target === arch || target.slice(0, -1) === arch;
+    return Math.floor(h / 10) === Math.floor(t / 10) && h % 10 >= t % 10;
   });
   return fits ? undefined : `built for ${target}, which cannot run on ${archs.join(', ')}`;
 }
+
+const archNumber = (arch: string): number | undefined => {
+  try {
+    return parseArch(arch);
+  } catch {
+    return undefined;
+  }
+};
 
 export async function exportBundle(
   lookup: LookupPipeline,
@@ -133,11 +142,6 @@ export async function importBundle(
   for (const e of read.entries) {
     if ('problem' in e) {
       report.rejected.push({ key: e.key, why: e.problem });
-      continue;
-    }
-    const problem = recordProblem(e.record, e.key, undefined, true);
-    if (problem) {
-      report.rejected.push({ key: e.key, why: problem });
       continue;
     }
     const why = archProblem(e.record.meta.imageTarget ?? e.record.meta.target, opts.archs);

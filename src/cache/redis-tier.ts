@@ -5,7 +5,7 @@
 // only when the tier is first used. Any fault is a miss or a skipped write, never an error for the caller.
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 
-import { getSettings } from '../settings/index.js';
+import { getSettings, redactUrlPassword } from '../settings/index.js';
 
 import { CircuitBreaker } from './circuit-breaker.js';
 import { isCacheKey } from './key.js';
@@ -344,7 +344,7 @@ export class RedisTier implements CacheTier {
   }
 
   private redactedUrl(): string {
-    return this.o.url.replace(/\/\/([^@/:]*):[^@/]*@/, '//$1:***@');
+    return redactUrlPassword(this.o.url);
   }
 
   private keyOf(key: string): string {

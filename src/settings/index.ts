@@ -9,6 +9,7 @@ export {
   SETTINGS_VARIABLES,
   getSettings,
   readSettings,
+  redactUrlPassword,
   settingValue,
   shownSettingValue,
   settingsProblem,

@@ -450,7 +450,11 @@ export function settingsProblem(settings: Settings, variable: string): SettingsP
 
 /** A variable's text as it may be printed: credentials hidden (a URL's password, a secret, a password). */
 function shownText(v: Pick<SettingsVariable, 'secret'>, text: string): string {
-  if (v.secret) return '(hidden)';
+  return v.secret ? '(hidden)' : redactUrlPassword(text);
+}
+
+/** A URL with its password (`//user:password@`) shown as `***`, for logs and listings. */
+export function redactUrlPassword(text: string): string {
   return text.replace(/\/\/([^@/:]*):[^@/]*@/, '//$1:***@');
 }
 

@@ -2,7 +2,10 @@
 // after. Tests that need it skip, saying why, where redis-server is not installed (.ci/run installs it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+import { Redis } from 'ioredis';
 
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server';
 
@@ -286,6 +289,38 @@ export async function startTlsRedis(dir: string): Promise<RunningRedis & { ca: s
       const gone = new Promise((r) => proc.once('exit', r));
       proc.kill(kill ? 'SIGKILL' : 'SIGTERM');
       await gone;
+    },
+  };
+}
+
+/**
+ * A redis-server for one test file: started in before(), stopped in after(), with a client to look inside it.
+ * `server` and `admin` are there once before() ran, unless `missing` says why there is no redis-server.
+ */
+export function redisForFile(): {
+  readonly missing: string | undefined;
+  readonly server: RunningRedis;
+  readonly admin: Redis;
+} {
+  const missing = redisMissing();
+  let server: RunningRedis | undefined;
+  let admin: Redis | undefined;
+  before(async () => {
+    if (missing) return;
+    server = await startRedis();
+    admin = new Redis(server.url);
+  });
+  after(async () => {
+    admin?.disconnect();
+    await server?.stop();
+  });
+  return {
+    missing,
+    get server() {
+      return server!;
+    },
+    get admin() {
+      return admin!;
     },
   };
 }

@@ -3,9 +3,7 @@
 // (a delaying TCP proxy) tripping the breaker.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { after, before, test } from 'node:test';
-
-import { Redis } from 'ioredis';
+import { test } from 'node:test';
 
 import { KernelCache } from '../../src/cache/kernel-cache.js';
 import { CacheLog } from '../../src/cache/logger.js';
@@ -13,30 +11,19 @@ import { REDIS_TIER_DEFAULTS, RedisTier, type RedisTierOptions } from '../../src
 import type { LeaseProvider } from '../../src/cache/single-flight.js';
 import { countingCompile, recordingLogger, specFor, tempDir } from './fixtures.js';
 import { race } from './race-fixture.js';
-import { redisMissing, slowProxy, startRedis, startTlsRedis, type RunningRedis } from './redis-fixture.js';
+import { redisForFile, slowProxy, startTlsRedis } from './redis-fixture.js';
 
-const missing = redisMissing();
+const redis = redisForFile();
+const missing = redis.missing;
 const opts = { skip: missing ?? false };
 const quiet = { debug: () => {}, warn: () => {} };
 const SECRET = { id: 'k1', secret: 'first-secret-0123456789' };
-let server: RunningRedis | undefined;
-let admin: Redis | undefined;
 let prefixes = 0;
-
-before(async () => {
-  if (missing) return;
-  server = await startRedis();
-  admin = new Redis(server.url);
-});
-after(async () => {
-  admin?.disconnect();
-  await server?.stop();
-});
 
 function tier(over: Partial<RedisTierOptions> = {}): RedisTier {
   return new RedisTier({
     ...REDIS_TIER_DEFAULTS,
-    url: server!.url,
+    url: redis.server.url,
     secrets: [SECRET],
     prefix: `fleet${++prefixes}:`,
     timeoutMs: 500,
@@ -73,14 +60,14 @@ test(
     // A lapsed lease taken by another host: the first holder's late release must not delete it.
     const lapsed = await la.tryAcquire('b'.repeat(64));
     assert.ok('lease' in lapsed);
-    await admin!.del(`${prefix}lease:${'b'.repeat(64)}`);
-    await admin!.set(`${prefix}lease:${'b'.repeat(64)}`, 'other-host:1:token', 'PX', 10_000);
+    await redis.admin.del(`${prefix}lease:${'b'.repeat(64)}`);
+    await redis.admin.set(`${prefix}lease:${'b'.repeat(64)}`, 'other-host:1:token', 'PX', 10_000);
     await lapsed.lease.release();
     await a.flush();
-    assert.equal(await admin!.get(`${prefix}lease:${'b'.repeat(64)}`), 'other-host:1:token');
+    assert.equal(await redis.admin.get(`${prefix}lease:${'b'.repeat(64)}`), 'other-host:1:token');
     await third.lease.release();
     await b.flush();
-    assert.equal(await admin!.exists(`${prefix}lease:${KEY}`), 0);
+    assert.equal(await redis.admin.exists(`${prefix}lease:${KEY}`), 0);
     assert.equal(a.counters.leasesTaken, 2);
     assert.ok(b.counters.leasesBusy >= 2);
     await a.close();
@@ -107,7 +94,7 @@ test(
   opts,
   async () => {
     const prefix = `race${++prefixes}:`;
-    const reports = await race((p) => tempDir(`host-${p}`), 8, 4, [server!.url, prefix]);
+    const reports = await race((p) => tempDir(`host-${p}`), 8, 4, [redis.server.url, prefix]);
     const compiled = reports.flatMap((r) => r.compiled).sort();
     assert.deepEqual(
       compiled,
@@ -120,8 +107,8 @@ test(
       tiers.every((t) => ['compiled', 'shared', 'remote'].includes(t)),
       tiers.join(','),
     );
-    assert.equal((await admin!.keys(`${prefix}lease:*`)).length, 0, 'every lease released');
-    assert.equal((await admin!.keys(`${prefix}*`)).length, 4, 'four entries published');
+    assert.equal((await redis.admin.keys(`${prefix}lease:*`)).length, 0, 'every lease released');
+    assert.equal((await redis.admin.keys(`${prefix}*`)).length, 4, 'four entries published');
   },
 );
 
@@ -130,9 +117,9 @@ test(
   opts,
   async () => {
     const prefix = `hosts${++prefixes}:`;
-    const [first] = await race(tempDir('first-host'), 1, 1, [server!.url, prefix]);
+    const [first] = await race(tempDir('first-host'), 1, 1, [redis.server.url, prefix]);
     assert.deepEqual(first!.compiled, [0]);
-    const [second] = await race(tempDir('second-host'), 1, 1, [server!.url, prefix]);
+    const [second] = await race(tempDir('second-host'), 1, 1, [redis.server.url, prefix]);
     assert.deepEqual(second!.compiled, []);
     assert.deepEqual(second!.tiers, ['remote']);
   },
@@ -142,7 +129,7 @@ test(
   'a slow Redis (answers held 300 ms by a proxy) trips the breaker; lookups go on locally, then it recovers',
   opts,
   async () => {
-    const proxy = await slowProxy(server!.port, 300);
+    const proxy = await slowProxy(redis.server.port, 300);
     const log = recordingLogger();
     const c = new KernelCache({
       dir: tempDir('slow-redis'),

@@ -2,9 +2,7 @@
 // sharing one server, signed entries and every way to forge one, read-only consumers, size, TTL and prefix, and a
 // server that dies mid-run.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-
-import { Redis } from 'ioredis';
+import { test } from 'node:test';
 
 import { KernelCache } from '../../src/cache/kernel-cache.js';
 import { CacheLog } from '../../src/cache/logger.js';
@@ -15,29 +13,18 @@ import {
   type RedisTierOptions,
 } from '../../src/cache/redis-tier.js';
 import { countingCompile, recordingLogger, specFor, tempDir } from './fixtures.js';
-import { redisMissing, startRedis, type RunningRedis } from './redis-fixture.js';
+import { redisForFile, startRedis } from './redis-fixture.js';
 import { recordFor, tierConformance } from './tier-conformance.js';
 
-const missing = redisMissing();
+const redis = redisForFile();
+const missing = redis.missing;
 const quiet = { debug: () => {}, warn: () => {} };
 const SECRET = { id: 'k1', secret: 'first-secret-0123456789' };
-let server: RunningRedis | undefined;
-let admin: Redis | undefined;
 let prefixes = 0;
-
-before(async () => {
-  if (missing) return;
-  server = await startRedis();
-  admin = new Redis(server.url);
-});
-after(async () => {
-  admin?.disconnect();
-  await server?.stop();
-});
 
 function tierOptions(over: Partial<RedisTierOptions> = {}): RedisTierOptions {
   return {
-    url: server!.url,
+    url: redis.server.url,
     secrets: [SECRET],
     ...REDIS_TIER_DEFAULTS,
     prefix: `t${++prefixes}:`,
@@ -80,7 +67,7 @@ test(
   opts,
   async () => {
     const prefix = `hosts${++prefixes}:`;
-    const remote = { url: server!.url, secrets: [SECRET], prefix, timeoutMs: 500 };
+    const remote = { url: redis.server.url, secrets: [SECRET], prefix, timeoutMs: 500 };
     const a = new KernelCache({ dir: tempDir('host-a'), logger: quiet, env: {}, remote });
     const compileA = countingCompile(1);
     const made = await a.getOrCompile(specFor(1), compileA.compile);
@@ -107,11 +94,11 @@ async function published(prefix: string): Promise<{ key: string; value: Buffer }
     dir: null,
     logger: quiet,
     env: {},
-    remote: { url: server!.url, secrets: [SECRET], prefix },
+    remote: { url: redis.server.url, secrets: [SECRET], prefix },
   });
   const r = await a.getOrCompile(specFor(2), countingCompile(2).compile);
   await a.close();
-  const value = await admin!.getBuffer(`${prefix}${r.key}`);
+  const value = await redis.admin.getBuffer(`${prefix}${r.key}`);
   assert.ok(value, 'published');
   return { key: r.key, value };
 }
@@ -145,13 +132,13 @@ test('forged entries are never loaded: image, metadata, signature, key id, unsig
   ];
   let tried = 0;
   for (const [what, forged] of forgeries) {
-    await admin!.set(`${prefix}${key}`, forged);
+    await redis.admin.set(`${prefix}${key}`, forged);
     const log = recordingLogger();
     const c = new KernelCache({
       dir: null,
       logger: log.logger,
       env: {},
-      remote: { url: server!.url, secrets: [SECRET], prefix },
+      remote: { url: redis.server.url, secrets: [SECRET], prefix },
     });
     const compile = countingCompile(2);
     const r = await c.getOrCompile(specFor(2), compile.compile);
@@ -170,13 +157,13 @@ test('forged entries are never loaded: image, metadata, signature, key id, unsig
   }
   assert.equal(tried, forgeries.length);
   // A reader holding another secret rejects a genuine entry; one holding both (rotation) accepts it.
-  await admin!.set(`${prefix}${key}`, value);
+  await redis.admin.set(`${prefix}${key}`, value);
   const other = { id: 'k2', secret: 'second-secret-0123456789' };
   const stranger = new KernelCache({
     dir: null,
     logger: quiet,
     env: {},
-    remote: { url: server!.url, secrets: [other], prefix },
+    remote: { url: redis.server.url, secrets: [other], prefix },
   });
   assert.equal((await stranger.getOrCompile(specFor(2), countingCompile(2).compile)).tier, 'compiled');
   await stranger.close();
@@ -184,7 +171,7 @@ test('forged entries are never loaded: image, metadata, signature, key id, unsig
     dir: null,
     logger: quiet,
     env: {},
-    remote: { url: server!.url, secrets: [other, SECRET], prefix },
+    remote: { url: redis.server.url, secrets: [other, SECRET], prefix },
   });
   assert.equal((await rotated.getOrCompile(specFor(2), countingCompile(2).compile)).tier, 'remote');
   await rotated.close();
@@ -197,27 +184,27 @@ test('without a secret the remote tier is read-only: it reads signed entries onl
     dir: null,
     logger: quiet,
     env: {},
-    remote: { url: server!.url, secrets: [], prefix },
+    remote: { url: redis.server.url, secrets: [], prefix },
   });
   await c.getOrCompile(specFor(3), countingCompile(3).compile);
   await c.close();
-  assert.deepEqual(await admin!.keys(`${prefix}*`), [], 'a read-only consumer wrote nothing');
+  assert.deepEqual(await redis.admin.keys(`${prefix}*`), [], 'a read-only consumer wrote nothing');
   assert.equal(c.getStats().process.writeFailures, 0);
   // Unsigned writing on purpose: written, and read back only by a reader that allows unsigned entries.
   const w = new KernelCache({
     dir: null,
     logger: quiet,
     env: {},
-    remote: { url: server!.url, secrets: [], allowUnsigned: true, prefix },
+    remote: { url: redis.server.url, secrets: [], allowUnsigned: true, prefix },
   });
   await w.getOrCompile(specFor(3), countingCompile(3).compile);
   await w.close();
-  assert.equal((await admin!.keys(`${prefix}*`)).length, 1);
+  assert.equal((await redis.admin.keys(`${prefix}*`)).length, 1);
   const strict = new KernelCache({
     dir: null,
     logger: quiet,
     env: {},
-    remote: { url: server!.url, secrets: [SECRET], prefix },
+    remote: { url: redis.server.url, secrets: [SECRET], prefix },
   });
   assert.equal((await strict.getOrCompile(specFor(3), countingCompile(3).compile)).tier, 'compiled');
   await strict.close();
@@ -235,12 +222,12 @@ test('size bound, TTL (renewed by a hit) and prefix are honoured', async (t) => 
   const r = recordFor(2);
   await tier.put(r);
   await tier.flush();
-  assert.deepEqual(await admin!.keys('team-x:*'), [`team-x:${r.key}`]);
-  const ttl = await admin!.ttl(`team-x:${r.key}`);
+  assert.deepEqual(await redis.admin.keys('team-x:*'), [`team-x:${r.key}`]);
+  const ttl = await redis.admin.ttl(`team-x:${r.key}`);
   assert.ok(ttl > 100 && ttl <= 120, `TTL ${ttl}`);
-  await admin!.expire(`team-x:${r.key}`, 5);
+  await redis.admin.expire(`team-x:${r.key}`, 5);
   assert.ok(await tier.get(r.key));
-  assert.ok((await admin!.ttl(`team-x:${r.key}`)) > 100, 'a hit renews the TTL');
+  assert.ok((await redis.admin.ttl(`team-x:${r.key}`)) > 100, 'a hit renews the TTL');
   await tier.clear();
   await tier.close();
 });
