@@ -3,7 +3,6 @@
 // entry of a bundle is verified by the format (bundle.ts: names, types, hashes, signature, and recordProblem with
 // the SHA-256 of its image, so it is not hashed again here); one built for an arch this host cannot load is skipped with the reason; one already cached
 // is left alone, so importing twice is a no-op. Nothing is written before its entry passed every check.
-import { parseArch } from '../compiler/index.js';
 import { attachDetails, CuopError, registerErrorClass } from '../cuda/errors.js';
 
 import { readBundle, writeBundle } from './bundle.js';
@@ -77,12 +76,11 @@ export function archProblem(target: string, archs: readonly string[] | undefined
   return fits ? undefined : `built for ${target}, which cannot run on ${archs.join(', ')}`;
 }
 
+// The cache layer reads arch names itself: it loads none of the compiler layer (kept out of every cache user's
+// import, and out of the copy the multi-user test runs).
 const archNumber = (arch: string): number | undefined => {
-  try {
-    return parseArch(arch);
-  } catch {
-    return undefined;
-  }
+  const m = /^sm_(\d{2,3})[af]?$/.exec(arch);
+  return m ? Number(m[1]) : undefined;
 };
 
 export async function exportBundle(
