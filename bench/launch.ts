@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 import { NvrtcCompiler, NvccCompiler } from '../src/compiler/index.js';
-import { driver } from '../src/cuda/index.js';
+import { driver, KernelParamBlock } from '../src/cuda/index.js';
 import { Device, f32, i32 } from '../src/runtime/index.js';
 import { TILED_GEMM_SOURCE, VECTOR_ADD_SOURCE } from '../src/cli/sample-kernels.js';
 
@@ -120,27 +120,37 @@ async function main(): Promise<void> {
   const imagePath = join(mkdtempSync(join(tmpdir(), 'cuop-launch-')), 'empty6.cubin');
   writeFileSync(imagePath, emptyImage);
   const cLoop = buildCLoop();
-  const loop = (c: Parameters<typeof k.launch>[0], batches: number): number => {
+  // The FFI floor: the same cuLaunchKernel through koffi with the parameter block packed once (no argument
+  // handling, no context check); and that plus the context check, to split cuop's overhead in two.
+  const packed = new KernelParamBlock(['ptr', 'ptr', 'ptr', 'i32', 'i32', 'f32']);
+  [buf.devicePtr, buf.devicePtr, buf.devicePtr, 1, 2, 3].forEach((v, i) => packed.set(i, v));
+  const rawLaunch = (): void => driver.launchKernel(k.handle, 1, 1, 1, 32, 1, 1, 0, 0n, packed.pointerArray);
+  const rawLaunchCurrent = (): void => {
+    device.makeCurrent();
+    driver.launchKernel(k.handle, 1, 1, 1, 32, 1, 1, 0, 0n, packed.pointerArray);
+  };
+  type Variant = Parameters<typeof k.launch>[0] | 'c' | (() => void);
+  const loop = (c: Exclude<Variant, 'c'>, batches: number): number => {
     const xs: number[] = [];
     for (let b = 0; b < batches; b++) {
       const w = performance.now();
-      for (let i = 0; i < N; i++) k.launch(c, args);
+      if (typeof c === 'function') for (let i = 0; i < N; i++) c();
+      else for (let i = 0; i < N; i++) k.launch(c, args);
       end.record();
       end.synchronize();
       xs.push(((performance.now() - w) * 1000) / N);
     }
     return median(xs);
   };
-  const variants: [string, Parameters<typeof k.launch>[0] | 'c'][] = [
+  const variants: [string, Variant][] = [
+    ['koffi floor: cuLaunchKernel, block packed once', rawLaunch],
+    ['koffi floor + context check (makeCurrent)', rawLaunchCurrent],
     ['plain (cuLaunchKernel)', cfg],
     ['cooperative (cuLaunchKernelEx)', { ...cfg, cooperative: true }],
     ...(device.computeCapability.major >= 9
-      ? ([['cluster of 1 (cuLaunchKernelEx)', { ...cfg, cluster: 1 }]] as [
-          string,
-          Parameters<typeof k.launch>[0],
-        ][])
+      ? ([['cluster of 1 (cuLaunchKernelEx)', { ...cfg, cluster: 1 }]] as [string, Variant][])
       : []),
-    ...(cLoop ? ([['C loop over cuLaunchKernel', 'c']] as [string, 'c'][]) : []),
+    ...(cLoop ? ([['C loop over cuLaunchKernel', 'c']] as [string, Variant][]) : []),
   ];
   for (const [, c] of variants) if (c !== 'c') loop(c, 1); // warm each path
   const per: Record<string, number[]> = {};

@@ -10,6 +10,7 @@ export {
 export { KernelParamBlock, type ParamType } from './cuda/index.js';
 export { driverAvailable } from './cuda/driver.js';
 export { nvrtcAvailable } from './cuda/nvrtc.js';
+export { NvJitLinkError, nvJitLinkAvailable } from './cuda/nvjitlink.js';
 export * from './compiler/index.js';
 export {
   readSettings,

@@ -22,7 +22,7 @@ export const MAX_METADATA_BYTES = 64 * 2 ** 20;
 /** What maintenance needs of an entry's metadata (the rest stays in its file). */
 export interface EntrySummary {
   readonly compiler: { readonly id: string; readonly version: string };
-  readonly imageKind: 'cubin' | 'ptx';
+  readonly imageKind: 'cubin' | 'ptx' | 'ltoir';
   readonly codec: Codec;
 }
 

@@ -150,7 +150,7 @@ export class DiskTier implements CacheTier {
     return true;
   }
 
-  private kernelPath(key: string, imageKind: 'cubin' | 'ptx', codec: Codec): string {
+  private kernelPath(key: string, imageKind: 'cubin' | 'ptx' | 'ltoir', codec: Codec): string {
     return this.layout.kernelPath(key, imageKind, codecSuffix(codec));
   }
 

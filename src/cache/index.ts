@@ -38,6 +38,7 @@ export {
   type EvictionReason,
 } from './tier.js';
 export { recordProblem } from './verify.js';
+export { sha256Hex } from './sha256.js';
 export { CacheLayout } from './layout.js';
 export {
   leaseOrWait,

@@ -24,7 +24,7 @@ export interface KeySpec {
   compiler: { id: string; version: string };
   /** Target arch, `sm_90` style. */
   target: string;
-  imageKind: 'cubin' | 'ptx';
+  imageKind: 'cubin' | 'ptx' | 'ltoir';
   /** The user's salt (policy `salt`, CUOP_CACHE_SALT): for inputs cuop cannot see. '' or absent: none. */
   salt?: string;
   /** The program's file name in the compile: it is `__FILE__` in the code (asserts embed it). '' or absent: none. */

@@ -94,11 +94,11 @@ export class CacheLayout {
     return join(this.metadataDir, key.slice(0, 2), `${key}.json`);
   }
 
-  kernelFileName(key: string, imageKind: 'cubin' | 'ptx', codecSuffix: string): string {
+  kernelFileName(key: string, imageKind: 'cubin' | 'ptx' | 'ltoir', codecSuffix: string): string {
     return `${key}.${imageKind}${codecSuffix}`;
   }
 
-  kernelPath(key: string, imageKind: 'cubin' | 'ptx', codecSuffix: string): string {
+  kernelPath(key: string, imageKind: 'cubin' | 'ptx' | 'ltoir', codecSuffix: string): string {
     return join(this.kernelsDir, key.slice(0, 2), this.kernelFileName(key, imageKind, codecSuffix));
   }
 

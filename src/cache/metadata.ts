@@ -36,9 +36,9 @@ export interface EntryMetadata {
   /** The requested target (`sm_90`), as in the key. */
   target: string;
   /** The requested image kind, as in the key. */
-  requestedImageKind: 'cubin' | 'ptx';
+  requestedImageKind: 'cubin' | 'ptx' | 'ltoir';
   /** What the image is: PTX when the compiler did not know the arch (then imageTarget is `compute_XX`). */
-  imageKind: 'cubin' | 'ptx';
+  imageKind: 'cubin' | 'ptx' | 'ltoir';
   imageTarget: string;
   codec: Codec;
   rawBytes: number;
@@ -56,7 +56,7 @@ export interface EntryMetadata {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const IMAGE_KINDS: readonly string[] = ['cubin', 'ptx'];
+const IMAGE_KINDS: readonly string[] = ['cubin', 'ptx', 'ltoir'];
 
 type Check = (v: unknown) => boolean;
 const str: Check = (v) => typeof v === 'string';

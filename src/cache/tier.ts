@@ -12,7 +12,7 @@ export interface TierRecord {
 export interface ExpectedIdentity {
   readonly target: string;
   readonly compiler: { readonly id: string; readonly version: string };
-  readonly imageKind: 'cubin' | 'ptx';
+  readonly imageKind: 'cubin' | 'ptx' | 'ltoir';
 }
 
 /** What a tier can do; the lookup reads these instead of asking which tier it is. */

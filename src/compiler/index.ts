@@ -24,3 +24,20 @@ export {
 } from './options.js';
 export type { KernelParam, ParamKind } from './kernel-signature.js';
 export type { FileDependency, UntrackedInclude } from './include-scan.js';
+export {
+  detectLinkInputKind,
+  isRelocatable,
+  LinkError,
+  LinkerUnavailableError,
+  LINK_INPUT_KINDS,
+  type LinkInput,
+  type LinkInputKind,
+  type Linker,
+  type LinkerId,
+  type LinkerInfo,
+  type LinkRequest,
+  type LinkResult,
+} from './linker.js';
+export { NvJitLinkLinker } from './nvjitlink-linker.js';
+export { NvlinkLinker, type NvlinkLinkerOptions } from './nvlink-linker.js';
+export { selectLinker, type LinkerPreference } from './select-linker.js';

@@ -1,6 +1,5 @@
 // nvcc as a subprocess: the backend for hosts without libnvrtc (CPU-only CI, containers with the toolkit only).
 // Every compile runs in a private temp dir holding the source and the in-memory headers as files, removed afterwards.
-import { spawn } from 'node:child_process';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,8 @@ import {
 import { CompileError, CompilerUnavailableError } from './errors.js';
 import { absolutizePathOptions, NVCC_DIALECT } from './options.js';
 import { signaturesOf } from './signatures.js';
+import { run, type RunResult } from './subprocess.js';
+import { isRelocatable } from './linker.js';
 import { checkRequest, resolveTarget, sourceFileName } from './select.js';
 import { getSettings } from '../settings/index.js';
 import type { CompileRequest, CompileResult, Compiler, CompilerInfo } from './types.js';
@@ -39,7 +40,6 @@ const NAME_EXPR_VAR = '__cuop_name_expr_';
 const DEFAULT_PROGRAM_NAME = 'program.cu';
 /** nvcc --version, --list-gpu-code, --dryrun. */
 const QUERY_TIMEOUT_MS = 60_000;
-const MAX_OUTPUT_BYTES = 64 * 2 ** 20;
 
 /**
  * Find nvcc: the `nvccPath` option (authoritative), then CUOP_NVCC_PATH, CUDA_PATH/bin, CUDA_HOME/bin, each PATH
@@ -99,67 +99,6 @@ function whyNotExecutable(p: string): string | undefined {
     const code = (err as NodeJS.ErrnoException).code;
     return code === 'ENOENT' ? 'not found' : code === 'EACCES' ? 'not executable' : String(code ?? err);
   }
-}
-
-interface RunResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/**
- * Run a process without blocking the event loop; resolves with its exit status, rejects only if it cannot start.
- * Its stdin is /dev/null (an option `-` makes nvcc read stdin: it must see EOF, not wait forever), and it runs in
- * a process group of its own, killed whole (nvcc's cicc and ptxas too) when `timeoutMs` passes.
- */
-function run(
-  file: string,
-  args: readonly string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number },
-): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, [...args], {
-      ...(opts.cwd ? { cwd: opts.cwd } : {}),
-      env: opts.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: process.platform !== 'win32',
-      windowsHide: true,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let bytes = 0;
-    const collect = (into: Buffer[]) => (b: Buffer) => {
-      bytes += b.length;
-      if (bytes <= MAX_OUTPUT_BYTES) into.push(b);
-    };
-    child.stdout.on('data', collect(out));
-    child.stderr.on('data', collect(err));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        if (child.pid !== undefined && process.platform !== 'win32') process.kill(-child.pid, 'SIGKILL');
-        else child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }, opts.timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString('utf8');
-      let stderr = Buffer.concat(err).toString('utf8');
-      if (timedOut) {
-        stderr += `\n${file} did not finish within ${opts.timeoutMs} ms and was stopped (the compile timeout: NvccCompiler's timeoutMs option, CUOP_COMPILE_TIMEOUT_MS)`;
-      } else if (signal) {
-        stderr += `\n${file} was killed by ${signal}`;
-      }
-      resolve({ code: code ?? -1, stdout, stderr: stderr.trim() });
-    });
-  });
 }
 
 /** `name` as a path inside `dir`; throws for names that would escape it. */
@@ -360,7 +299,14 @@ export class NvccCompiler implements Compiler {
     const keepPtx = imageKind === 'cubin';
     const covered = await this.toolkitIncludeDirs();
     const scan0 = await scanRequest({ ...request, options: userOptions }, NVCC_DIALECT, covered, false);
-    const reportedOptions = [imageKind === 'ptx' ? '-ptx' : '-cubin', `-arch=${target}`, ...userOptions];
+    // LTO IR: -dlto with the lto_NN arch, relocatable (nvcc insists).
+    const kindFlags =
+      imageKind === 'ptx'
+        ? ['-ptx']
+        : imageKind === 'ltoir'
+          ? ['-ltoir', '-dlto', ...(isRelocatable(userOptions) ? [] : ['-rdc=true'])]
+          : ['-cubin'];
+    const reportedOptions = [...kindFlags, `-arch=${target}`, ...userOptions];
 
     const root = await mkdtemp(join(this.tempRoot, 'cuop-nvcc-'));
     try {
@@ -374,10 +320,10 @@ export class NvccCompiler implements Compiler {
         await writeFile(file, contents);
       }
       await writeFile(join(srcDir, srcName), source);
-      const out = join(workDir, imageKind === 'ptx' ? 'out.ptx' : 'out.cubin');
+      const out = join(workDir, `out.${imageKind}`);
       const depfile = join(workDir, 'deps.d');
       // -MD (all headers, system ones too): what the scan could not foresee is still recorded.
-      const args = ['-x', 'cu', ...reportedOptions.slice(0, 2), `-I${srcDir}`, '-MD', '-MF', depfile];
+      const args = ['-x', 'cu', ...kindFlags, `-arch=${target}`, `-I${srcDir}`, '-MD', '-MF', depfile];
       if (keepPtx) args.push('-keep', `--keep-dir=${workDir}`);
       args.push(...userOptions, srcName, '-o', out);
 
@@ -405,6 +351,15 @@ export class NvccCompiler implements Compiler {
           const text = await readFile(join(workDir, f), 'utf8');
           if (!ptxText || text.includes(`${NAME_EXPR_VAR}0`)) ptxText = text;
         }
+      } else if (imageKind === 'ltoir' && expressions.length > 0) {
+        // LTO IR has no PTX to read symbols from: the same source as PTX, once, names them.
+        ptxText = await this.ptxFor(
+          srcDir,
+          srcName,
+          target.replace(/^lto_/, 'compute_'),
+          userOptions,
+          workDir,
+        );
       }
       const loweredNames = expressions.length > 0 ? lowerNames(ptxText, expressions) : {};
       // What nvcc says it read joins the scan: a file the scan did not predict is still a dependency.
@@ -426,6 +381,27 @@ export class NvccCompiler implements Compiler {
     } finally {
       await rm(root, { recursive: true, force: true, maxRetries: 3 });
     }
+  }
+
+  /** The PTX of a source already written to `srcDir` (for the symbols of an LTO IR compile's name expressions). */
+  private async ptxFor(
+    srcDir: string,
+    srcName: string,
+    virtualArch: string,
+    userOptions: readonly string[],
+    workDir: string,
+  ): Promise<string> {
+    const out = join(workDir, 'names.ptx');
+    const rdc = isRelocatable(userOptions) ? [] : ['-rdc=true'];
+    const args = ['-x', 'cu', '-ptx', `-arch=${virtualArch}`, ...rdc, `-I${srcDir}`, ...userOptions, srcName];
+    const r = await this.runNvcc(
+      [...args, '-o', out],
+      srcDir,
+      { TMPDIR: workDir, TMP: workDir, TEMP: workDir },
+      this.timeoutMs,
+    );
+    if (r.code !== 0) throw new CompileError('nvcc', srcName, r.stderr, args);
+    return readFile(out, 'utf8');
   }
 }
 

@@ -88,7 +88,12 @@ export class NvrtcCompiler implements Compiler {
     if (this.toolkitIncludes) this.cachedIncludes ??= nvrtcToolkitIncludeDirs();
     const toolkit = this.toolkitIncludes ? (this.cachedIncludes ?? []) : [];
     const userOptions = absolutizePathOptions(request.options ?? [], process.cwd(), NVRTC_DIALECT);
-    const options = [`--gpu-architecture=${target}`, ...toolkit.map((d) => `-I${d}`), ...userOptions];
+    // LTO IR: NVRTC takes the virtual arch with -dlto (which implies relocatable code) and hands out the IR.
+    const archFlags =
+      imageKind === 'ltoir'
+        ? [`--gpu-architecture=${target.replace(/^lto_/, 'compute_')}`, '-dlto']
+        : [`--gpu-architecture=${target}`];
+    const options = [...archFlags, ...toolkit.map((d) => `-I${d}`), ...userOptions];
     const nameExpressions = request.nameExpressions ?? [];
     // NVRTC looks for the main source's quoted includes in the directory of its program name (the working
     // directory for a bare name), and for those of in-memory headers in the working directory. The program gets a
@@ -113,7 +118,7 @@ export class NvrtcCompiler implements Compiler {
         headers: Object.entries(request.headers ?? {}),
         nameExpressions,
         options,
-        wantCubin: imageKind === 'cubin',
+        want: imageKind,
       });
     } catch (err) {
       // A bad flag is the request's fault, like a syntax error: report it the same way.

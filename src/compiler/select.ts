@@ -117,7 +117,7 @@ function splitArch(arch: string): { number: number; suffix: string } {
 /** What a compiler is asked to emit for one request. */
 export interface ResolvedTarget {
   readonly imageKind: ImageKind;
-  /** `sm_90` (cubin) or `compute_90` (PTX); also the value of the compiler's arch flag. */
+  /** `sm_90` (cubin), `compute_90` (PTX) or `lto_90` (LTO IR); also the value of the compiler's arch flag. */
   readonly target: string;
   /** True when the compiler did not know the arch and PTX for an older one was chosen instead. */
   readonly fallback: boolean;
@@ -134,14 +134,14 @@ export function resolveTarget(
   supported: readonly number[],
   compilerName: string,
 ): ResolvedTarget {
-  if (wanted !== 'cubin' && wanted !== 'ptx') {
-    throw new RangeError(`invalid imageKind ${JSON.stringify(wanted)}: expected "cubin" or "ptx"`);
+  if (wanted !== 'cubin' && wanted !== 'ptx' && wanted !== 'ltoir') {
+    throw new RangeError(`invalid imageKind ${JSON.stringify(wanted)}: expected "cubin", "ptx" or "ltoir"`);
   }
   const { number, suffix } = splitArch(arch);
   if (supported.includes(number)) {
-    return wanted === 'cubin'
-      ? { imageKind: 'cubin', target: `sm_${number}${suffix}`, fallback: false }
-      : { imageKind: 'ptx', target: `compute_${number}${suffix}`, fallback: false };
+    if (wanted === 'cubin') return { imageKind: 'cubin', target: `sm_${number}${suffix}`, fallback: false };
+    if (wanted === 'ltoir') return { imageKind: 'ltoir', target: `lto_${number}${suffix}`, fallback: false };
+    return { imageKind: 'ptx', target: `compute_${number}${suffix}`, fallback: false };
   }
   const older = supported.filter((a) => a < number);
   if (older.length === 0) {
@@ -153,6 +153,8 @@ export function resolveTarget(
             `(it supports ${sorted.map((a) => `sm_${a}`).join(', ')})`,
     );
   }
+  // LTO IR, like PTX, is compiled for the device at link time: IR for an older arch serves a newer device.
+  if (wanted === 'ltoir') return { imageKind: 'ltoir', target: `lto_${Math.max(...older)}`, fallback: true };
   return { imageKind: 'ptx', target: `compute_${Math.max(...older)}`, fallback: true };
 }
 

@@ -1,8 +1,11 @@
 import type { FileDependency, UntrackedInclude } from './include-scan.js';
 import type { KernelParam } from './kernel-signature.js';
 
-/** Machine code for one arch (cubin) or the portable fallback the driver JIT-compiles (PTX). */
-export type ImageKind = 'cubin' | 'ptx';
+/**
+ * Machine code for one arch (cubin), the portable fallback the driver JIT-compiles (PTX), or LTO IR: the input of
+ * a link-time-optimized link, never loaded by itself.
+ */
+export type ImageKind = 'cubin' | 'ptx' | 'ltoir';
 
 export type CompilerId = 'nvrtc' | 'nvcc';
 
@@ -37,7 +40,7 @@ export interface CompileResult {
   /** The image: cubin (ELF) bytes, or PTX text including the trailing NUL the driver expects. */
   readonly image: Buffer;
   readonly imageKind: ImageKind;
-  /** What the image is for: `sm_90` for a cubin, `compute_90` for PTX. */
+  /** What the image is for: `sm_90` for a cubin, `compute_90` for PTX, `lto_90` for LTO IR. */
   readonly target: string;
   /** Compiler output (warnings); empty when silent. */
   readonly log: string;

@@ -54,6 +54,7 @@ interface RawDriver {
   cuDeviceTotalMem: Fn;
   cuDevicePrimaryCtxRetain: Fn;
   cuDevicePrimaryCtxRelease: Fn;
+  cuDevicePrimaryCtxReset: Fn;
   cuCtxSetCurrent: Fn;
   cuCtxGetCurrent: Fn;
   cuCtxGetCurrentInto: Fn;
@@ -91,6 +92,8 @@ interface RawDriver {
   cuEventElapsedTime: Fn;
   /** cuLaunchKernel with kernelParams taken as one pre-packed `void*[]` block (see kernel-params.ts). */
   cuLaunchKernel: Fn;
+  cuLaunchKernelAt: Fn;
+  cuLaunchKernelExAt: Fn | undefined;
   /** cuLaunchKernelEx with a CUlaunchConfig packed into a Buffer (launch-config.ts); absent before CUDA 12. */
   cuLaunchKernelEx: Fn | undefined;
   cuOccupancyMaxActiveBlocksPerMultiprocessor: Fn;
@@ -124,6 +127,7 @@ function bindLibrary(): RawDriver {
     cuDeviceTotalMem: f('int cuDeviceTotalMem_v2(_Out_ size_t *bytes, int dev)'),
     cuDevicePrimaryCtxRetain: f('int cuDevicePrimaryCtxRetain(_Out_ void **pctx, int dev)'),
     cuDevicePrimaryCtxRelease: f('int cuDevicePrimaryCtxRelease_v2(int dev)'),
+    cuDevicePrimaryCtxReset: f('int cuDevicePrimaryCtxReset_v2(int dev)'),
     cuCtxSetCurrent: f('int cuCtxSetCurrent(void *ctx)'),
     cuCtxGetCurrent: f('int cuCtxGetCurrent(_Out_ void **pctx)'),
     // The same call writing into a caller's BigUint64Array(1): no allocation, for the per-launch context check.
@@ -169,8 +173,17 @@ function bindLibrary(): RawDriver {
       'int cuLaunchKernel(void *f, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t bx, uint32_t by, uint32_t bz, ' +
         'uint32_t sharedMemBytes, void *stream, void *kernelParams, void *extra)',
     ),
+    // The same entry points with every pointer passed as a number (an address below 2^53): koffi converts plain
+    // numbers faster than pointers and bigints, and the launch path is where that shows (see bench/launch.ts).
+    cuLaunchKernelAt: f(
+      'int cuLaunchKernel(uint64_t f, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t bx, uint32_t by, uint32_t bz, ' +
+        'uint32_t sharedMemBytes, uint64_t stream, uint64_t kernelParams, uint64_t extra)',
+    ),
     cuLaunchKernelEx: optional(
       'int cuLaunchKernelEx(const void *config, void *f, void *kernelParams, void *extra)',
+    ),
+    cuLaunchKernelExAt: optional(
+      'int cuLaunchKernelEx(uint64_t config, uint64_t f, uint64_t kernelParams, uint64_t extra)',
     ),
     cuOccupancyMaxActiveBlocksPerMultiprocessor: f(
       'int cuOccupancyMaxActiveBlocksPerMultiprocessor(_Out_ int *numBlocks, void *func, int blockSize, size_t dynamicSMemSize)',
@@ -267,6 +280,11 @@ export function primaryContextRetain(dev: number): Handle {
 
 export function primaryContextRelease(dev: number): void {
   check(cuda().cuDevicePrimaryCtxRelease(dev), 'cuDevicePrimaryCtxRelease_v2');
+}
+
+/** Destroy every allocation and reset all state of the primary context (the way out of a sticky error). */
+export function primaryContextReset(dev: number): void {
+  check(cuda().cuDevicePrimaryCtxReset(dev), 'cuDevicePrimaryCtxReset_v2');
 }
 
 export function contextSetCurrent(ctx: Handle): void {
@@ -500,6 +518,56 @@ export function launchKernel(
   );
   if (code !== 0) check(code, 'cuLaunchKernel');
 }
+
+/**
+ * cuLaunchKernel with the function, stream and parameter block given as addresses (numbers). Returns the CUresult
+ * instead of throwing: the caller decides (a context that is not current is retried after making it current).
+ */
+export function launchKernelAt(
+  fn: number,
+  gridX: number,
+  gridY: number,
+  gridZ: number,
+  blockX: number,
+  blockY: number,
+  blockZ: number,
+  sharedMemBytes: number,
+  stream: number,
+  params: number,
+): number {
+  return (library.loaded ?? cuda()).cuLaunchKernelAt(
+    fn,
+    gridX,
+    gridY,
+    gridZ,
+    blockX,
+    blockY,
+    blockZ,
+    sharedMemBytes,
+    stream,
+    params,
+    0,
+  ) as number;
+}
+
+/** cuLaunchKernelEx with addresses (numbers), returning the CUresult (see launchKernelAt). */
+export function launchKernelExAt(config: number, fn: number, params: number): number {
+  const r = library.loaded ?? cuda();
+  if (!r.cuLaunchKernelExAt) {
+    throw new Error(
+      'this driver has no cuLaunchKernelEx (CUDA 12.0 or newer is needed for clusters and launch attributes)',
+    );
+  }
+  return r.cuLaunchKernelExAt(config, fn, params, 0) as number;
+}
+
+/** Throws the CudaError for a CUresult that is not CUDA_SUCCESS (for callers of the *At launches). */
+export function checkResult(code: number, call: string): void {
+  if (code !== 0) check(code, call);
+}
+
+/** CUresults that mean "not this context": the launch is retried once its device's context is current. */
+export const NOT_CURRENT_RESULTS: ReadonlySet<number> = new Set([201, 400]);
 
 /**
  * cuLaunchKernelEx: `config` is a packed CUlaunchConfig whose attrs pointer already points at its attributes

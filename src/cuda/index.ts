@@ -2,6 +2,8 @@
 export * from './errors.js';
 export * as driver from './driver.js';
 export * as nvrtc from './nvrtc.js';
+export * as nvjitlink from './nvjitlink.js';
+export { NvJitLinkError } from './nvjitlink.js';
 export {
   KernelParamBlock,
   PARAM_SIZE,
@@ -18,6 +20,7 @@ export {
   openFirst,
   DRIVER_LIBRARY,
   NVRTC_LIBRARY,
+  NVJITLINK_LIBRARY,
   type LibrarySpec,
   type Candidate,
 } from './library-discovery.js';

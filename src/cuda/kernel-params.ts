@@ -44,6 +44,8 @@ export class KernelParamBlock {
   readonly slots: Buffer;
   /** `void*[]`: the address of each slot. Pass this Buffer as kernelParams. */
   readonly pointerArray: Buffer;
+  /** pointerArray's address as a number (for the launch entry points that take addresses). */
+  readonly pointerAddress: number;
   readonly offsets: readonly number[];
   // Typed views over `slots`: much cheaper per write than Buffer's write*LE methods on the launch path.
   private readonly f32: Float32Array;
@@ -79,6 +81,7 @@ export class KernelParamBlock {
     this.u64 = new BigUint64Array(ab, at, words / 8);
     const base = koffi.address(this.slots);
     offsets.forEach((off, i) => this.pointerArray.writeBigUInt64LE(base + BigInt(off), i * 8));
+    this.pointerAddress = Number(koffi.address(this.pointerArray));
   }
 
   /** Write one argument into its slot. Throws a RangeError naming the argument if it does not fit its type. */

@@ -22,32 +22,62 @@ export interface ExLaunch {
 
 export class LaunchConfigBlock {
   readonly buffer = Buffer.alloc(CONFIG_BYTES + MAX_ATTRIBUTES * ATTRIBUTE_BYTES);
+  /** The buffer's address as a number (for driver.launchKernelExAt). */
+  readonly address = Number(koffi.address(this.buffer));
   /** Where the attributes start (the config's attrs pointer). */
   readonly attrsAddress = koffi.address(this.buffer) + BigInt(CONFIG_BYTES);
+  // Typed views: a launch rewrites a few words, far cheaper than Buffer's write* methods.
+  private readonly u32 = new Uint32Array(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length / 4);
+  private readonly u64 = new BigUint64Array(
+    this.buffer.buffer,
+    this.buffer.byteOffset,
+    this.buffer.length / 8,
+  );
+  private lastStream: bigint | undefined;
 
   /** Writes `l` into the buffer; pass `buffer` to driver.launchKernelEx. */
   set(l: ExLaunch): Buffer {
-    const b = this.buffer;
-    for (let i = 0; i < 3; i++) {
-      b.writeUInt32LE(l.grid[i]!, i * 4);
-      b.writeUInt32LE(l.block[i]!, 12 + i * 4);
+    this.write(l.grid, l.block, l.sharedMem, l.stream, l.cooperative, l.cluster);
+    return this.buffer;
+  }
+
+  /** The same as set(), from plain values (no objects made per launch). */
+  write(
+    grid: readonly [number, number, number],
+    block: readonly [number, number, number],
+    sharedMem: number,
+    stream: bigint,
+    cooperative: boolean,
+    cluster: readonly [number, number, number] | undefined,
+  ): void {
+    const w = this.u32;
+    w[0] = grid[0];
+    w[1] = grid[1];
+    w[2] = grid[2];
+    w[3] = block[0];
+    w[4] = block[1];
+    w[5] = block[2];
+    w[6] = sharedMem;
+    if (stream !== this.lastStream) {
+      this.u64[4] = stream; // offset 32
+      this.u64[5] = this.attrsAddress; // offset 40
+      this.lastStream = stream;
     }
-    b.writeUInt32LE(l.sharedMem, 24);
-    b.writeBigUInt64LE(l.stream, 32);
-    b.writeBigUInt64LE(this.attrsAddress, 40);
     let n = 0;
+    // Attribute i starts at word (56 + 72 i) / 4; its value union 8 bytes later.
     const attr = (id: number): number => {
-      const at = CONFIG_BYTES + n++ * ATTRIBUTE_BYTES;
-      b.fill(0, at, at + ATTRIBUTE_BYTES);
-      b.writeUInt32LE(id, at);
-      return at + 8;
+      const at = (CONFIG_BYTES + n++ * ATTRIBUTE_BYTES) / 4;
+      w.fill(0, at, at + ATTRIBUTE_BYTES / 4);
+      w[at] = id;
+      return at + 2;
     };
-    if (l.cooperative) b.writeInt32LE(1, attr(COOPERATIVE));
-    if (l.cluster) {
+    if (cooperative) w[attr(COOPERATIVE)] = 1;
+    if (cluster) {
       const v = attr(CLUSTER_DIMENSION);
-      for (let i = 0; i < 3; i++) b.writeUInt32LE(l.cluster[i]!, v + i * 4);
+      w[v] = cluster[0];
+      w[v + 1] = cluster[1];
+      w[v + 2] = cluster[2];
     }
-    b.writeUInt32LE(n, 48);
-    return b;
+    w[12] = n; // numAttrs, offset 48
   }
 }

@@ -53,6 +53,16 @@ export const NVRTC_LIBRARY: LibrarySpec = {
   wheelPackage: 'cuda_nvrtc',
 };
 
+export const NVJITLINK_LIBRARY: LibrarySpec = {
+  label: 'libnvJitLink',
+  envVar: 'CUOP_NVJITLINK_PATH',
+  pathSetting: 'nvJitLinkPath',
+  fileNames: (dir) => versionedFilesIn(dir, 'libnvJitLink.so'),
+  bareNames: ['libnvJitLink.so.13', 'libnvJitLink.so.12', 'libnvJitLink.so'],
+  ldconfigPrefix: 'libnvJitLink.so',
+  wheelPackage: 'nvjitlink',
+};
+
 export const DRIVER_LIBRARY: LibrarySpec = {
   label: 'libcuda',
   envVar: 'CUOP_LIBCUDA_PATH',

@@ -29,6 +29,8 @@ interface RawNvrtc {
   nvrtcGetCUBINSize: Fn;
   nvrtcGetCUBIN: Fn;
   nvrtcGetLoweredName: Fn;
+  nvrtcGetLTOIRSize: Fn | undefined;
+  nvrtcGetLTOIR: Fn | undefined;
 }
 
 const library = new LazyLibrary(bindLibrary);
@@ -59,7 +61,18 @@ function bindLibrary(): RawNvrtc {
     nvrtcGetLoweredName: f(
       'int nvrtcGetLoweredName(void *prog, const char *nameExpression, _Out_ const char **loweredName)',
     ),
+    // NVRTC 12.0 and later; absent before, when LTO IR cannot be asked for.
+    nvrtcGetLTOIRSize: optional(() => f('int nvrtcGetLTOIRSize(void *prog, _Out_ size_t *size)')),
+    nvrtcGetLTOIR: optional(() => f('int nvrtcGetLTOIR(void *prog, char *ltoir)')),
   };
+}
+
+function optional(bindFn: () => Fn): Fn | undefined {
+  try {
+    return bindFn();
+  } catch {
+    return undefined;
+  }
 }
 
 const NVRTC_ERROR_NAMES = [
@@ -154,7 +167,8 @@ export interface NvrtcProgramInput {
   headers: ReadonlyArray<readonly [name: string, contents: string]>;
   nameExpressions: readonly string[];
   options: readonly string[];
-  wantCubin: boolean;
+  /** The image to read back. */
+  want: 'cubin' | 'ptx' | 'ltoir';
 }
 
 export interface NvrtcProgramOutput {
@@ -214,10 +228,16 @@ export async function nvrtcCompile(input: NvrtcProgramInput): Promise<NvrtcProgr
       if (r.nvrtcGetPTX(p, ptxBytes) !== 0) ptxBytes = undefined;
     }
     const ptx = ptxBytes?.toString('utf8').replace(/\0+$/, '');
-    if (input.wantCubin) {
+    if (input.want === 'cubin') {
       check(r.nvrtcGetCUBINSize(p, size), 'nvrtcGetCUBINSize');
       image = Buffer.alloc(Number(size[0]));
       check(r.nvrtcGetCUBIN(p, image), 'nvrtcGetCUBIN');
+    } else if (input.want === 'ltoir') {
+      if (!r.nvrtcGetLTOIRSize || !r.nvrtcGetLTOIR)
+        throw new NvrtcError(-1, 'this NVRTC cannot emit LTO IR (needs CUDA 12.0 or later)', 'nvrtcGetLTOIR');
+      check(r.nvrtcGetLTOIRSize(p, size), 'nvrtcGetLTOIRSize');
+      image = Buffer.alloc(Number(size[0]));
+      check(r.nvrtcGetLTOIR(p, image), 'nvrtcGetLTOIR');
     } else {
       if (!ptxBytes) check(r.nvrtcGetPTXSize(p, size), 'nvrtcGetPTX');
       image = ptxBytes ?? Buffer.alloc(0);

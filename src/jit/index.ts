@@ -9,7 +9,7 @@ export {
   type WarmReport,
 } from './jit-compiler.js';
 export { defaultKernelProvider } from './default-provider.js';
-export type { KernelSpec, ModuleSpec, KernelProvider } from './types.js';
+export type { KernelSpec, ModuleSpec, KernelProvider, LinkSpec, LinkProgram, LinkObject } from './types.js';
 export {
   entryDigest,
   entryLine,

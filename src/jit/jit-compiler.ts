@@ -16,11 +16,19 @@ import type {
   Compiler,
   CompilerInfo,
   CompilerPreference,
+  ImageKind,
+  Linker,
+  LinkerInfo,
+  LinkerPreference,
+  LinkInput,
+  KernelParam,
 } from '../compiler/index.js';
 import {
   absolutizePathOptions,
   canonicalKernelName,
+  isRelocatable,
   KernelNameError,
+  selectLinker,
   NVCC_DIALECT,
   NVRTC_DIALECT,
   selectCompiler,
@@ -39,7 +47,15 @@ import { compilerFingerprint, recallIdentity, rememberIdentity } from './compile
 import { getSettings } from '../settings/index.js';
 import { prepareKernelSpec, prepareModuleSpec, stillAsPrepared, type PreparedSpec } from './prepared-spec.js';
 import { SpecRecorder, type SpecEntry } from './spec-manifest.js';
-import type { KernelProvider, KernelSpec, ModuleSpec } from './types.js';
+import {
+  linkKeySpec,
+  linkStillAsPrepared,
+  mergeDependencies,
+  prepareLinkSpec,
+  readObjectFile,
+  type PreparedLink,
+} from './link-spec.js';
+import type { KernelProvider, KernelSpec, LinkSpec, ModuleSpec } from './types.js';
 
 // Driver errors that condemn the image itself; anything else (out of memory, a context broken by an earlier fault)
 // says nothing about the cache entry and must not delete it.
@@ -82,6 +98,8 @@ export interface JitCompilerOptions {
   readonly allowCompile?: boolean;
   /** A manifest file every looked-up spec is appended to (default: CUOP_RECORD; null: none). */
   readonly record?: string | null;
+  /** The device linker for jit.link() and -rdc programs, or which (default 'auto': nvJitLink, else nvlink). */
+  readonly linker?: Linker | LinkerPreference;
 }
 
 /** What `jit.check()` says of one manifest entry. */
@@ -131,6 +149,15 @@ interface SpecState {
   readonly prepared: PreparedSpec;
   readonly keySpecs: Map<string, KeySpec>;
   readonly resident: Map<number, Resident>;
+  /** For a relocatable (-rdc) spec: the link of its one program that makes it loadable. */
+  linkSpec?: LinkSpec;
+}
+
+/** One link spec object's prepared copy, its key specs (per arch, compiler and linker) and its modules. */
+interface LinkState {
+  readonly prepared: PreparedLink;
+  readonly keySpecs: Map<string, KeySpec>;
+  readonly resident: Map<number, { module: JitModule; contextId: string }>;
 }
 
 /** Several kernels of one source in one image, loaded on one device. */
@@ -140,14 +167,20 @@ export class JitModule {
     readonly module: Module,
     /** Canonical names of the kernels it holds. */
     readonly names: readonly string[],
-    private readonly entry: CacheEntry,
+    /** @internal the cache entry of its image */
+    readonly entry: CacheEntry,
     private readonly signatures: Readonly<Record<string, readonly ParamType[]>>,
+    /** A linked module also hands out kernels by symbol (those of prebuilt objects, which no spec names). */
+    private readonly anySymbol = false,
   ) {}
 
-  /** The kernel `name` (spelled as in the spec or any equivalent spelling); throws for a name the module lacks. */
+  /**
+   * The kernel `name` (spelled as in the spec or any equivalent spelling); throws for a name the module lacks.
+   * A linked module takes any symbol too (KernelNotFoundError when the image has none by that name).
+   */
   kernel(name: string, signature?: readonly ParamType[]): Kernel {
     const canonical = canonicalKernelName(name);
-    if (!this.names.includes(canonical)) {
+    if (!this.names.includes(canonical) && !this.anySymbol) {
       throw new KernelNameError(
         `the module holds no kernel ${JSON.stringify(name)}; it holds ${this.names.join(', ')}`,
       );
@@ -182,10 +215,15 @@ export class JitCompiler implements KernelProvider {
   private identityMemo: { fingerprint: string } | undefined;
   private recorder: SpecRecorder | undefined;
   private readonly recorded = new WeakSet<KeySpec>();
+  private readonly linkerChoice: Linker | LinkerPreference;
+  private linkerValue: Linker | undefined;
+  private linkerInfoValue: Promise<LinkerInfo> | undefined;
+  private readonly links = new WeakMap<object, LinkState>();
 
   constructor(options: JitCompilerOptions = {}) {
     this.cache = options.cache ?? new KernelCache();
     this.compilerChoice = options.compiler ?? 'auto';
+    this.linkerChoice = options.linker ?? 'auto';
     this.allowCompile = options.allowCompile ?? true;
     const record = options.record === undefined ? getSettings().jit.record : options.record;
     if (record) this.record(record);
@@ -238,6 +276,24 @@ export class JitCompiler implements KernelProvider {
       this.compilerValue = typeof c === 'string' ? selectCompiler(c) : c;
     }
     return this.compilerValue;
+  }
+
+  /** The device linker (selected on first use). */
+  get linker(): Linker {
+    if (!this.linkerValue) {
+      const c = this.linkerChoice;
+      this.linkerValue = typeof c === 'string' ? selectLinker(c) : c;
+    }
+    return this.linkerValue;
+  }
+
+  /** The linker's identity, asked once per JitCompiler (a library call, or `nvlink --version`). */
+  linkerInfo(): Promise<LinkerInfo> {
+    this.linkerInfoValue ??= this.linker.info().catch((err: unknown) => {
+      this.linkerInfoValue = undefined;
+      throw err;
+    });
+    return this.linkerInfoValue;
   }
 
   /**
@@ -300,13 +356,61 @@ export class JitCompiler implements KernelProvider {
   async module(spec: ModuleSpec, device?: Device): Promise<JitModule> {
     const dev = device ?? Device.get(0);
     const state = this.stateOf(spec, 'module');
+    const link = this.relocatableLink(state);
+    if (link) return this.link(link, dev);
     const { entry, loaded } = await this.loadFor(spec, state, dev);
     return new JitModule(loaded.module, state.prepared.names, entry, spec.signatures ?? {});
   }
 
   /** Compile (or fetch from the cache) without loading: for precompiling on hosts without a GPU. */
   async compile(spec: KernelSpec | ModuleSpec, arch: string, device?: Device): Promise<CacheLookup> {
-    return this.lookup(spec, this.stateOf(spec, 'names' in spec ? 'module' : 'kernel'), arch, device);
+    const state = this.stateOf(spec, 'names' in spec ? 'module' : 'kernel');
+    const link = this.relocatableLink(state);
+    if (link) {
+      this.recordOnce(state, arch, this.infoResolved ?? (await this.compilerInfo()));
+      return this.linkLookup(this.linkStateOf(link), arch, device);
+    }
+    return this.lookup(spec, state, arch, device);
+  }
+
+  /** Link (or fetch from the cache) without loading: for precompiling links on hosts without a GPU. */
+  async compileLink(spec: LinkSpec, arch: string): Promise<CacheLookup> {
+    return this.linkLookup(this.linkStateOf(spec), arch, undefined);
+  }
+
+  /**
+   * Programs and prebuilt objects linked into one image on `device`, through the cache: the linked image is keyed
+   * by every input (each program's own key, each object's bytes or file), the linker and its options, so a
+   * fresh process with a warm cache neither compiles nor links. Kernels are handed out by the programs' names, or
+   * by symbol for kernels of prebuilt objects. A link error is a LinkError carrying the linker's log.
+   */
+  async link(spec: LinkSpec, device?: Device): Promise<JitModule> {
+    const dev = device ?? Device.get(0);
+    const state = this.linkStateOf(spec);
+    const r = state.resident.get(dev.ordinal);
+    if (r && r.module.entry.attached.has(r.contextId) && this.cache.isCurrent(r.module.entry)) {
+      this.cache.noteMemoryHit(r.module.entry);
+      return r.module;
+    }
+    let lookup = await this.linkLookup(state, dev.arch, dev);
+    let loaded: LoadedModule;
+    try {
+      loaded = this.loadOnce(lookup.entry, dev);
+    } catch (e) {
+      if (lookup.tier === 'compiled' || !isImageError(e)) throw e;
+      await this.cache.invalidate(lookup.key, e instanceof Error ? e.message : String(e));
+      lookup = await this.linkLookup(state, dev.arch, dev);
+      loaded = this.loadOnce(lookup.entry, dev);
+    }
+    const module = new JitModule(
+      loaded.module,
+      state.prepared.names,
+      lookup.entry,
+      spec.signatures ?? {},
+      true,
+    );
+    if (!lookup.transient) state.resident.set(dev.ordinal, { module, contextId: dev.contextId });
+    return module;
   }
 
   /**
@@ -330,13 +434,12 @@ export class JitCompiler implements KernelProvider {
     state: SpecState,
     arch: string,
     device: Device | undefined,
+    imageKind: ImageKind = 'cubin',
+    record = true,
   ): Promise<CacheLookup> {
     const info = this.infoResolved ?? (await this.compilerInfo());
-    const keySpec = this.keySpecFor(state, arch, info);
-    if (this.recorder && !this.recorded.has(keySpec)) {
-      this.recorded.add(keySpec);
-      this.recorder.record(recordedEntry(state.prepared, arch, info.id));
-    }
+    const keySpec = this.keySpecFor(state, arch, info, imageKind);
+    if (record) this.recordOnce(state, arch, info, keySpec);
     const hit = this.cache.lookupSync(keySpec);
     if (hit) return hit;
     try {
@@ -350,8 +453,146 @@ export class JitCompiler implements KernelProvider {
       // The remembered identity was stale (compiler replaced in place): forget it and look up under the real one.
       this.infoValue = Promise.resolve(e.actual);
       this.infoResolved = e.actual;
-      return this.lookup(spec, state, arch, device);
+      return this.lookup(spec, state, arch, device, imageKind, record);
     }
+  }
+
+  /** Appends the spec to the manifest being recorded, once per key spec. */
+  private recordOnce(state: SpecState, arch: string, info: CompilerInfo, keySpec?: KeySpec): void {
+    if (!this.recorder) return;
+    const ks = keySpec ?? this.keySpecFor(state, arch, info);
+    if (this.recorded.has(ks)) return;
+    this.recorded.add(ks);
+    this.recorder.record(recordedEntry(state.prepared, arch, info.id));
+  }
+
+  /** The link that makes a relocatable (-rdc) kernel or module spec loadable; undefined for any other spec. */
+  private relocatableLink(state: SpecState): LinkSpec | undefined {
+    const p = state.prepared;
+    if (!isRelocatable(p.options)) return undefined;
+    state.linkSpec ??= {
+      programs: [
+        {
+          source: p.source,
+          names: p.names,
+          options: p.options,
+          ...(p.headers ? { headers: p.headers } : {}),
+          ...(p.programName ? { programName: p.programName } : {}),
+        },
+      ],
+    };
+    return state.linkSpec;
+  }
+
+  private linkStateOf(spec: LinkSpec): LinkState {
+    const known = this.links.get(spec);
+    if (known && linkStillAsPrepared(spec, known.prepared)) return known;
+    const state: LinkState = { prepared: prepareLinkSpec(spec), keySpecs: new Map(), resident: new Map() };
+    this.links.set(spec, state);
+    return state;
+  }
+
+  /** The linked image through the cache: a hit needs only the programs' keys, never their images. */
+  private async linkLookup(state: LinkState, arch: string, device: Device | undefined): Promise<CacheLookup> {
+    const info = this.infoResolved ?? (await this.compilerInfo());
+    const linker = await this.linkerInfo();
+    const p = state.prepared;
+    const imageKind: ImageKind = p.lto ? 'ltoir' : 'cubin';
+    const id = `${arch}|${info.id}|${info.version}|${linker.id}|${linker.version}`;
+    let keySpec = state.keySpecs.get(id);
+    if (!keySpec) {
+      const programKeys = p.programs.map((m) =>
+        memoizedCacheKey(this.keySpecFor(this.stateOf(m, 'program'), arch, info, imageKind)),
+      );
+      keySpec = linkKeySpec(p, programKeys, linker, arch, this.cache.policy.salt);
+      memoizedCacheKey(keySpec);
+      state.keySpecs.set(id, keySpec);
+    }
+    const hit = this.cache.lookupSync(keySpec);
+    if (hit) return hit;
+    const ks = keySpec;
+    const extras: CompileExtras = { ...this.extraForNames(p.names, device) };
+    return this.cache.getOrCompile(ks, () => this.runLink(state, arch, device, imageKind), extras);
+  }
+
+  /** Compiles (through the cache) or reads every input, then links them. */
+  private async runLink(
+    state: LinkState,
+    arch: string,
+    device: Device | undefined,
+    imageKind: ImageKind,
+  ): Promise<CompileResult> {
+    if (!this.allowCompile) {
+      throw new JitDisabledError(
+        `JIT compilation is disabled (enableJit: false) and the link of ${state.prepared.names.join(', ') || 'these inputs'} ` +
+          `for ${arch} is not in the cache. Precompile it, or enable the JIT.`,
+      );
+    }
+    const p = state.prepared;
+    const inputs: LinkInput[] = [];
+    const deps: CompileResult['dependencies'][] = [];
+    const loweredNames: Record<string, string> = {};
+    // Metadata holds what the compiler declared; its kinds are the compiler layer's ParamKind strings.
+    const signatures: Record<string, readonly KernelParam[]> = {};
+    let compileMs = 0;
+    for (const m of p.programs) {
+      const look = await this.lookup(m, this.stateOf(m, 'program'), arch, device, imageKind, false);
+      const meta = look.entry.meta;
+      inputs.push({
+        kind: meta.imageKind === 'ltoir' ? 'ltoir' : meta.imageKind === 'ptx' ? 'ptx' : 'cubin',
+        data: look.entry.image,
+        name: m.programName ?? 'program.cu',
+      });
+      Object.assign(loweredNames, meta.loweredNames);
+      Object.assign(signatures, (meta.signatures ?? {}) as Record<string, readonly KernelParam[]>);
+      compileMs += look.tier === 'compiled' ? meta.compileMs : 0;
+      const d = meta.dependencies;
+      deps.push({
+        files: d?.files ?? [],
+        absent: d?.absent ?? [],
+        untracked: look.transient
+          ? [
+              {
+                file: m.programName ?? 'program.cu',
+                line: 0,
+                text: '(a program whose includes cannot all be tracked)',
+              },
+            ]
+          : [],
+        stable: true,
+        ...(d?.cwd !== undefined ? { workingDirectory: d.cwd } : {}),
+      });
+    }
+    const files = [];
+    for (const o of p.objects) {
+      if (o.bytes) {
+        inputs.push({ kind: o.kind as LinkInput['kind'], data: o.bytes, name: o.name });
+        continue;
+      }
+      const f = readObjectFile(o);
+      inputs.push({ kind: f.kind, data: f.data, name: o.name });
+      files.push(f.dependency);
+      deps.push({ files: [f.dependency], absent: [], untracked: [], stable: f.stable });
+    }
+    const linked = await this.linker.link({
+      arch,
+      inputs,
+      lto: p.lto,
+      deviceRuntime: p.deviceRuntime,
+      options: p.options,
+    });
+    const info = this.infoResolved ?? (await this.compilerInfo());
+    return {
+      image: linked.image,
+      imageKind: 'cubin',
+      target: arch,
+      log: linked.log,
+      loweredNames,
+      compileMs: compileMs + linked.linkMs,
+      compiler: info,
+      dependencies: mergeDependencies(deps),
+      signatures,
+    };
   }
 
   /**
@@ -388,11 +629,13 @@ export class JitCompiler implements KernelProvider {
   }
 
   /** The spec object's state, prepared anew (checked, copied) on first use and whenever the object changed. */
-  private stateOf(spec: KernelSpec | ModuleSpec, kind: 'kernel' | 'module'): SpecState {
+  private stateOf(spec: KernelSpec | ModuleSpec, kind: 'kernel' | 'module' | 'program'): SpecState {
     const known = this.specs.get(spec);
     if (known && stillAsPrepared(spec, known.prepared)) return known;
     const prepared =
-      kind === 'module' ? prepareModuleSpec(spec as ModuleSpec) : prepareKernelSpec(spec as KernelSpec);
+      kind === 'kernel'
+        ? prepareKernelSpec(spec as KernelSpec)
+        : prepareModuleSpec(spec as ModuleSpec, kind === 'program');
     const state: SpecState = { prepared, keySpecs: new Map(), resident: new Map() };
     this.specs.set(spec, state);
     return state;
@@ -400,8 +643,16 @@ export class JitCompiler implements KernelProvider {
 
   private async kernelSlow(spec: KernelSpec, device: Device): Promise<Kernel> {
     const state = this.stateOf(spec, 'kernel');
-    const { entry, loaded, lookup } = await this.loadFor(spec, state, device);
     const name = state.prepared.names[0] as string;
+    const link = this.relocatableLink(state);
+    if (link) {
+      this.recordOnce(state, device.arch, this.infoResolved ?? (await this.compilerInfo()));
+      const module = await this.link(link, device);
+      const kernel = module.kernel(name, spec.signature);
+      state.resident.set(device.ordinal, { kernel, entry: module.entry, contextId: device.contextId });
+      return kernel;
+    }
+    const { entry, loaded, lookup } = await this.loadFor(spec, state, device);
     const symbol = entry.meta.loweredNames[name] ?? name;
     const kernel = loaded.module.getKernel(symbol, spec.signature, entry.meta.signatures?.[symbol]);
     // A transient compile (headers that cannot be tracked) is used once and looked up again next time.
@@ -442,8 +693,13 @@ export class JitCompiler implements KernelProvider {
     return loaded;
   }
 
-  private keySpecFor(state: SpecState, arch: string, info: CompilerInfo): KeySpec {
-    const id = `${arch}|${info.id}|${info.version}`;
+  private keySpecFor(
+    state: SpecState,
+    arch: string,
+    info: CompilerInfo,
+    imageKind: ImageKind = 'cubin',
+  ): KeySpec {
+    const id = `${arch}|${info.id}|${info.version}|${imageKind}`;
     let ks = state.keySpecs.get(id);
     if (!ks) {
       const p = state.prepared;
@@ -456,7 +712,7 @@ export class JitCompiler implements KernelProvider {
         options: absolutizePathOptions(p.options, p.cwd, dialect),
         compiler: { id: info.id, version: info.version },
         target: arch,
-        imageKind: 'cubin',
+        imageKind,
         salt: this.cache.policy.salt,
         fileName: sourceFileName(p.programName ?? 'program.cu', new Set(Object.keys(p.headers ?? {}))),
       };
@@ -468,11 +724,15 @@ export class JitCompiler implements KernelProvider {
 
   /** Metadata extras; the driver version is recorded when a device is in use (the driver is loaded then). */
   private extraFor(p: PreparedSpec, device?: Device): CompileExtras {
+    return this.extraForNames(p.names, device);
+  }
+
+  private extraForNames(names: readonly string[], device?: Device): CompileExtras {
     if (device && this.driverVersionValue === undefined)
       this.driverVersionValue = String(driver.driverVersion());
     return this.driverVersionValue
-      ? { kernelNames: [...p.names], driverVersion: this.driverVersionValue }
-      : { kernelNames: [...p.names] };
+      ? { kernelNames: [...names], driverVersion: this.driverVersionValue }
+      : { kernelNames: [...names] };
   }
 
   private async runCompile(p: PreparedSpec, keySpec: KeySpec, keyInfo: CompilerInfo): Promise<CompileResult> {
@@ -494,7 +754,7 @@ export class JitCompiler implements KernelProvider {
       source: p.source,
       arch,
       nameExpressions: p.names,
-      imageKind: 'cubin',
+      imageKind: keySpec.imageKind,
       options: keySpec.options,
       ...(p.headers ? { headers: p.headers } : {}),
       ...(p.programName ? { programName: p.programName } : {}),

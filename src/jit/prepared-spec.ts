@@ -102,10 +102,17 @@ export function prepareKernelSpec(spec: KernelSpec): PreparedSpec {
   return prepare(spec, [canonicalKernelName(spec.name, 'kernel spec.name')], sig);
 }
 
-/** Checks a module spec's fields and copies it. */
-export function prepareModuleSpec(spec: ModuleSpec): PreparedSpec {
+/**
+ * Checks a module spec's fields and copies it. A program of a link may name no kernel (it defines device
+ * functions only): `anyNames` allows that.
+ */
+export function prepareModuleSpec(spec: ModuleSpec, anyNames = false): PreparedSpec {
   checkCommon(spec, 'module spec');
-  return prepare(spec, canonicalKernelNames(spec.names, 'module spec.names'), undefined);
+  const names =
+    anyNames && Array.isArray(spec.names) && spec.names.length === 0
+      ? []
+      : canonicalKernelNames(spec.names, 'module spec.names');
+  return prepare(spec, names, undefined);
 }
 
 /** True when the spec object still holds what it held when it was prepared. */

@@ -1,3 +1,4 @@
+import type { LinkInputKind } from '../compiler/index.js';
 import type { ParamType } from '../cuda/index.js';
 import type { Device, Kernel } from '../runtime/index.js';
 
@@ -35,4 +36,40 @@ export interface ModuleSpec {
 /** Anything that can turn a KernelSpec into a launch-ready kernel on a device (the JitCompiler does, via the cache). */
 export interface KernelProvider {
   kernel(spec: KernelSpec, device?: Device): Promise<Kernel>;
+}
+
+/** One program of a link: compiled relocatable (`-rdc=true` is added), or to LTO IR when the link is `lto`. */
+export interface LinkProgram {
+  readonly source: string;
+  /** Kernels (names or name expressions) this program defines that the linked module hands out. */
+  readonly names?: readonly string[];
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly options?: readonly string[];
+  readonly programName?: string;
+}
+
+/**
+ * A prebuilt input: a file (tracked like a header read from disk: an edit is a miss) or bytes. `kind` is detected
+ * from the content when left out: cubin, host object (`nvcc -dc`), static library, fatbin, LTO IR or PTX.
+ */
+export type LinkObject =
+  | { readonly path: string; readonly kind?: LinkInputKind }
+  | { readonly bytes: Uint8Array; readonly name?: string; readonly kind?: LinkInputKind };
+
+/**
+ * Several programs and prebuilt objects linked into one image (`jit.link()`): separate compilation with
+ * `extern __device__` functions across programs, dynamic parallelism (the device runtime is linked), LTO.
+ * The linked image is cached under a key covering every input, the linker and its options.
+ */
+export interface LinkSpec {
+  readonly programs?: readonly LinkProgram[];
+  readonly objects?: readonly LinkObject[];
+  /** Link-time optimization: programs compile to LTO IR, optimized together at link time (default false). */
+  readonly lto?: boolean;
+  /** Link the device runtime, libcudadevrt (kernels launching kernels). Default true, as nvcc does. */
+  readonly deviceRuntime?: boolean;
+  /** Linker options, passed as they are (nvJitLink: `-O3`, `-maxrregcount=N`; nvlink spells some differently). */
+  readonly linkOptions?: readonly string[];
+  /** Parameter types per kernel name, for typing plain JS numbers. */
+  readonly signatures?: Readonly<Record<string, readonly ParamType[]>>;
 }

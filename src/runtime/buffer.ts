@@ -1,5 +1,6 @@
 import { driver } from '../cuda/index.js';
 import type { Device } from './device.js';
+import { asKernelFault } from './kernel-fault.js';
 import { releaseIn, releaseRegistry } from './release.js';
 import type { Stream } from './stream.js';
 
@@ -71,8 +72,12 @@ export class DeviceBuffer {
       throw new RangeError(`upload of ${data.byteLength} bytes into a ${this.byteLength}-byte buffer`);
     }
     this.device.makeCurrent();
-    if (stream) driver.memcpyHtoDAsync(this.devicePtr, data, data.byteLength, stream.handle);
-    else driver.memcpyHtoD(this.devicePtr, data, data.byteLength);
+    try {
+      if (stream) driver.memcpyHtoDAsync(this.devicePtr, data, data.byteLength, stream.handle);
+      else driver.memcpyHtoD(this.devicePtr, data, data.byteLength);
+    } catch (e) {
+      throw asKernelFault(e, this.device);
+    }
     return this;
   }
 
@@ -85,7 +90,11 @@ export class DeviceBuffer {
       throw new RangeError(`download of ${target.byteLength} bytes from a ${this.byteLength}-byte buffer`);
     }
     this.device.makeCurrent();
-    driver.memcpyDtoH(target, this.devicePtr, target.byteLength);
+    try {
+      driver.memcpyDtoH(target, this.devicePtr, target.byteLength);
+    } catch (e) {
+      throw asKernelFault(e, this.device);
+    }
     return target;
   }
 
@@ -111,7 +120,11 @@ export class DeviceBuffer {
 
   copyFrom(src: DeviceBuffer, bytes = Math.min(src.byteLength, this.byteLength)): this {
     this.device.makeCurrent();
-    driver.memcpyDtoD(this.devicePtr, src.devicePtr, bytes);
+    try {
+      driver.memcpyDtoD(this.devicePtr, src.devicePtr, bytes);
+    } catch (e) {
+      throw asKernelFault(e, this.device);
+    }
     return this;
   }
 

@@ -1,6 +1,7 @@
 import { driver, type ParamType } from '../cuda/index.js';
 import { DeviceBuffer } from './buffer.js';
 import { Event } from './event.js';
+import { asKernelFault, type KernelFaultError } from './kernel-fault.js';
 import { Module } from './module.js';
 import { Stream } from './stream.js';
 
@@ -36,6 +37,10 @@ export class Device {
    * loaded-module maps never serve from) a context that was released and retained anew.
    */
   generation = 0;
+  /** The last kernel launched on this device (named when a fault is reported later). */
+  lastKernel: string | undefined;
+  /** Set once a kernel faulted: the context is lost until reset(). */
+  fault: KernelFaultError | undefined;
   private defaultStreamValue: Stream | undefined;
   private poolSupport: boolean | undefined;
   private thresholdSet = false;
@@ -87,7 +92,14 @@ export class Device {
    * what is current rather than trusting a cached answer: another library on this thread may have switched it.
    */
   makeCurrent(): void {
-    if (this.context === undefined) this.context = driver.primaryContextRetain(this.handle);
+    if (this.context === undefined) {
+      try {
+        this.context = driver.primaryContextRetain(this.handle);
+      } catch (e) {
+        // After a fault, a driver that keeps the error for the whole process refuses a new context too.
+        throw asKernelFault(e, this, true);
+      }
+    }
     if (driver.contextCurrentRaw() !== this.context) driver.contextSetCurrent(this.context);
   }
 
@@ -96,10 +108,14 @@ export class Device {
     return `dev${this.ordinal}.${this.generation}`;
   }
 
-  /** Block until all work queued on this device has finished. */
+  /** Block until all work queued on this device has finished. A kernel that faulted: KernelFaultError. */
   synchronize(): void {
     this.makeCurrent();
-    driver.contextSynchronize();
+    try {
+      driver.contextSynchronize();
+    } catch (e) {
+      throw asKernelFault(e, this);
+    }
   }
 
   /** Free and total device memory in bytes. */
@@ -176,14 +192,28 @@ export class Device {
   }
 
   /**
-   * Release the primary context (after synchronizing). Everything allocated on it becomes invalid; for tests and
-   * clean shutdown only.
+   * Release the primary context (after synchronizing). Everything allocated on it becomes invalid; for tests, clean
+   * shutdown, and after a KernelFaultError: a faulted context is reset by the driver (cuDevicePrimaryCtxReset),
+   * and the next use of the device gets a fresh one.
    */
   reset(): void {
     if (this.context === undefined) return;
-    this.synchronize();
+    let faulted = this.fault !== undefined;
+    if (!faulted) {
+      try {
+        this.synchronize();
+      } catch (e) {
+        if (this.fault === undefined) throw e;
+        faulted = true;
+      }
+    }
+    if (faulted) {
+      driver.contextSetCurrent(0n); // the reset wants the context not in use on this thread
+      driver.primaryContextReset(this.handle);
+    }
     driver.primaryContextRelease(this.handle);
     this.context = undefined;
+    this.fault = undefined;
     this.generation++;
     this.defaultStreamValue = undefined;
     this.thresholdSet = false;

@@ -1,5 +1,6 @@
 import { driver } from '../cuda/index.js';
 import type { Device } from './device.js';
+import { asKernelFault } from './kernel-fault.js';
 import { releaseIn, releaseRegistry } from './release.js';
 import type { Stream } from './stream.js';
 
@@ -37,7 +38,11 @@ export class Event {
 
   synchronize(): void {
     this.device.makeCurrent();
-    driver.eventSynchronize(this.handle);
+    try {
+      driver.eventSynchronize(this.handle);
+    } catch (e) {
+      throw asKernelFault(e, this.device);
+    }
   }
 
   /** Milliseconds of device time from `start` to this event (both recorded and completed). */

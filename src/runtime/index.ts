@@ -24,3 +24,4 @@ export {
   type DevicePointerLike,
 } from './args.js';
 export { StructLayout, bytesArg, type FieldType, type FieldValue, type StructArg } from './struct-layout.js';
+export { KernelFaultError, DeviceAssertError } from './kernel-fault.js';

@@ -98,6 +98,15 @@ function describeParam(p: ParamRecord): string {
 export class Kernel {
   private block: KernelParamBlock | undefined;
   private exConfig: LaunchConfigBlock | undefined;
+  // Scratch for the cuLaunchKernelEx path, reused so a launch allocates nothing.
+  private readonly exGrid: [number, number, number] = [1, 1, 1];
+  private readonly exBlock: [number, number, number] = [1, 1, 1];
+  private readonly exCluster: [number, number, number] = [1, 1, 1];
+  private readonly lastCooperative: [number, number, number] = [0, 0, -1];
+  /** The handle as a number (the launch entry points take addresses). */
+  private readonly address: number;
+  /** The device's context generation when the kernel was made: a reset context's kernels must not launch. */
+  private readonly generation: number;
   /** Resident blocks per multiprocessor, by `${blockSize}:${sharedMem}`. */
   private readonly occupancyMemo = new Map<string, number>();
   private declaredSizes: number[] | undefined | null = null; // null: not asked yet
@@ -119,6 +128,8 @@ export class Kernel {
     /** The parameters as the compiler declared them (from the cache's metadata): launches are checked against it. */
     readonly params?: readonly ParamRecord[],
   ) {
+    this.address = Number(handle);
+    this.generation = device.generation;
     const n = Math.max(signature?.length ?? 0, params?.length ?? 0);
     this.numberTypes = Array.from({ length: n }, (_, i) => {
       const declared = signature?.[i];
@@ -169,6 +180,8 @@ export class Kernel {
    * them) before launch; the parameter block is reused between launches, so a launch allocates nothing.
    */
   launch(config: LaunchConfig, args: readonly KernelArg[]): void {
+    const device = this.device;
+    if (this.generation !== device.generation) throw this.staleError();
     const block = this.paramBlockFor(args);
     for (let i = 0; i < args.length; i++) {
       const a = args[i] as KernelArg;
@@ -177,20 +190,53 @@ export class Kernel {
         typeof a === 'object' ? ('devicePtr' in a ? a.devicePtr : 'struct' in a ? a.struct : a.value) : a,
       );
     }
-    this.device.makeCurrent();
-    const { grid, block: threads } = config;
+    device.lastKernel = this.name;
     if (config.cooperative || config.cluster !== undefined) return this.launchEx(config, block);
-    driver.launchKernel(
-      this.handle,
-      dim(grid, 0, 'grid'),
-      dim(grid, 1, 'grid'),
-      dim(grid, 2, 'grid'),
-      dim(threads, 0, 'block'),
-      dim(threads, 1, 'block'),
-      dim(threads, 2, 'block'),
-      config.sharedMem ?? 0,
-      config.stream?.handle ?? 0n,
-      block.pointerArray,
+    const { grid, block: threads } = config;
+    const gx = dim(grid, 0, 'grid');
+    const gy = dim(grid, 1, 'grid');
+    const gz = dim(grid, 2, 'grid');
+    const bx = dim(threads, 0, 'block');
+    const by = dim(threads, 1, 'block');
+    const bz = dim(threads, 2, 'block');
+    const shared = config.sharedMem ?? 0;
+    const stream = config.stream === undefined ? 0 : config.stream.address;
+    // No context check first (a driver call of its own): the launch runs in the kernel's context when none is
+    // current, and fails without running when another one is; then it is made current and the launch retried.
+    let code = driver.launchKernelAt(
+      this.address,
+      gx,
+      gy,
+      gz,
+      bx,
+      by,
+      bz,
+      shared,
+      stream,
+      block.pointerAddress,
+    );
+    if (code !== 0 && driver.NOT_CURRENT_RESULTS.has(code)) {
+      device.makeCurrent();
+      code = driver.launchKernelAt(
+        this.address,
+        gx,
+        gy,
+        gz,
+        bx,
+        by,
+        bz,
+        shared,
+        stream,
+        block.pointerAddress,
+      );
+    }
+    if (code !== 0) driver.checkResult(code, 'cuLaunchKernel');
+  }
+
+  private staleError(): Error {
+    return new LaunchArgumentError(
+      `${this.name} belongs to a context that device.reset() released: get the kernel again (jit.kernel() or ` +
+        'module.getKernel() after the reset).',
     );
   }
 
@@ -216,51 +262,54 @@ export class Kernel {
   }
 
   private launchEx(config: LaunchConfig, block: KernelParamBlock): void {
-    const g = [
-      dim(config.grid, 0, 'grid'),
-      dim(config.grid, 1, 'grid'),
-      dim(config.grid, 2, 'grid'),
-    ] as const;
-    const b = [
-      dim(config.block, 0, 'block'),
-      dim(config.block, 1, 'block'),
-      dim(config.block, 2, 'block'),
-    ] as const;
+    const g = this.exGrid;
+    const b = this.exBlock;
+    g[0] = dim(config.grid, 0, 'grid');
+    g[1] = dim(config.grid, 1, 'grid');
+    g[2] = dim(config.grid, 2, 'grid');
+    b[0] = dim(config.block, 0, 'block');
+    b[1] = dim(config.block, 1, 'block');
+    b[2] = dim(config.block, 2, 'block');
     const sharedMem = config.sharedMem ?? 0;
     let cluster: [number, number, number] | undefined;
     if (config.cluster !== undefined) {
-      cluster = [
-        dim(config.cluster, 0, 'cluster'),
-        dim(config.cluster, 1, 'cluster'),
-        dim(config.cluster, 2, 'cluster'),
-      ];
-      if (cluster.some((c, i) => g[i]! % c !== 0))
+      cluster = this.exCluster;
+      cluster[0] = dim(config.cluster, 0, 'cluster');
+      cluster[1] = dim(config.cluster, 1, 'cluster');
+      cluster[2] = dim(config.cluster, 2, 'cluster');
+      if (g[0] % cluster[0] !== 0 || g[1] % cluster[1] !== 0 || g[2] % cluster[2] !== 0)
         throw new LaunchArgumentError(
           `${this.name}: the grid ${JSON.stringify(g)} is not a multiple of the cluster ${JSON.stringify(cluster)}`,
         );
     }
-    if (config.cooperative) {
-      const blocks = g[0] * g[1] * g[2];
-      const max = this.maxCooperativeBlocks(b, sharedMem);
-      if (blocks > max) {
-        const perSm = this.occupancy(b[0] * b[1] * b[2], sharedMem);
-        throw new LaunchArgumentError(
-          `${this.name}: a cooperative grid of ${blocks} blocks cannot be resident at once: at most ${max} ` +
-            `(${perSm} per multiprocessor × ${this.device.multiprocessorCount}) with ${b[0] * b[1] * b[2]} threads and ` +
-            `${sharedMem} bytes of dynamic shared memory per block. Size it with kernel.maxCooperativeBlocks().`,
-        );
-      }
+    const cooperative = config.cooperative ?? false;
+    if (cooperative) this.checkCooperative(g[0] * g[1] * g[2], b[0] * b[1] * b[2], sharedMem);
+    const ex = (this.exConfig ??= new LaunchConfigBlock());
+    ex.write(g, b, sharedMem, config.stream?.handle ?? 0n, cooperative, cluster);
+    let code = driver.launchKernelExAt(ex.address, this.address, block.pointerAddress);
+    if (code !== 0 && driver.NOT_CURRENT_RESULTS.has(code)) {
+      this.device.makeCurrent();
+      code = driver.launchKernelExAt(ex.address, this.address, block.pointerAddress);
     }
-    this.exConfig ??= new LaunchConfigBlock();
-    const packed = this.exConfig.set({
-      grid: g,
-      block: b,
-      sharedMem,
-      stream: config.stream?.handle ?? 0n,
-      cooperative: config.cooperative ?? false,
-      cluster,
-    });
-    driver.launchKernelEx(packed, this.handle, block.pointerArray);
+    if (code !== 0) driver.checkResult(code, 'cuLaunchKernelEx');
+  }
+
+  /** A cooperative grid must fit on the device at once; the last size that did is remembered. */
+  private checkCooperative(blocks: number, threads: number, sharedMem: number): void {
+    const last = this.lastCooperative;
+    if (last[0] === blocks && last[1] === threads && last[2] === sharedMem) return;
+    const perSm = this.occupancy(threads, sharedMem);
+    const max = perSm * this.device.multiprocessorCount;
+    if (blocks > max) {
+      throw new LaunchArgumentError(
+        `${this.name}: a cooperative grid of ${blocks} blocks cannot be resident at once: at most ${max} ` +
+          `(${perSm} per multiprocessor × ${this.device.multiprocessorCount}) with ${threads} threads and ` +
+          `${sharedMem} bytes of dynamic shared memory per block. Size it with kernel.maxCooperativeBlocks().`,
+      );
+    }
+    last[0] = blocks;
+    last[1] = threads;
+    last[2] = sharedMem;
   }
 
   private attribute(which: number): number {

@@ -12,7 +12,8 @@ interface Owned {
  * object was made (then the handle is already gone, and its address may belong to a newer object).
  */
 export function releaseIn(owned: Owned, release: (handle: bigint) => void): void {
-  if (owned.device.generation !== owned.generation) return;
+  // A faulted context fails every call; reset() frees everything of it at once.
+  if (owned.device.generation !== owned.generation || owned.device.fault !== undefined) return;
   owned.device.makeCurrent();
   release(owned.handle);
 }

@@ -1,5 +1,6 @@
 import { driver } from '../cuda/index.js';
 import type { Device } from './device.js';
+import { asKernelFault } from './kernel-fault.js';
 import { releaseIn, releaseRegistry } from './release.js';
 
 // Safety net for objects the program forgot to dispose: released when the JS object is collected.
@@ -10,6 +11,8 @@ export class Stream {
   private disposed = false;
   /** The device's context generation when created (see Device.generation). */
   readonly generation: number;
+  /** The handle as a number, what the launch path passes (a CUstream is an address, far below 2^53). */
+  readonly address: number;
 
   private constructor(
     readonly device: Device,
@@ -17,6 +20,9 @@ export class Stream {
     readonly handle: bigint,
   ) {
     this.generation = device.generation;
+    if (handle > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new TypeError(`0x${handle.toString(16)} is not a CUstream handle (an address)`);
+    this.address = Number(handle);
   }
 
   /** @internal */
@@ -47,13 +53,21 @@ export class Stream {
   /** Block until all work queued on this stream has finished. */
   synchronize(): void {
     this.device.makeCurrent();
-    driver.streamSynchronize(this.handle);
+    try {
+      driver.streamSynchronize(this.handle);
+    } catch (e) {
+      throw asKernelFault(e, this.device);
+    }
   }
 
   /** True when all queued work has finished (does not block). */
   isIdle(): boolean {
     this.device.makeCurrent();
-    return driver.streamQuery(this.handle);
+    try {
+      return driver.streamQuery(this.handle);
+    } catch (e) {
+      throw asKernelFault(e, this.device);
+    }
   }
 
   dispose(): void {

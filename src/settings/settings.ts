@@ -50,6 +50,8 @@ export interface Settings {
     readonly nvrtcPath: string | undefined;
     /** CUOP_LIBCUDA_PATH: the libcuda (driver) file, tried before the search. */
     readonly libcudaPath: string | undefined;
+    /** CUOP_NVJITLINK_PATH: the libnvJitLink file (the device linker), tried before the search. */
+    readonly nvJitLinkPath: string | undefined;
   };
   /** The shared (remote) tier: off unless CUOP_REMOTE_CACHE names a server. */
   readonly remote: {
@@ -118,7 +120,7 @@ export const DEFAULT_SETTINGS: Settings = deepFreeze({
     codeCache: true,
   },
   compiler: { preference: 'auto', nvccPath: undefined, timeoutMs: DEFAULT_COMPILE_TIMEOUT_MS },
-  libraries: { nvrtcPath: undefined, libcudaPath: undefined },
+  libraries: { nvrtcPath: undefined, libcudaPath: undefined, nvJitLinkPath: undefined },
   remote: {
     url: undefined,
     password: undefined,
@@ -288,6 +290,18 @@ const VARIABLES: readonly VariableSpec[] = [
     defaultValue: 'searched: CUDA_PATH, CUDA_HOME, /usr/local/cuda*, ldconfig -p, the loader',
     read: (t, s) => {
       s.libraries.libcudaPath = t;
+    },
+  },
+  {
+    name: 'CUOP_NVJITLINK_PATH',
+    field: 'libraries.nvJitLinkPath',
+    description:
+      'The libnvJitLink file that links -rdc programs, prebuilt objects and LTO IR, tried before the search ' +
+      "(without one, nvcc's nvlink links).",
+    defaultValue:
+      'searched: next to libnvrtc, CUDA_PATH, CUDA_HOME, /usr/local/cuda*, ldconfig -p, Python wheels',
+    read: (t, s) => {
+      s.libraries.nvJitLinkPath = t;
     },
   },
   {

@@ -156,6 +156,12 @@ const CASES: readonly {
     bad: [],
   },
   {
+    variable: 'CUOP_NVJITLINK_PATH',
+    field: 'libraries.nvJitLinkPath',
+    good: [['/opt/lib/libnvJitLink.so.13', '/opt/lib/libnvJitLink.so.13']],
+    bad: [],
+  },
+  {
     variable: 'CUOP_REMOTE_CACHE',
     field: 'remote.url',
     good: [
@@ -246,7 +252,7 @@ test('the defaults: no variable set', () => {
       codeCache: true,
     },
     compiler: { preference: 'auto', nvccPath: undefined, timeoutMs: 600_000 },
-    libraries: { nvrtcPath: undefined, libcudaPath: undefined },
+    libraries: { nvrtcPath: undefined, libcudaPath: undefined, nvJitLinkPath: undefined },
     remote: {
       url: undefined,
       password: undefined,
