@@ -93,9 +93,8 @@ interface RawDriver {
   /** cuLaunchKernel with kernelParams taken as one pre-packed `void*[]` block (see kernel-params.ts). */
   cuLaunchKernel: Fn;
   cuLaunchKernelAt: Fn;
-  cuLaunchKernelExAt: Fn | undefined;
   /** cuLaunchKernelEx with a CUlaunchConfig packed into a Buffer (launch-config.ts); absent before CUDA 12. */
-  cuLaunchKernelEx: Fn | undefined;
+  cuLaunchKernelExAt: Fn | undefined;
   cuOccupancyMaxActiveBlocksPerMultiprocessor: Fn;
 }
 
@@ -178,9 +177,6 @@ function bindLibrary(): RawDriver {
     cuLaunchKernelAt: f(
       'int cuLaunchKernel(uint64_t f, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t bx, uint32_t by, uint32_t bz, ' +
         'uint32_t sharedMemBytes, uint64_t stream, uint64_t kernelParams, uint64_t extra)',
-    ),
-    cuLaunchKernelEx: optional(
-      'int cuLaunchKernelEx(const void *config, void *f, void *kernelParams, void *extra)',
     ),
     cuLaunchKernelExAt: optional(
       'int cuLaunchKernelEx(uint64_t config, uint64_t f, uint64_t kernelParams, uint64_t extra)',
@@ -568,21 +564,6 @@ export function checkResult(code: number, call: string): void {
 
 /** CUresults that mean "not this context": the launch is retried once its device's context is current. */
 export const NOT_CURRENT_RESULTS: ReadonlySet<number> = new Set([201, 400]);
-
-/**
- * cuLaunchKernelEx: `config` is a packed CUlaunchConfig whose attrs pointer already points at its attributes
- * (launch-config.ts); `params` as for launchKernel.
- */
-export function launchKernelEx(config: Buffer, fn: Handle, params: Buffer): void {
-  const r = library.loaded ?? cuda();
-  if (!r.cuLaunchKernelEx) {
-    throw new Error(
-      'this driver has no cuLaunchKernelEx (CUDA 12.0 or newer is needed for clusters and launch attributes)',
-    );
-  }
-  const code = r.cuLaunchKernelEx(config, fn, params, null);
-  if (code !== 0) check(code, 'cuLaunchKernelEx');
-}
 
 /** Blocks of `fn` that can be resident on one multiprocessor at this block size and dynamic shared memory. */
 export function occupancyMaxActiveBlocksPerMultiprocessor(

@@ -35,7 +35,7 @@ export class LaunchConfigBlock {
   );
   private lastStream: bigint | undefined;
 
-  /** Writes `l` into the buffer; pass `buffer` to driver.launchKernelEx. */
+  /** Writes `l` into the buffer (its `address` is what driver.launchKernelExAt takes). */
   set(l: ExLaunch): Buffer {
     this.write(l.grid, l.block, l.sharedMem, l.stream, l.cooperative, l.cluster);
     return this.buffer;

@@ -563,7 +563,6 @@ export class JitCompiler implements KernelProvider {
         ...(d?.cwd !== undefined ? { workingDirectory: d.cwd } : {}),
       });
     }
-    const files = [];
     for (const o of p.objects) {
       if (o.bytes) {
         inputs.push({ kind: o.kind as LinkInput['kind'], data: o.bytes, name: o.name });
@@ -571,7 +570,6 @@ export class JitCompiler implements KernelProvider {
       }
       const f = readObjectFile(o);
       inputs.push({ kind: f.kind, data: f.data, name: o.name });
-      files.push(f.dependency);
       deps.push({ files: [f.dependency], absent: [], untracked: [], stable: f.stable });
     }
     const linked = await this.linker.link({
