@@ -129,8 +129,11 @@ async function main(): Promise<void> {
     device.makeCurrent();
     driver.launchKernel(k.handle, 1, 1, 1, 32, 1, 1, 0, 0n, packed.pointerArray);
   };
-  type Variant = Parameters<typeof k.launch>[0] | 'c' | (() => void);
-  const loop = (c: Exclude<Variant, 'c'>, batches: number): number => {
+  /** A C loop's mode (bench/c/launch-loop.c): plain cuLaunchKernel, or cuLaunchKernelEx with one attribute. */
+  type CMode = { c: 'plain' | 'coop' | 'cluster' };
+  type Variant = Parameters<typeof k.launch>[0] | CMode | (() => void);
+  const isC = (v: Variant): v is CMode => typeof v === 'object' && 'c' in v;
+  const loop = (c: Exclude<Variant, CMode>, batches: number): number => {
     const xs: number[] = [];
     for (let b = 0; b < batches; b++) {
       const w = performance.now();
@@ -150,27 +153,50 @@ async function main(): Promise<void> {
     ...(device.computeCapability.major >= 9
       ? ([['cluster of 1 (cuLaunchKernelEx)', { ...cfg, cluster: 1 }]] as [string, Variant][])
       : []),
-    ...(cLoop ? ([['C loop over cuLaunchKernel', 'c']] as [string, Variant][]) : []),
+    ...(cLoop
+      ? ([
+          ['C loop over cuLaunchKernel', { c: 'plain' }],
+          ['C loop, cooperative (cuLaunchKernelEx)', { c: 'coop' }],
+          ...(device.computeCapability.major >= 9
+            ? [['C loop, cluster of 1 (cuLaunchKernelEx)', { c: 'cluster' }]]
+            : []),
+        ] as [string, Variant][])
+      : []),
   ];
-  for (const [, c] of variants) if (c !== 'c') loop(c, 1); // warm each path
+  for (const [, c] of variants) if (!isC(c)) loop(c, 1); // warm each path
   const per: Record<string, number[]> = {};
   const ROUNDS = 5;
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, c] of variants) {
-      const us =
-        c === 'c'
-          ? Number(execFileSync(cLoop!, [imagePath, 'empty6', '5', String(N)], { encoding: 'utf8' }).trim())
-          : loop(c, 5);
+      const us = isC(c)
+        ? Number(
+            execFileSync(cLoop!, [imagePath, 'empty6', '5', String(N), c.c], { encoding: 'utf8' }).trim(),
+          )
+        : loop(c, 5);
       (per[name] ??= []).push(us);
     }
   }
   const cUs = per['C loop over cuLaunchKernel'] ? median(per['C loop over cuLaunchKernel']) : undefined;
   const plainUs = median(per['plain (cuLaunchKernel)']!);
+  // An Ex path is also set beside the same attribute launched from C: what the driver's cuLaunchKernelEx costs
+  // over cuLaunchKernel is not cuop's to remove.
+  const cExUs = (name: string): number | undefined => {
+    const key = name.startsWith('cooperative')
+      ? 'C loop, cooperative (cuLaunchKernelEx)'
+      : name.startsWith('cluster')
+        ? 'C loop, cluster of 1 (cuLaunchKernelEx)'
+        : undefined;
+    return key && per[key] ? median(per[key]) : undefined;
+  };
   for (const [name] of variants) {
     const us = median(per[name]!);
     results[`launchUs_${name}`] = us;
     const vsC = cUs ? `, ${(us / cUs).toFixed(2)}× C` : '';
-    const vsPlain = name.includes('Ex') ? `, ${(us / plainUs).toFixed(2)}× plain` : '';
+    const cEx = name.startsWith('C ') ? undefined : cExUs(name);
+    const vsPlain =
+      name.includes('Ex') && !name.startsWith('C ')
+        ? `, ${(us / plainUs).toFixed(2)}× plain${cEx ? `, ${(us / cEx).toFixed(2)}× its C loop` : ''}`
+        : '';
     rows.push([
       `  ${name}, wall (median of ${ROUNDS} interleaved rounds × 5 × ${N})`,
       `${us.toFixed(2)} µs${vsC}${vsPlain}`,

@@ -1,6 +1,6 @@
 // Bindings to the CUDA driver API (libcuda.so.1). Opened on first use, so importing cuop never needs a GPU.
 // Handles (CUcontext, CUmodule, CUfunction, CUstream, CUevent) are opaque bigints; device pointers are bigints.
-import koffi from 'koffi';
+import { koffi } from './ffi.js';
 import type * as Koffi from 'koffi';
 
 import { CudaError } from './errors.js';

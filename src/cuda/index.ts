@@ -3,6 +3,7 @@ export * from './errors.js';
 export * as driver from './driver.js';
 export * as nvrtc from './nvrtc.js';
 export * as nvjitlink from './nvjitlink.js';
+export { ffiStackProblem } from './ffi.js';
 export { NvJitLinkError } from './nvjitlink.js';
 export {
   KernelParamBlock,

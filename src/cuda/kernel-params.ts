@@ -2,7 +2,7 @@
 // kernel declares it (an int packed into 8 bytes is a silent wrong result, not an error), inside one Buffer; a second
 // Buffer holds the slots' addresses and is what the driver receives. Both are allocated once per kernel and rewritten
 // in place on later launches, so a launch allocates nothing (the driver copies the values at launch time).
-import koffi from 'koffi';
+import { koffi } from './ffi.js';
 
 /** C type of one kernel parameter. `ptr` is a device pointer (CUdeviceptr, 8 bytes). */
 export type ParamType = 'ptr' | 'i32' | 'u32' | 'i64' | 'u64' | 'f32' | 'f64';

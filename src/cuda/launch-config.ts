@@ -1,7 +1,7 @@
 // cuLaunchKernelEx's CUlaunchConfig and its attributes, packed once per kernel into one Buffer and rewritten in place
 // per launch (cuda.h, CUDA 12+: the config is 56 bytes, each CUlaunchAttribute 72: a 4-byte id, 4 bytes of padding,
 // a 64-byte value union). The config's attrs pointer points into the same Buffer, whose address never moves.
-import koffi from 'koffi';
+import { koffi } from './ffi.js';
 
 const CONFIG_BYTES = 56;
 const ATTRIBUTE_BYTES = 72;
@@ -34,6 +34,10 @@ export class LaunchConfigBlock {
     this.buffer.length / 8,
   );
   private lastStream: bigint | undefined;
+  /** Which attributes the buffer holds now (bit 0 cooperative, bit 1 cluster); -1 before the first write. */
+  private attributeSet = -1;
+  /** The word where the cluster attribute's three dimensions start. */
+  private clusterWord = 0;
 
   /** Writes `l` into the buffer (its `address` is what driver.launchKernelExAt takes). */
   set(l: ExLaunch): Buffer {
@@ -41,7 +45,10 @@ export class LaunchConfigBlock {
     return this.buffer;
   }
 
-  /** The same as set(), from plain values (no objects made per launch). */
+  /**
+   * The same as set(), from plain values (no objects made per launch). A launch rewrites only the words that can
+   * change; the attribute records are laid out again only when the set of attributes changes.
+   */
   write(
     grid: readonly [number, number, number],
     block: readonly [number, number, number],
@@ -63,21 +70,29 @@ export class LaunchConfigBlock {
       this.u64[5] = this.attrsAddress; // offset 40
       this.lastStream = stream;
     }
-    let n = 0;
-    // Attribute i starts at word (56 + 72 i) / 4; its value union 8 bytes later.
-    const attr = (id: number): number => {
-      const at = (CONFIG_BYTES + n++ * ATTRIBUTE_BYTES) / 4;
-      w.fill(0, at, at + ATTRIBUTE_BYTES / 4);
-      w[at] = id;
-      return at + 2;
-    };
-    if (cooperative) w[attr(COOPERATIVE)] = 1;
+    const set = (cooperative ? 1 : 0) | (cluster ? 2 : 0);
+    if (set !== this.attributeSet) this.layAttributes(set);
     if (cluster) {
-      const v = attr(CLUSTER_DIMENSION);
+      const v = this.clusterWord;
       w[v] = cluster[0];
       w[v + 1] = cluster[1];
       w[v + 2] = cluster[2];
     }
+  }
+
+  private layAttributes(set: number): void {
+    const w = this.u32;
+    w.fill(0, CONFIG_BYTES / 4);
+    let n = 0;
+    // Attribute i starts at word (56 + 72 i) / 4; its value union 8 bytes later.
+    const attr = (id: number): number => {
+      const at = (CONFIG_BYTES + n++ * ATTRIBUTE_BYTES) / 4;
+      w[at] = id;
+      return at + 2;
+    };
+    if (set & 1) w[attr(COOPERATIVE)] = 1;
+    if (set & 2) this.clusterWord = attr(CLUSTER_DIMENSION);
     w[12] = n; // numAttrs, offset 48
+    this.attributeSet = set;
   }
 }

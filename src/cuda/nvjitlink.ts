@@ -1,9 +1,9 @@
 // Bindings to nvJitLink (libnvJitLink.so.*), the toolkit's device linker: relocatable cubins, PTX, objects, static
 // libraries, fatbins and LTO IR in, one linked cubin out. Opened on first use, preferably from the directory NVRTC
-// came from (the same toolkit). The link itself runs through koffi's async worker, off the event loop.
+// came from (the same toolkit). The link runs on the calling thread (see nvJitLink below).
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import koffi from 'koffi';
+import { koffi } from './ffi.js';
 import type * as Koffi from 'koffi';
 
 import { CuopError, LibraryNotFoundError, attachDetails, registerErrorClass } from './errors.js';
@@ -236,11 +236,11 @@ export async function nvJitLink(
       if (code !== 0)
         return { ok: false, log: readLog(r, h, 'error') || `${input.name}: ${resultName(code)}` };
     }
-    const code = await new Promise<number>((resolve, reject) => {
-      r.complete.async(h, (err: unknown, res: number) =>
-        err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res),
-      );
-    });
+    // Synchronous on purpose: after one nvJitLinkComplete on koffi's async worker, the next link of the process
+    // crashed (SIGSEGV, or nvJitLinkCreate failing) on the H200 host, every time, with or without the device
+    // runtime; six sync links in a row ran clean (notes/measurements/2026-12-02-h200-link-fault.txt). A link takes
+    // milliseconds to a few hundred; it blocks the event loop for that long, once per linked image (then cached).
+    const code = r.complete(h) as number;
     if (code !== 0) {
       const log = readLog(r, h, 'error');
       if (code === 1 || code === 11)

@@ -2,7 +2,7 @@
 // through koffi's async worker and keeps the event loop free while a kernel compiles.
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
-import koffi from 'koffi';
+import { koffi } from './ffi.js';
 import type * as Koffi from 'koffi';
 
 import { NvrtcError } from './errors.js';

@@ -80,8 +80,8 @@ test('dynamic parallelism: a kernel launches a kernel (device runtime linked)', 
   buf.dispose();
 });
 
-// One module with the device runtime per context here: a second CDP module loaded beside test 3's hung the
-// first H200 run (not yet understood), so this -rdc spec calls a __device__ function without launching kernels.
+// Linked with the device runtime (the default), so a second module holding it loads beside test 3's. (The crash once
+// blamed on that was nvJitLink's: a second link after one on koffi's async worker; links now run synchronously.)
 test('an -rdc kernel spec through jit.kernel(): linked, launched, then resident', { skip }, async () => {
   const jit = jitWith('auto');
   const device = Device.get(0);

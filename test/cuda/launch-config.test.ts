@@ -38,4 +38,20 @@ test('grid, block, shared memory, stream and attributes land at cuda.h offsets; 
   });
   assert.equal(plain.readUInt32LE(48), 1);
   assert.equal(plain.readUInt32LE(56), 4, 'the cluster attribute comes first when not cooperative');
+  assert.ok(
+    plain.subarray(128).every((x) => x === 0),
+    'no second attribute is left behind',
+  );
+  c.write([1, 1, 1], [32, 1, 1], 0, 0n, false, [8, 2, 1]);
+  assert.deepEqual(
+    [64, 68, 72].map((o) => plain.readUInt32LE(o)),
+    [8, 2, 1],
+    'same set, new cluster dims',
+  );
+  c.write([1, 1, 1], [32, 1, 1], 0, 0n, true, undefined);
+  assert.deepEqual(
+    [48, 56, 64, 68, 72].map((o) => plain.readUInt32LE(o)),
+    [1, 2, 1, 0, 0],
+    'cooperative only',
+  );
 });
