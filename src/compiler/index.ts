@@ -27,6 +27,7 @@ export type { FileDependency, UntrackedInclude } from './include-scan.js';
 export {
   detectLinkInputKind,
   isRelocatable,
+  lacksDeviceRuntime,
   LinkError,
   LinkerUnavailableError,
   LINK_INPUT_KINDS,

@@ -40,8 +40,12 @@ export interface LinkRequest {
   readonly inputs: readonly LinkInput[];
   /** Link-time optimization: the LTO IR inputs are optimized together, then compiled for `arch`. */
   readonly lto?: boolean;
-  /** Link the device runtime (needed for kernels that launch kernels). Default true where the linker has it. */
-  readonly deviceRuntime?: boolean;
+  /**
+   * Link the device runtime, libcudadevrt (kernels that launch kernels need it). `'auto'` (the default) links
+   * without it and again with it only when the first link left device-runtime symbols undefined: it adds ~200 KB
+   * to an image, and loading that image takes ~25× longer (H200: 1.6 ms against 0.06 ms).
+   */
+  readonly deviceRuntime?: boolean | 'auto';
   /** Extra linker options, nvJitLink spelling (`-O3`, `-maxrregcount=64`, `-Xptxas=-v`). */
   readonly options?: readonly string[];
 }
@@ -124,4 +128,31 @@ export function isRelocatable(options: readonly string[]): boolean {
     }
   }
   return false;
+}
+
+/**
+ * True when a failed link's log names an undefined device-runtime function (`cudaGetParameterBufferV2`,
+ * `cudaLaunchDeviceV2`, `cudaDeviceSynchronize`, …: every device-side runtime call starts with `cuda`).
+ */
+export function lacksDeviceRuntime(log: string): boolean {
+  return /undefined reference to ['"`]?_*cuda\w*/i.test(log);
+}
+
+/**
+ * A link under a `deviceRuntime` preference: `attempt(false)` first for 'auto', then `attempt(true)` when that
+ * failed for want of the device runtime. `available`: whether the linker has the library at all.
+ */
+export async function linkWithDeviceRuntime<T>(
+  preference: boolean | 'auto' | undefined,
+  available: boolean,
+  attempt: (withDeviceRuntime: boolean) => Promise<T>,
+): Promise<T> {
+  const want = preference ?? 'auto';
+  if (want !== 'auto') return attempt(want && available);
+  try {
+    return await attempt(false);
+  } catch (e) {
+    if (available && e instanceof LinkError && lacksDeviceRuntime(e.log)) return attempt(true);
+    throw e;
+  }
 }

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 
 import { LibraryNotFoundError } from '../cuda/errors.js';
 import { nvJitLink, NvJitLinkError, nvJitLinkLibraryPath, nvJitLinkVersion } from '../cuda/nvjitlink.js';
-import { LinkError, LinkerUnavailableError } from './linker.js';
+import { LinkError, LinkerUnavailableError, linkWithDeviceRuntime } from './linker.js';
 import type { Linker, LinkerInfo, LinkRequest, LinkResult } from './linker.js';
 import { fullVersion } from './nvrtc-compiler.js';
 import { parseArch } from './select.js';
@@ -59,23 +59,24 @@ export class NvJitLinkLinker implements Linker {
     if (request.lto) options.push('-lto');
     options.push(...(request.options ?? []));
     const inputs = request.inputs.map((i) => ({ kind: i.kind, data: i.data, name: i.name }));
-    const useDevrt = (request.deviceRuntime ?? true) && devrt !== undefined;
-    const all = useDevrt
-      ? [...inputs, { kind: 'library' as const, file: devrt, name: 'libcudadevrt.a' }]
-      : inputs;
-    const names = all.map((i) => i.name);
-    const started = performance.now();
-    let out;
-    try {
-      out = await nvJitLink(options, all);
-    } catch (err) {
-      // A bad option is the request's fault: report it like a link error, with the options.
-      if (err instanceof NvJitLinkError && (err.code === 1 || err.code === 11))
-        throw new LinkError('nvJitLink', names, err.message, options);
-      throw err;
-    }
-    const linkMs = performance.now() - started;
-    if (!out.ok || !out.cubin) throw new LinkError('nvJitLink', names, out.log, options);
-    return { image: out.cubin, log: out.log, linkMs, linker: info };
+    return linkWithDeviceRuntime(request.deviceRuntime, devrt !== undefined, async (withDevrt) => {
+      const all = withDevrt
+        ? [...inputs, { kind: 'library' as const, file: devrt as string, name: 'libcudadevrt.a' }]
+        : inputs;
+      const names = all.map((i) => i.name);
+      const started = performance.now();
+      let out;
+      try {
+        out = await nvJitLink(options, all);
+      } catch (err) {
+        // A bad option is the request's fault: report it like a link error, with the options.
+        if (err instanceof NvJitLinkError && (err.code === 1 || err.code === 11))
+          throw new LinkError('nvJitLink', names, err.message, options);
+        throw err;
+      }
+      const linkMs = performance.now() - started;
+      if (!out.ok || !out.cubin) throw new LinkError('nvJitLink', names, out.log, options);
+      return { image: out.cubin, log: out.log, linkMs, linker: info };
+    });
   }
 }

@@ -7,7 +7,7 @@ import { join, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { getSettings } from '../settings/index.js';
-import { LinkError, LinkerUnavailableError } from './linker.js';
+import { LinkError, LinkerUnavailableError, linkWithDeviceRuntime } from './linker.js';
 import type { LinkInputKind, Linker, LinkerInfo, LinkRequest, LinkResult } from './linker.js';
 import { findNvcc } from './nvcc-compiler.js';
 import { parseArch } from './select.js';
@@ -127,19 +127,21 @@ export class NvlinkLinker implements Linker {
         await writeFile(file, input.data);
         files.push(file);
       }
-      const useDevrt = (request.deviceRuntime ?? true) && tk.deviceRuntime !== undefined;
-      const out = join(dir, 'linked.cubin');
-      const args = [...options, ...files, ...(useDevrt ? [tk.deviceRuntime as string] : []), '-o', out];
-      const started = performance.now();
-      const r = await run(tk.nvlink, args, { env: this.env, timeoutMs: this.timeoutMs });
-      const linkMs = performance.now() - started;
-      // Messages name the temp files: show the inputs' own names instead.
-      let log = `${r.stderr}\n${r.stdout}`.trim();
-      request.inputs.forEach((input, i) => (log = log.split(files[i] as string).join(input.name)));
-      log = log.split(`${dir}${sep}`).join('');
-      const names = [...request.inputs.map((i) => i.name), ...(useDevrt ? ['libcudadevrt.a'] : [])];
-      if (r.code !== 0) throw new LinkError('nvlink', names, log, options);
-      return { image: await readFile(out), log, linkMs, linker: tk.info };
+      const devrt = tk.deviceRuntime;
+      return await linkWithDeviceRuntime(request.deviceRuntime, devrt !== undefined, async (withDevrt) => {
+        const out = join(dir, 'linked.cubin');
+        const args = [...options, ...files, ...(withDevrt && devrt ? [devrt] : []), '-o', out];
+        const started = performance.now();
+        const r = await run(tk.nvlink, args, { env: this.env, timeoutMs: this.timeoutMs });
+        const linkMs = performance.now() - started;
+        // Messages name the temp files: show the inputs' own names instead.
+        let log = `${r.stderr}\n${r.stdout}`.trim();
+        request.inputs.forEach((input, i) => (log = log.split(files[i] as string).join(input.name)));
+        log = log.split(`${dir}${sep}`).join('');
+        const names = [...request.inputs.map((i) => i.name), ...(withDevrt ? ['libcudadevrt.a'] : [])];
+        if (r.code !== 0) throw new LinkError('nvlink', names, log, options);
+        return { image: await readFile(out), log, linkMs, linker: tk.info };
+      });
     } finally {
       await rm(dir, { recursive: true, force: true, maxRetries: 3 });
     }

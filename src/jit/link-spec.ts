@@ -39,7 +39,7 @@ export interface PreparedLink {
   /** Canonical names the module hands out (every program's names). */
   readonly names: readonly string[];
   readonly lto: boolean;
-  readonly deviceRuntime: boolean;
+  readonly deviceRuntime: boolean | 'auto';
   readonly options: readonly string[];
   readonly given: LinkSpec;
   readonly givenPrograms: readonly (LinkProgram & { readonly headersCopy: string })[];
@@ -113,7 +113,7 @@ export function prepareLinkSpec(spec: LinkSpec): PreparedLink {
     objects: objects.map(prepareObject),
     names,
     lto,
-    deviceRuntime: spec.deviceRuntime ?? true,
+    deviceRuntime: spec.deviceRuntime ?? 'auto',
     options: [...(spec.linkOptions ?? [])],
     given: spec,
     givenPrograms: programs.map((p) => ({ ...p, headersCopy: JSON.stringify(p.headers ?? {}) })),
@@ -127,7 +127,7 @@ export function linkStillAsPrepared(spec: LinkSpec, p: PreparedLink): boolean {
   const objects = spec.objects ?? [];
   if (
     (spec.lto ?? false) !== p.lto ||
-    (spec.deviceRuntime ?? true) !== p.deviceRuntime ||
+    (spec.deviceRuntime ?? 'auto') !== p.deviceRuntime ||
     !sameStrings(spec.linkOptions ?? [], p.options) ||
     programs.length !== p.givenPrograms.length ||
     objects.length !== p.givenObjects.length
@@ -169,7 +169,8 @@ export function linkKeySpec(
   const lines = [
     `cuop-link ${LINK_KEY_VERSION}`,
     `lto ${p.lto}`,
-    `device-runtime ${p.deviceRuntime ? (linker.deviceRuntime ?? 'none') : 'off'}`,
+    // 'auto' links it only when needed: a different rule, so a different key from `true`'s (kept as it was).
+    `device-runtime ${p.deviceRuntime === false ? 'off' : `${p.deviceRuntime === 'auto' ? 'auto ' : ''}${linker.deviceRuntime ?? 'none'}`}`,
     ...programKeys.map((k) => `program ${k}`),
     ...p.objects.map((o) =>
       o.bytes ? `bytes ${o.kind} ${o.sha256}` : `file ${o.kind ?? 'auto'} ${JSON.stringify(o.path)}`,

@@ -63,6 +63,8 @@ for (const linker of ['nvjitlink', 'nvlink'] as const) {
         'a fresh JIT over the same dir neither compiles nor links',
       );
       assert.equal(again.getStats().process.hits.disk, 1);
+      const image = (await again.compileLink(spec(), Device.get(0).arch)).entry.image;
+      assert.ok(image.length < 50_000, `no device runtime where nothing launches (${image.length} B)`);
     },
   );
 }

@@ -147,6 +147,23 @@ test(
 );
 
 test(
+  'the device runtime is linked only when needed by default; always with deviceRuntime: true, under its own key',
+  withJit(async (jit) => {
+    const auto = await jit.compileLink(twoPrograms(), 'sm_90');
+    const always = await jit.compileLink(twoPrograms(CALLEE, { deviceRuntime: true }), 'sm_90');
+    assert.ok(
+      auto.entry.image.length < 50_000,
+      `no device runtime in a program that launches nothing (${auto.entry.image.length} B)`,
+    );
+    // nvlink pulls only the archive members a link needs, so `true` adds little here; nvJitLink adds ~200 KB
+    // (test-gpu/jit/link.test.ts, bench/link-load.ts).
+    assert.ok(always.entry.image.length >= auto.entry.image.length);
+    assert.notEqual(auto.key, always.key);
+    assert.equal(always.tier, 'compiled', 'not served the image linked without it');
+  }),
+);
+
+test(
   'an -rdc kernel spec is linked before it is handed out (compile() returns the linked image)',
   withJit(async (jit) => {
     const spec = { source: DYNAMIC, name: 'parent', options: ['-rdc=true'], programName: 'dp.cu' };
