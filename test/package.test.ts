@@ -11,6 +11,9 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as sources from '../src/index.js';
 import { countingCompile, specFor, tempDir } from './cache/fixtures.js';
+import { redisForFile } from './cache/redis-fixture.js';
+
+const redis = redisForFile();
 
 test("import 'cuop' gives the bundle, with the same exports as the sources", async () => {
   const pkg = (await import('cuop')) as typeof sources;
@@ -45,6 +48,29 @@ test('the bundle keeps koffi external and works on its own: same keys, a real ca
   assert.equal(hit.tier, 'disk');
   await b.close();
 });
+
+test(
+  "the bundle's shared tier reaches Redis (its client loads inside the vm.Script the package entry runs)",
+  { skip: redis.missing ?? false },
+  async () => {
+    const pkg = (await import('cuop')) as typeof sources;
+    const remote = {
+      url: redis.server.url,
+      secrets: [{ id: 'k1', secret: 'package-test-secret-0123' }],
+      prefix: 'pkg:',
+      timeoutMs: 2000,
+    };
+    const quiet = { warn: () => {}, debug: () => {} };
+    const a = new pkg.KernelCache({ dir: tempDir('bundle-remote-a'), env: {}, logger: quiet, remote });
+    assert.equal((await a.getOrCompile(specFor(4), countingCompile(4).compile)).tier, 'compiled');
+    await a.close(); // sends the queued publish
+    assert.equal(a.getStats().tiers?.['remote']?.['errors'], 0, 'no client errors');
+    const b = new pkg.KernelCache({ dir: tempDir('bundle-remote-b'), env: {}, logger: quiet, remote });
+    const hit = await b.getOrCompile(specFor(4), () => Promise.reject(new Error('expected a remote hit')));
+    assert.equal(hit.tier, 'remote');
+    await b.close();
+  },
+);
 
 test(
   "CommonJS code can require('cuop') where Node loads ES modules from require()",

@@ -3,6 +3,7 @@
 // hit (GETEX: still one round trip). Every call has a deadline and goes through a circuit breaker; writes are queued
 // (bounded) and sent in the background, so a compile never waits on the network. The client (ioredis) is imported
 // only when the tier is first used. Any fault is a miss or a skipped write, never an error for the caller.
+import { createRequire } from 'node:module';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 
 import { getSettings, redactUrlPassword } from '../settings/index.js';
@@ -270,7 +271,9 @@ export class RedisTier implements CacheTier {
 
   private create(): Promise<Client> {
     this.client ??= (async () => {
-      const { Redis, Cluster } = await import('ioredis');
+      // require(), not import(): the package entry runs the bundle through vm.Script, where import() has no
+      // loader (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING) and the remote tier would only ever count errors.
+      const { Redis, Cluster } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
       const url = parseRemoteUrl(this.o.url);
       const password = this.o.password ?? url.password;
       const common: RedisOptions = {
