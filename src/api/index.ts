@@ -2,3 +2,11 @@
 export { JitWrapper } from './wrapper.js';
 export { GlobalJitManager, GlobalPersistentCacheManager, type GlobalJitConfig } from './global.js';
 export { CachePolicy, type CachePolicyFields } from './cache-policy.js';
+export {
+  registerCacheMetrics,
+  PromClientMissingError,
+  type CacheMetricsOptions,
+  type CacheMetricsRegistration,
+  type PromClient,
+  type PromRegistry,
+} from './metrics.js';

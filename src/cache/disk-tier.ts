@@ -37,6 +37,7 @@ import {
   UntrustedPathError,
 } from './safe-fs.js';
 import type { CacheTier, TierCapabilities, TierEntryInfo, TierHooks, TierRecord } from './tier.js';
+import { repairChannel, traceClock, traceRepairMessage } from './trace.js';
 import { dirProblem, type TrustRule } from './trust.js';
 import { recordProblem } from './verify.js';
 
@@ -197,9 +198,15 @@ export class DiskTier implements CacheTier {
   }
 
   private corrupt(key: string, reason: string, paths: string[]): undefined {
+    const t0 = repairChannel.hasSubscribers ? traceClock() : 0;
     let repaired = true;
     for (const p of paths) repaired = removePath(p) && repaired;
     this.opts.hooks.corrupt(this.name, key, reason, repaired);
+    if (t0 !== 0) {
+      const ms = traceClock() - t0;
+      const outcome = repaired ? 'removed' : 'kept';
+      traceRepairMessage({ key, tier: this.name, outcome, reason, ms, during: 'read' });
+    }
     return undefined;
   }
 

@@ -73,3 +73,22 @@ export {
   type BundleImportReport,
 } from './bundle-import.js';
 export type { RemoteSecret } from './remote-value.js';
+export {
+  CACHE_METRICS,
+  MetricLabelError,
+  PROMETHEUS_TEXT_CONTENT_TYPE,
+  toPrometheusText,
+  type MetricFamilyDescription,
+  type MetricSample,
+  type MetricScope,
+  type MetricType,
+  type PrometheusTextOptions,
+} from './metrics.js';
+export {
+  CACHE_CHANNELS,
+  type CacheCompileMessage,
+  type CacheEvictMessage,
+  type CacheLookupMessage,
+  type CachePublishMessage,
+  type CacheRepairMessage,
+} from './trace.js';

@@ -42,6 +42,16 @@ import {
 } from './stats.js';
 import { leaseOrWait, SingleFlight, type LeaseProvider } from './single-flight.js';
 import type { CacheTier, TierHooks } from './tier.js';
+import {
+  compileChannel,
+  lookupChannel,
+  repairChannel,
+  traceClock,
+  traceCompileMessage,
+  traceLookupMessage,
+  traceRepairMessage,
+  type CacheLookupMessage,
+} from './trace.js';
 import { trustRule, type TrustRule } from './trust.js';
 
 export type { CacheLookup, LookupTier } from './lookup.js';
@@ -240,19 +250,23 @@ export class KernelCache {
     compile: () => Promise<CompileResult>,
     extra?: CompileExtras,
   ): Promise<CacheLookup> {
+    // Traced only with a subscriber: otherwise one property read, no clock (t0 0 = not traced).
+    const t0 = lookupChannel.hasSubscribers ? traceClock() : 0;
     const key = memoizedCacheKey(spec);
     const entry = this.memory.peek(key);
     if (entry !== undefined) {
       this.lookup.noteMemoryHit(entry);
       if (this.log.debugEnabled) this.log.debug(`hit memory ${key}`);
+      if (t0 !== 0) traceLookup(key, 'memory', 'hit', t0, false);
       return Promise.resolve({ key, entry, tier: 'memory' });
     }
     const pending = this.flights.joined(key);
     if (pending !== undefined) {
       this.stats.counters.coalesced++;
+      if (t0 !== 0) traceLookup(key, 'none', 'coalesced', t0, false);
       return pending;
     }
-    return this.flights.run(key, () => this.lookupOrCompile(key, spec, compile, extra));
+    return this.flights.run(key, () => this.lookupOrCompile(key, spec, compile, extra, t0));
   }
 
   /**
@@ -261,15 +275,20 @@ export class KernelCache {
    * of the code they run; this path runs far less of it than the promise chain of getOrCompile.
    */
   lookupSync(spec: KeySpec): CacheLookup | undefined {
+    const t0 = lookupChannel.hasSubscribers ? traceClock() : 0;
     const key = memoizedCacheKey(spec);
     const resident = this.memory.peek(key);
     if (resident !== undefined) {
       this.lookup.noteMemoryHit(resident);
+      if (t0 !== 0) traceLookup(key, 'memory', 'hit', t0, true);
       return { key, entry: resident, tier: 'memory' };
     }
     if (this.flights.has(key)) return undefined;
     try {
-      return this.lookup.findSync(spec, key);
+      const found = this.lookup.findSync(spec, key);
+      // A miss is not published: the caller goes on to getOrCompile, which publishes the outcome.
+      if (found !== undefined && t0 !== 0) traceLookup(key, found.tier, 'hit', t0, true);
+      return found;
     } catch {
       return undefined; // the async path retries and reports
     }
@@ -289,6 +308,7 @@ export class KernelCache {
    */
   noteMemoryHit(entry: CacheEntry): void {
     this.lookup.noteMemoryHit(entry);
+    if (lookupChannel.hasSubscribers) traceLookup(entry.key, 'memory', 'hit', 0, true);
   }
 
   /**
@@ -302,6 +322,7 @@ export class KernelCache {
       `invalidate-${key}`,
       `cache entry ${key} is unusable (${reason}); it was removed and will be recompiled.`,
     );
+    const t0 = repairChannel.hasSubscribers ? traceClock() : 0;
     await this.memory.delete(key);
     for (const t of this.lower) {
       if (t.capabilities.readOnly) continue;
@@ -312,6 +333,10 @@ export class KernelCache {
       }
     }
     this.stats.counters.corruptRepaired++;
+    if (t0 !== 0) {
+      const ms = traceClock() - t0;
+      traceRepairMessage({ key, tier: 'all', outcome: 'removed', reason, ms, during: 'invalidate' });
+    }
   }
 
   private async lookupOrCompile(
@@ -319,9 +344,13 @@ export class KernelCache {
     spec: KeySpec,
     compile: () => Promise<CompileResult>,
     extra: CompileExtras | undefined,
+    t0: number,
   ): Promise<CacheLookup> {
     const found = await this.lookup.find(spec, key);
-    if (found) return found;
+    if (found) {
+      if (t0 !== 0) traceLookup(key, found.tier, 'hit', t0, false);
+      return found;
+    }
     if (this.log.debugEnabled) await this.logMissReason(spec, key);
     const got = this.lease
       ? await leaseOrWait(
@@ -344,23 +373,32 @@ export class KernelCache {
           },
         )
       : {};
-    if (got.found) return got.found;
+    if (got.found) {
+      if (t0 !== 0) traceLookup(key, got.found.tier, 'hit', t0, false);
+      return got.found;
+    }
+    if (t0 !== 0) traceLookup(key, 'none', 'miss', t0, false);
     try {
       this.stats.counters.misses++;
       this.stats.markDirty();
       this.log.debug(`compile ${key}`);
       const startedAt = Date.now();
+      const c0 = compileChannel.hasSubscribers ? traceClock() : 0;
       let result: CompileResult;
       try {
         result = await compile();
       } catch (e) {
         this.stats.counters.compileErrors++;
         this.log.debug(`compile failed ${key}: ${e instanceof Error ? e.name : 'error'} (not cached)`);
+        if (c0 !== 0) {
+          const error = e instanceof Error ? e.name : typeof e;
+          traceCompileMessage({ key, tier: 'compiled', outcome: 'failed', ms: traceClock() - c0, error });
+        }
         throw e;
       }
       this.stats.counters.compiles++;
       this.stats.counters.compileMs += result.compileMs;
-      return await this.store(key, spec, result, extra, startedAt);
+      return await this.store(key, spec, result, extra, startedAt, c0 === 0 ? undefined : traceClock() - c0);
     } finally {
       if (got.lease) await got.lease.release();
     }
@@ -373,6 +411,8 @@ export class KernelCache {
     result: CompileResult,
     extra: CompileExtras | undefined,
     startedAt: number,
+    /** The compile's wall time when it is traced (published here: before the publishes to the tiers). */
+    tracedMs: number | undefined,
   ): Promise<CacheLookup> {
     const made = compileRecord(key, spec, result, {
       extra,
@@ -380,6 +420,18 @@ export class KernelCache {
       now: this.clock(),
       startedAt,
     });
+    if (tracedMs !== undefined) {
+      const kept = 'rec' in made ? made.rec.key : undefined;
+      traceCompileMessage({
+        key,
+        tier: 'compiled',
+        outcome: kept === undefined ? 'transient' : 'stored',
+        ms: tracedMs,
+        compileMs: result.compileMs,
+        bytes: result.image.length,
+        ...(kept !== undefined && kept !== key ? { entryKey: kept } : {}),
+      });
+    }
     if ('transient' in made) {
       this.log.warnOnce(
         `transient-${key}`,
@@ -590,4 +642,16 @@ export class KernelCache {
     this.flushStats(true);
     unregisterExitFlush(this.flushAtExit);
   }
+}
+
+/** One lookup message (only called when the lookup channel has subscribers). */
+function traceLookup(
+  key: string,
+  tier: string,
+  outcome: CacheLookupMessage['outcome'],
+  t0: number,
+  sync: boolean,
+): void {
+  const msg: CacheLookupMessage = { key, tier, outcome, ms: t0 === 0 ? 0 : traceClock() - t0, sync };
+  traceLookupMessage(msg);
 }

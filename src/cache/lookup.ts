@@ -10,6 +10,14 @@ import type { CacheEntry, MemoryTier } from './memory-tier.js';
 import type { EntryMetadata } from './metadata.js';
 import type { StatsStore } from './stats.js';
 import type { CacheTier, ExpectedIdentity, TierHooks, TierRecord } from './tier.js';
+import {
+  publishChannel,
+  repairChannel,
+  traceClock,
+  tracePublishMessage,
+  traceRepairMessage,
+  type CachePublishMessage,
+} from './trace.js';
 import { recordProblem } from './verify.js';
 
 export type LookupTier = 'memory' | 'disk' | 'compiled' | 'shared' | (string & {});
@@ -109,7 +117,7 @@ export class LookupPipeline {
       const rec = await this.verifiedGet(tier, key, expect);
       if (rec) {
         const found = this.hit(tier, rec, tier.name);
-        if (i > 0) await this.publish(rec, this.tiers.slice(0, i));
+        if (i > 0) await this.publish(rec, this.tiers.slice(0, i), 'copy-up');
         return found;
       }
     }
@@ -137,7 +145,7 @@ export class LookupPipeline {
       const rec = await this.verifiedGet(tier, key, expect, true);
       if (rec) {
         const found = this.hit(tier, rec, 'shared');
-        await this.publish(rec, this.tiers.slice(0, i));
+        await this.publish(rec, this.tiers.slice(0, i), 'copy-up');
         return found;
       }
     }
@@ -151,7 +159,10 @@ export class LookupPipeline {
     const problem = recordProblem(rec, key, expect, this.o.checksum);
     if (problem === undefined) return rec;
     if (tier.deleteSync && !tier.capabilities.readOnly) {
-      this.o.hooks.corrupt(tier.name, key, problem, tier.deleteSync(key));
+      const t0 = repairChannel.hasSubscribers ? traceClock() : 0;
+      const repaired = tier.deleteSync(key);
+      this.o.hooks.corrupt(tier.name, key, problem, repaired);
+      if (t0 !== 0) traceRepair(tier.name, key, problem, repaired, t0);
     }
     return undefined;
   }
@@ -177,6 +188,7 @@ export class LookupPipeline {
     const problem = recordProblem(rec, key, expect, this.o.checksum);
     if (problem === undefined) return rec;
     let repaired = false;
+    const t0 = repairChannel.hasSubscribers ? traceClock() : 0;
     if (!tier.capabilities.readOnly) {
       try {
         repaired = await tier.delete(key);
@@ -185,6 +197,7 @@ export class LookupPipeline {
       }
     }
     this.o.hooks.corrupt(tier.name, key, problem, repaired);
+    if (t0 !== 0) traceRepair(tier.name, key, problem, repaired, t0);
     return undefined;
   }
 
@@ -288,7 +301,7 @@ export class LookupPipeline {
     const entry = this.memory.insert(rec);
     this.lastTouch.set(rec.key, rec.meta.createdAt);
     this.o.stats.use(rec.key, rec.meta.createdAt);
-    await this.publish(rec, this.tiers);
+    await this.publish(rec, this.tiers, 'compile');
     if (candidate) await this.addToManifest(rec.meta.familyKey, candidate);
     if (rec.key !== ownKey) this.familyFirst.add(spec);
     return entry;
@@ -314,15 +327,21 @@ export class LookupPipeline {
     const into = this.tiers.filter(
       (t) => t.capabilities.persistent && !t.capabilities.readOnly && !t.capabilities.shared,
     );
-    await this.publish(rec, into);
+    await this.publish(rec, into, 'import');
     return into.length > 0 && this.o.stats.counters.writeFailures === before;
   }
 
-  private async publish(rec: TierRecord, tiers: readonly CacheTier[]): Promise<void> {
+  private async publish(
+    rec: TierRecord,
+    tiers: readonly CacheTier[],
+    cause: CachePublishMessage['cause'],
+  ): Promise<void> {
     for (const t of tiers) {
       if (t.capabilities.readOnly) continue;
+      const t0 = publishChannel.hasSubscribers ? traceClock() : 0;
       const max = t.capabilities.maxRecordBytes;
       if (max !== undefined && rec.image.length > max) {
+        if (t0 !== 0) tracePublish(t.name, rec, 'skipped', t0, cause);
         // It would be evicted at once, after pushing out everything else.
         this.o.log.warnOnce(
           `over-budget-${t.name}`,
@@ -334,7 +353,9 @@ export class LookupPipeline {
       try {
         await t.put(rec);
         this.o.log.debug(`publish ${rec.key} to ${t.name}`);
+        if (t0 !== 0) tracePublish(t.name, rec, 'stored', t0, cause);
       } catch (e) {
+        if (t0 !== 0) tracePublish(t.name, rec, 'failed', t0, cause, errorCode(e));
         this.o.stats.counters.writeFailures++;
         this.o.stats.markDirty();
         const where = t.capabilities.persistent && 'root' in t ? ` at ${String(t.root)}` : '';
@@ -412,4 +433,22 @@ export class LookupPipeline {
     }
     return undefined;
   }
+}
+
+function tracePublish(
+  tier: string,
+  rec: TierRecord,
+  outcome: CachePublishMessage['outcome'],
+  t0: number,
+  cause: CachePublishMessage['cause'],
+  error?: string,
+): void {
+  const ms = traceClock() - t0;
+  const msg: CachePublishMessage = { key: rec.key, tier, outcome, ms, bytes: rec.image.length, cause };
+  tracePublishMessage(error === undefined ? msg : { ...msg, error });
+}
+
+function traceRepair(tier: string, key: string, reason: string, removed: boolean, t0: number): void {
+  const ms = traceClock() - t0;
+  traceRepairMessage({ key, tier, outcome: removed ? 'removed' : 'kept', reason, ms, during: 'read' });
 }

@@ -16,6 +16,7 @@ import type { CachePolicy } from './policy.js';
 import { leaseOrWait } from './single-flight.js';
 import type { StatsStore } from './stats.js';
 import type { EvictionReason } from './tier.js';
+import { evictChannel, repairChannel, traceClock, traceEvictMessage, traceRepairMessage } from './trace.js';
 import type { TrustRule } from './trust.js';
 import { recordProblem } from './verify.js';
 
@@ -200,7 +201,20 @@ export class Maintenance {
         for (const p of problems) {
           if (p.key) {
             const e = view.entries.get(p.key);
+            const t0 = repairChannel.hasSubscribers ? traceClock() : 0;
             const removed = e ? this.disk.removeEntry(e) : true;
+            if (t0 !== 0) {
+              const ms = traceClock() - t0;
+              const outcome = removed ? 'removed' : 'kept';
+              traceRepairMessage({
+                key: p.key,
+                tier: 'disk',
+                outcome,
+                reason: p.problem,
+                ms,
+                during: 'verify',
+              });
+            }
             this.o.stats.counters.corruptFound++;
             if (removed) {
               this.o.stats.counters.corruptRepaired++;
@@ -383,7 +397,14 @@ export class Maintenance {
     reason: EvictionReason,
     rep: MaintenanceReport,
   ): boolean {
-    if (!this.disk.removeEntry(e)) {
+    const t0 = evictChannel.hasSubscribers ? traceClock() : 0;
+    const removed = this.disk.removeEntry(e);
+    if (t0 !== 0) {
+      const ms = traceClock() - t0;
+      const outcome = removed ? 'removed' : 'failed';
+      traceEvictMessage({ key: e.key, tier: 'disk', outcome, reason, ms, bytes: entryBytes(e) });
+    }
+    if (!removed) {
       this.o.log.debug(`could not remove ${e.key} from disk (${reason})`);
       return false;
     }

@@ -7,6 +7,7 @@ import {
   type TierHooks,
   type TierRecord,
 } from './tier.js';
+import { evictChannel, traceClock, traceEvictMessage } from './trace.js';
 
 /** A resident entry. `attached` holds opaque per-context values of the JIT layer (loaded modules). */
 export interface CacheEntry {
@@ -116,9 +117,15 @@ export class MemoryTier implements CacheTier {
     }
     // Callbacks only once the tier is consistent again: one that uses the tier cannot disturb the loop.
     for (const v of victims) {
+      const t0 = evictChannel.hasSubscribers ? traceClock() : 0;
       disposeAttached(v);
       this.hooks.eviction('memory', v.key);
       this.onEvict?.(v);
+      if (t0 !== 0) {
+        const ms = traceClock() - t0;
+        const bytes = sizeOf(v);
+        traceEvictMessage({ key: v.key, tier: 'memory', outcome: 'removed', reason: 'memory', ms, bytes });
+      }
     }
     return entry;
   }

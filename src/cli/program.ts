@@ -93,7 +93,20 @@ async function withCacheStatus(fn: (c: KernelCache) => Promise<number>): Promise
 cache
   .command('stats')
   .description('hits per tier, misses, compiles, saved compile time, bytes, evictions (all processes)')
-  .action(withCache(async (c) => ({ dir: c.dir, ...c.getStats() })));
+  .addOption(
+    new Option(
+      '--format <fmt>',
+      "json, or prometheus: text exposition 0.0.4 of every process's totals (node_exporter's textfile collector)",
+    ).choices(['json', 'prometheus']),
+  )
+  .action((o: { format?: 'json' | 'prometheus' }) =>
+    o.format === 'prometheus'
+      ? withCache(async (c) => {
+          const { toPrometheusText } = await import('../cache/metrics.js');
+          process.stdout.write(toPrometheusText(c.getStats(), { scope: 'all' }));
+        })()
+      : withCache(async (c) => ({ dir: c.dir, ...c.getStats() }))(),
+  );
 cache
   .command('verify')
   .description('check every entry (metadata schema, size, SHA-256) and remove the bad ones')
