@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['build/', 'bundle/', 'dist/', 'node_modules/', '.gpu/'] },
+  { ignores: ['build/', 'bundle/', 'dist/', 'node_modules/', '.gpu/', 'docs/api/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

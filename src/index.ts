@@ -72,3 +72,31 @@ export * from './runtime/index.js';
 export * from './jit/index.js';
 export * from './ops/index.js';
 export * from './api/index.js';
+// Types that the signatures above name, exported so callers can name them too (and the API reference links them).
+export type {
+  BundleExportOptions,
+  BundleImportOptions,
+  CacheSharing,
+  Codec,
+  CompileExtras,
+  Dependencies,
+  DependencyRecord,
+  EvictionReason,
+  ExpectedIdentity,
+  IntegrityProblem,
+  KeyInput,
+  LookupTier,
+  ParamRecord,
+  TierCapabilities,
+  TierEntryInfo,
+  TierRecord,
+  TrustRule,
+} from './cache/index.js';
+export type { DependencyDigest } from './cache/key.js';
+export type { Manifest, ManifestCandidate } from './cache/manifest.js';
+export type { RedisTierOptions } from './cache/redis-tier.js';
+export type { IncludeOptions } from './compiler/options.js';
+export type { ParamValue, RawSlot, SlotType } from './cuda/index.js';
+export type { FieldScalar } from './runtime/struct-layout.js';
+export type { GemmConfig, GemmSpec } from './ops/gemm-source.js';
+export type { GemmOptions, GemmProblem } from './ops/gemm.js';

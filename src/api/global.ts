@@ -15,6 +15,7 @@ import { setDefaultKernelProvider } from '../jit/default-provider.js';
 import { JitCompiler } from '../jit/index.js';
 import { CachePolicy, type CachePolicyFields } from './cache-policy.js';
 
+/** The process-wide JIT configuration (`GlobalJitManager.setGlobalConfig`); every field has a default. */
 export interface GlobalJitConfig {
   /** false: never compile at run time; kernels come only from the cache (warm it ahead). Default true. */
   enableJit: boolean;
@@ -47,6 +48,7 @@ export class GlobalPersistentCacheManager {
   private policyValue: CachePolicy = new CachePolicy();
   private logger: CacheLogger | undefined;
 
+  /** The one manager of this process (created on first call). */
   static instance(): GlobalPersistentCacheManager {
     this.singleton ??= new GlobalPersistentCacheManager();
     return this.singleton;
@@ -77,6 +79,7 @@ export class GlobalPersistentCacheManager {
     return this.cacheValue;
   }
 
+  /** True once the cache exists (after initialize() or the first use of `cache`). */
   get isInitialized(): boolean {
     return this.cacheValue !== undefined;
   }
@@ -91,12 +94,15 @@ export class GlobalPersistentCacheManager {
     return this.policyValue;
   }
 
+  /** The managed cache's counters (this process, and every process of its directory) and the kernels it holds. */
   getStats(): CacheStats {
     return this.cache.getStats();
   }
+  /** Remove the entries unused for longer than the policy's maximum age. */
   cleanupExpiredCache(): Promise<MaintenanceReport> {
     return this.cache.cleanupExpiredCache();
   }
+  /** Check every disk entry (schema, identity, size, SHA-256); with `repair` (default here) remove broken ones. */
   validateCacheIntegrity(options: { repair?: boolean } = { repair: true }): Promise<IntegrityReport> {
     return this.cache.validateCacheIntegrity(options);
   }
@@ -149,6 +155,7 @@ export class GlobalJitManager {
   private readonly jits = new Map<string | null, { jit: JitCompiler; policy: CachePolicy }>();
   private initialized = false;
 
+  /** The one manager of this process (created on first call). */
   static instance(): GlobalJitManager {
     this.singleton ??= new GlobalJitManager();
     return this.singleton;
@@ -160,6 +167,7 @@ export class GlobalJitManager {
     return this;
   }
 
+  /** True once initialize() or setGlobalConfig() ran. */
   get isInitialized(): boolean {
     return this.initialized;
   }
@@ -184,6 +192,7 @@ export class GlobalJitManager {
     this.initialized = true;
   }
 
+  /** A copy of the configuration in force. */
   getGlobalConfig(): Readonly<GlobalJitConfig> {
     return { ...this.config };
   }

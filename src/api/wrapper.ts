@@ -7,6 +7,9 @@ import type { ForwardOptions, Operator } from '../ops/operator.js';
 import type { Tensor } from '../ops/tensor.js';
 import { GlobalJitManager } from './global.js';
 
+/**
+ * Runs an operator with kernels from a cache of its choosing: the global one, a directory of its own, or memory only.
+ */
 export class JitWrapper<Op extends Operator> {
   private persistent = true;
   private dir: string | undefined;
@@ -25,6 +28,7 @@ export class JitWrapper<Op extends Operator> {
     return this;
   }
 
+  /** Whether kernels persist on disk (see enablePersistentCache). */
   get persistentCacheEnabled(): boolean {
     return this.persistent;
   }

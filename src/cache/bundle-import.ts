@@ -21,6 +21,7 @@ export class BundleRejectedError extends CuopError {
 }
 registerErrorClass('BundleRejectedError', BundleRejectedError);
 
+/** What `KernelCache.exportBundle` writes into a bundle, and who signs it. */
 export interface BundleExportOptions {
   /** The entries to include (default: every entry of the disk tier). */
   keys?: readonly string[];
@@ -29,6 +30,10 @@ export interface BundleExportOptions {
   cuopVersion: string;
 }
 
+/**
+ * What `KernelCache.exportBundle` wrote: the file, its size, the entries in it, and the keys it could not
+ * include.
+ */
 export interface BundleExportReport {
   path: string;
   bytes: number;
@@ -39,6 +44,9 @@ export interface BundleExportReport {
   skipped: { key: string; why: string }[];
 }
 
+/**
+ * What `KernelCache.importBundle` accepts: the archs served here, and the secrets a signed bundle must match.
+ */
 export interface BundleImportOptions {
   /** Archs this cache serves (e.g. the devices' archs); entries for others are skipped. Empty or absent: any. */
   archs?: readonly string[];
@@ -47,6 +55,9 @@ export interface BundleImportOptions {
   requireSignature: boolean;
 }
 
+/**
+ * What `KernelCache.importBundle` did with each entry of the bundle: imported, already here, or refused and why.
+ */
 export interface BundleImportReport {
   path: string;
   signedBy: string | undefined;

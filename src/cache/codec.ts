@@ -1,6 +1,7 @@
 import { attachDetails, CuopError, registerErrorClass } from '../cuda/errors.js';
 import * as zlib from 'node:zlib';
 
+/** How a kernel image is compressed on disk (the policy's `compression`); zstd needs Node 22.15 / 23.8 or later. */
 export type Codec = 'none' | 'gzip' | 'brotli' | 'zstd';
 export const CODECS: readonly Codec[] = ['none', 'gzip', 'brotli', 'zstd'];
 

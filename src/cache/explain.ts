@@ -8,6 +8,7 @@ import { CODEGEN_EPOCH, type KeySpec } from './key.js';
 import type { EntryMetadata } from './metadata.js';
 import { sha256Hex } from './sha256.js';
 
+/** The inputs a cache key covers, as `KeyDifference.input` names them. */
 export type KeyInput =
   'source' | 'header' | 'file' | 'option' | 'names' | 'compiler' | 'arch' | 'imageKind' | 'epoch' | 'salt';
 
@@ -22,6 +23,7 @@ export interface KeyDifference {
   readonly text: string;
 }
 
+/** A cached entry of the same kernel names as the spec, with what differs between its key and the spec's. */
 export interface NearEntry {
   readonly key: string;
   readonly createdAt: number;

@@ -68,6 +68,7 @@ export interface CacheExplanation {
   readonly nearest: readonly NearEntry[];
 }
 
+/** How a KernelCache is built: where it lives, its policy, its logger, and the tiers below the disk. */
 export interface KernelCacheOptions {
   /** null = memory only; undefined = resolveCacheDir(env). */
   dir?: string | null;
@@ -86,6 +87,9 @@ export interface KernelCacheOptions {
   remote?: Partial<RedisTierOptions> | false;
 }
 
+/**
+ * The kernel cache: memory, then the disk directory, then any remote tier; one compile per key across processes.
+ */
 export class KernelCache {
   readonly dir: string | null;
   readonly policy: CachePolicy;

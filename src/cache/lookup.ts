@@ -20,8 +20,10 @@ import {
 } from './trace.js';
 import { recordProblem } from './verify.js';
 
+/** Where a lookup found its entry (or `compiled`: nowhere, so it was compiled); other names are custom tiers. */
 export type LookupTier = 'memory' | 'disk' | 'compiled' | 'shared' | (string & {});
 
+/** The answer of a lookup: the key, the entry, and where it came from. */
 export interface CacheLookup {
   key: string;
   entry: CacheEntry;

@@ -20,6 +20,7 @@ import { evictChannel, repairChannel, traceClock, traceEvictMessage, traceRepair
 import type { TrustRule } from './trust.js';
 import { recordProblem } from './verify.js';
 
+/** What a maintenance pass removed (how many, how many bytes, why) and what the disk tier holds afterwards. */
 export interface MaintenanceReport {
   /** False when there is no disk tier, or (background runs) another process held the maintenance lock. */
   ran: boolean;
@@ -31,12 +32,14 @@ export interface MaintenanceReport {
   bytes: number;
 }
 
+/** One entry or file that failed the integrity check, and why. */
 export interface IntegrityProblem {
   key?: string;
   path: string;
   problem: string;
 }
 
+/** What `validateCacheIntegrity` checked, found broken and (with repair) removed. */
 export interface IntegrityReport {
   ran: boolean;
   checked: number;

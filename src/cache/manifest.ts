@@ -5,6 +5,7 @@
 import { dependencyChange, isDependencies, type Dependencies } from './dependencies.js';
 import { CACHE_FORMAT_VERSION } from './key.js';
 
+/** One entry of a family: its key, its kernels and the files on disk its key depends on. */
 export interface ManifestCandidate {
   /** The entry's key. */
   readonly key: string;
@@ -14,6 +15,7 @@ export interface ManifestCandidate {
   readonly createdAt: number;
 }
 
+/** The known entries of one family (every key input except the kernel names), newest first. */
 export interface Manifest {
   readonly formatVersion: number;
   readonly family: string;

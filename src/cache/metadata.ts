@@ -13,6 +13,10 @@ export interface ParamRecord {
   readonly cType?: string;
 }
 
+/**
+ * The metadata file of a cache entry: what was compiled, by which compiler, for which arch, and the image's
+ * checksum.
+ */
 export interface EntryMetadata {
   formatVersion: number;
   key: string;

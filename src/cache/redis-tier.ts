@@ -23,6 +23,7 @@ import {
   type TierRecord,
 } from './tier.js';
 
+/** Settings of the remote (Redis) tier; KernelCacheOptions.remote overrides any of them. */
 export interface RedisTierOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// (TLS); redis+cluster:// (or ?cluster=1) for a Cluster. */
   url: string;
@@ -52,6 +53,7 @@ export interface RedisTierOptions {
   queueLimit: number;
   /** Life of a compile lease without renewal (renewed every third of it while the compile runs), ms. */
   leaseTtlMs: number;
+  /** @internal The cache's own log; KernelCache sets it, whatever the options say. */
   log: CacheLog;
 }
 

@@ -34,6 +34,7 @@ export interface CacheCounters {
   remote: Record<string, number>;
 }
 
+/** The counters of one scope (this cache object, or every process of the directory), with the hit rates. */
 export interface CacheStatsSnapshot extends CacheCounters {
   /** hits / (hits + misses) over every tier, 0 when there was no lookup. */
   hitRate: number;
@@ -44,6 +45,10 @@ export interface CacheStatsSnapshot extends CacheCounters {
   diskHitRate: number;
 }
 
+/**
+ * What `KernelCache.getStats` returns: this process's counters, the directory's totals, and the kernels cached
+ * now.
+ */
 export interface CacheStats {
   /** This cache object since it was created. */
   process: CacheStatsSnapshot;

@@ -53,16 +53,21 @@ export interface CacheTier {
   get(key: string, expect?: ExpectedIdentity, recheck?: boolean): Promise<TierRecord | undefined>;
   /** The same answer synchronously, where the tier can give one cheaply (the lean path of a fresh process). */
   getSync?(key: string, expect?: ExpectedIdentity): TierRecord | undefined;
+  /** Stores the record; throws when it was not stored (a read-only tier throws ReadOnlyTierError). */
   put(record: TierRecord): Promise<void>;
   /** Resolves once every earlier put is stored (a tier that publishes in the background, e.g. remote). */
   flush?(): Promise<void>;
+  /** Removes the entry; false when there was none. */
   delete(key: string): Promise<boolean>;
   /** The same synchronously, where getSync exists: the lean path removes what fails verification at once. */
   deleteSync?(key: string): boolean;
   /** Keys of the committed entries. */
   list(): AsyncIterable<string>;
+  /** Bytes and last use of the entry, or undefined when there is none. */
   stat(key: string): Promise<TierEntryInfo | undefined>;
+  /** Removes every entry. */
   clear(): Promise<void>;
+  /** Releases connections and timers; the tier is not used afterwards. */
   close?(): Promise<void>;
   /** The tier's own counters for this process (a remote tier: errors, timeouts, breaker trips, rejected entries). */
   stats?(): Readonly<Record<string, number | string>>;
@@ -70,6 +75,7 @@ export interface CacheTier {
   touch?(key: string, meta: Pick<EntryMetadata, 'imageKind' | 'codec'>, atMs: number, sync: boolean): boolean;
   /** Family manifests (kernels of modules, entries of headers on disk), where the tier keeps them. */
   readManifestSync?(family: string): Manifest | undefined;
+  /** Stores a family manifest (replacing the family's previous one). */
   writeManifest?(manifest: Manifest): Promise<void>;
 }
 
@@ -89,6 +95,10 @@ export interface TierHooks {
   eviction(reason: EvictionReason, key: string): void;
 }
 
+/**
+ * Why an entry was removed: past its max age, over the size or count bound, another format or compiler version,
+ * without its files, pushed out of memory, or cleared.
+ */
 export type EvictionReason = 'expired' | 'size' | 'count' | 'stale' | 'orphan' | 'memory' | 'cleared';
 
 export const noHooks: TierHooks = {

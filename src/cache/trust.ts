@@ -5,8 +5,13 @@
 // Symbolic links are never followed inside the tree.
 import type * as fs from 'node:fs';
 
+/**
+ * Who may write a cache directory cuop uses: this user only (`private`), or also this user's groups (`group`,
+ * CUOP_CACHE_SHARED).
+ */
 export type CacheSharing = 'private' | 'group';
 
+/** Whose files a cache trusts: the sharing mode and this process's uid and groups. */
 export interface TrustRule {
   readonly sharing: CacheSharing;
   /** This process's uid (undefined where the platform has none: then ownership is not checked). */

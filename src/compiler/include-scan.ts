@@ -39,6 +39,7 @@ export interface IncludeScanInput {
   readonly limits?: { readonly maxFiles?: number; readonly maxBytes?: number };
 }
 
+/** A file on disk the compile may have read, with what identifies its contents (hash, size, times, inode). */
 export interface FileDependency {
   /** Absolute, normalized (path.resolve) path as it was found (symlinks not resolved). */
   readonly path: string;
@@ -50,6 +51,7 @@ export interface FileDependency {
   readonly ino: number;
 }
 
+/** An `#include` through a macro that the scan could not follow; a compile with one is not cached. */
 export interface UntrackedInclude {
   /** Absolute path, or '<source>', or the in-memory header's name. */
   readonly file: string;

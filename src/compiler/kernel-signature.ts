@@ -26,6 +26,10 @@ export type ParamKind =
   | 'bool'
   | 'bytes'; // aggregate passed by value (struct/array/union), or anything else: only size and align are known
 
+/**
+ * One kernel parameter as the compiled code declares it: its kind, size and alignment, and its C++ type where
+ * known.
+ */
 export interface KernelParam {
   readonly kind: ParamKind;
   readonly size: number;

@@ -4,6 +4,7 @@ import { attachDetails, CuopError, registerErrorClass } from '../cuda/errors.js'
 
 /** What one input of a link is (nvJitLink's input types). */
 export type LinkInputKind = 'cubin' | 'ptx' | 'ltoir' | 'fatbin' | 'object' | 'library';
+/** Every LinkInputKind, in nvJitLink's order. */
 export const LINK_INPUT_KINDS: readonly LinkInputKind[] = [
   'cubin',
   'ptx',
@@ -13,8 +14,10 @@ export const LINK_INPUT_KINDS: readonly LinkInputKind[] = [
   'library',
 ];
 
+/** The two linker backends: nvJitLink in-process, nvcc's nvlink as a subprocess. */
 export type LinkerId = 'nvjitlink' | 'nvlink';
 
+/** Which linker, of which toolkit version, with which device runtime: part of every linked image's key. */
 export interface LinkerInfo {
   readonly id: LinkerId;
   /** Toolkit version of the linker, e.g. "13.0.88"; part of every linked image's key. */
@@ -26,6 +29,7 @@ export interface LinkerInfo {
   readonly deviceRuntime: string | undefined;
 }
 
+/** One input of a link: its kind, its bytes, and a name for the linker's messages. */
 export interface LinkInput {
   readonly kind: LinkInputKind;
   readonly data: Uint8Array;
@@ -33,6 +37,7 @@ export interface LinkInput {
   readonly name: string;
 }
 
+/** Everything that determines the image of one link. */
 export interface LinkRequest {
   /** `sm_90` style. */
   readonly arch: string;
@@ -50,6 +55,7 @@ export interface LinkRequest {
   readonly options?: readonly string[];
 }
 
+/** The linked cubin, the linker's log and who linked it. */
 export interface LinkResult {
   readonly image: Buffer;
   /** The linker's warnings; empty when silent. */
@@ -58,10 +64,12 @@ export interface LinkResult {
   readonly linker: LinkerInfo;
 }
 
+/** Both link backends (nvJitLink, nvlink) implement this and return the same shape. */
 export interface Linker {
   readonly id: LinkerId;
   /** Throws LinkerUnavailableError when the backend is not usable on this host. */
   info(): Promise<LinkerInfo>;
+  /** Links the inputs into one cubin; throws LinkError with the linker's log when they do not link. */
   link(request: LinkRequest): Promise<LinkResult>;
 }
 

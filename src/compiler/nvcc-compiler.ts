@@ -22,6 +22,7 @@ import { checkRequest, resolveTarget, sourceFileName } from './select.js';
 import { getSettings } from '../settings/index.js';
 import type { CompileRequest, CompileResult, Compiler, CompilerInfo } from './types.js';
 
+/** Where NvccCompiler finds nvcc, which environment it runs in, and how long a compile may take. */
 export interface NvccCompilerOptions {
   /** Path of the nvcc executable (or of the directory holding it). Taken as is: no search when given. */
   readonly nvccPath?: string;

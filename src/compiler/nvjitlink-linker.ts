@@ -19,6 +19,10 @@ function deviceRuntimeNear(libraryPath: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Links in-process through libnvJitLink (opened on first use: CUOP_NVJITLINK_PATH, next to libnvrtc, the
+ * toolkits).
+ */
 export class NvJitLinkLinker implements Linker {
   readonly id = 'nvjitlink' as const;
   private cached: { info: LinkerInfo; devrt: string | undefined } | undefined;

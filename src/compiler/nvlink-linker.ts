@@ -31,12 +31,14 @@ interface Toolkit {
   readonly info: LinkerInfo;
 }
 
+/** Where NvlinkLinker finds nvcc (whose nvlink it runs), its environment, and how long a link may take. */
 export interface NvlinkLinkerOptions {
   readonly nvccPath?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly timeoutMs?: number;
 }
 
+/** Links through the nvlink of nvcc's toolkit, as a subprocess: the linker where libnvJitLink does not open. */
 export class NvlinkLinker implements Linker {
   readonly id = 'nvlink' as const;
   private toolkit: Promise<Toolkit> | undefined;

@@ -19,6 +19,7 @@ import { absolutizePathOptions, NVRTC_DIALECT } from './options.js';
 import { checkRequest, resolveTarget, sourceFileName } from './select.js';
 import type { CompileRequest, CompileResult, Compiler, CompilerInfo } from './types.js';
 
+/** How NvrtcCompiler sets up NVRTC. */
 export interface NvrtcCompilerOptions {
   /**
    * Add `-I` for the toolkit's own include dirs (cuda_fp16.h, mma.h, cccl/), found next to libnvrtc; NVRTC searches

@@ -8,7 +8,9 @@ import { isAbsolute, resolve } from 'node:path';
 export interface OptionDialect {
   readonly listSeparator?: ',';
 }
+/** NVRTC's spelling: list options are never split. */
 export const NVRTC_DIALECT: OptionDialect = {};
+/** nvcc's spelling: list options split at commas. */
 export const NVCC_DIALECT: OptionDialect = { listSeparator: ',' };
 
 type PathKind = 'dir' | 'file';
@@ -78,6 +80,7 @@ export function absolutizePathOptions(
   return out;
 }
 
+/** The include search list, pre-included files and macros a compile's options give the preprocessor. */
 export interface IncludeOptions {
   /** -I dirs in order, then -isystem dirs in order (the preprocessor's search order). */
   readonly includeDirs: string[];

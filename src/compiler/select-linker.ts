@@ -4,6 +4,7 @@ import type { Linker } from './linker.js';
 import { NvJitLinkLinker } from './nvjitlink-linker.js';
 import { NvlinkLinker, type NvlinkLinkerOptions } from './nvlink-linker.js';
 
+/** The linker backend asked for; `auto` picks one as selectLinker says. */
 export type LinkerPreference = 'auto' | 'nvjitlink' | 'nvlink';
 
 /**

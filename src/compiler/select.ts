@@ -16,6 +16,7 @@ import {
 
 export type { CompilerPreference };
 
+/** What selectCompiler passes to the backend it picks. */
 export interface SelectCompilerOptions {
   /** Environment read for CUOP_COMPILER and the nvcc search; default process.env. */
   readonly env?: NodeJS.ProcessEnv;

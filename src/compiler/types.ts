@@ -7,6 +7,7 @@ import type { KernelParam } from './kernel-signature.js';
  */
 export type ImageKind = 'cubin' | 'ptx' | 'ltoir';
 
+/** The two compiler backends: NVRTC in-process, nvcc as a subprocess. */
 export type CompilerId = 'nvrtc' | 'nvcc';
 
 /** Everything that determines the machine code of one compilation. */
@@ -30,12 +31,14 @@ export interface CompileRequest {
   readonly imageKind?: ImageKind;
 }
 
+/** Which compiler, of which toolkit version: part of every cache key. */
 export interface CompilerInfo {
   readonly id: CompilerId;
   /** Toolkit version, e.g. "13.0" (NVRTC) or "13.0.88" (nvcc). */
   readonly version: string;
 }
 
+/** The image of one compile, with its log, lowered names, timing and what it read from disk. */
 export interface CompileResult {
   /** The image: cubin (ELF) bytes, or PTX text including the trailing NUL the driver expects. */
   readonly image: Buffer;
@@ -77,5 +80,6 @@ export interface Compiler {
   info(): Promise<CompilerInfo>;
   /** Archs this compiler can emit cubins for, as numbers (90 = sm_90). */
   supportedArchs(): Promise<number[]>;
+  /** Compiles one request; throws CompileError with the compiler's log when the source does not compile. */
   compile(request: CompileRequest): Promise<CompileResult>;
 }

@@ -94,6 +94,10 @@ export function reviveError(value: unknown): unknown {
  * constructor with attachDetails(this, {...fields}) (after super(), where its `name` field is already set).
  */
 export class CuopError extends Error {
+  /**
+   * The JSON form: name, message, every own field and the stack (what `JSON.stringify` writes; `reviveError` reads it
+   * back).
+   */
   toJSON(): Record<string, unknown> {
     return errorJSON(this);
   }

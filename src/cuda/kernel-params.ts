@@ -25,6 +25,7 @@ export type ParamValue = number | bigint;
  * laid out by the caller (runtime/struct-layout.ts follows C's rules).
  */
 export type RawSlot = `raw:${number}:${number}`;
+/** What one slot holds: a scalar or device pointer (ParamType), or raw bytes of a given size and alignment. */
 export type SlotType = ParamType | RawSlot;
 
 export const rawSlot = (size: number, align: number): RawSlot => `raw:${size}:${align}`;
@@ -39,6 +40,10 @@ export function slotLayout(t: SlotType): { size: number; align: number } {
   return { size: Number(size), align: Number(align) };
 }
 
+/**
+ * The packed `kernelParams` of one kernel: one slot per argument, allocated once and rewritten in place per
+ * launch.
+ */
 export class KernelParamBlock {
   /** The argument values, slot after slot, each at an offset aligned to its own size. */
   readonly slots: Buffer;

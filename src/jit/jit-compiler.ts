@@ -89,6 +89,7 @@ export class JitDisabledError extends CuopError {
 }
 registerErrorClass('JitDisabledError', JitDisabledError);
 
+/** How a JitCompiler gets its cache, compiler and linker, and whether it may compile at all. */
 export interface JitCompilerOptions {
   /** The cache to use. Default: a KernelCache over the default cache dir (CUOP_CACHE_DIR / XDG / ~/.cache/cuop). */
   readonly cache?: KernelCache;
@@ -108,12 +109,14 @@ export interface CheckResult {
   readonly explanation: JitExplanation;
 }
 
+/** How `JitCompiler.warm` fills the cache: for which arch or device, how many compiles at once, progress. */
 export interface WarmOptions {
   /** Target arch when no device is given, e.g. 'sm_90' (lets a CPU-only build machine fill a cache). */
   readonly arch?: string;
   readonly device?: Device;
   /** Compiles running at once (default: 4). */
   readonly concurrency?: number;
+  /** Called after each spec: how far along, the tier it came from, or the error it failed with. */
   readonly onProgress?: (p: {
     done: number;
     total: number;
@@ -123,6 +126,7 @@ export interface WarmOptions {
   }) => void;
 }
 
+/** What `JitCompiler.warm` did: how many specs, where each came from, and which failed. */
 export interface WarmReport {
   readonly total: number;
   /** How many came from each tier ('compiled' = compiled now). */
@@ -622,6 +626,7 @@ export class JitCompiler implements KernelProvider {
     return { total: specs.length, byTier, failed };
   }
 
+  /** The counters of this JIT's cache (see KernelCache.getStats). */
   getStats(): CacheStats {
     return this.cache.getStats();
   }

@@ -35,6 +35,7 @@ export interface ModuleSpec {
 
 /** Anything that can turn a KernelSpec into a launch-ready kernel on a device (the JitCompiler does, via the cache). */
 export interface KernelProvider {
+  /** The kernel of `spec`, loaded on `device` (default: device 0) and ready to launch. */
   kernel(spec: KernelSpec, device?: Device): Promise<Kernel>;
 }
 

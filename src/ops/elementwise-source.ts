@@ -23,9 +23,12 @@ export const VECTOR_BYTES = 16;
 /** Threads per block of the elementwise kernels. */
 export const ELEMENTWISE_BLOCK = 256;
 
+/** The one-operand functions of an elementwise expression (gelu: the tanh approximation; geluErf: exact). */
 export type UnaryOp = 'neg' | 'relu' | 'gelu' | 'geluErf' | 'exp' | 'tanh' | 'sigmoid' | 'silu' | 'abs';
+/** The two-operand functions of an elementwise expression. */
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum';
 
+/** A node of an elementwise expression tree: an input tensor, a scalar, or an operation on nodes. */
 export type EwNode =
   | { readonly kind: 'input'; readonly index: number }
   | { readonly kind: 'scalar'; readonly value: number }
@@ -36,30 +39,39 @@ export type EwNode =
 export class EwExpr {
   constructor(readonly node: EwNode) {}
 
+  /** `this + other`. */
   add(other: EwExpr | number): EwExpr {
     return binary('add', this, other);
   }
+  /** `this - other`. */
   sub(other: EwExpr | number): EwExpr {
     return binary('sub', this, other);
   }
+  /** `this * other`. */
   mul(other: EwExpr | number): EwExpr {
     return binary('mul', this, other);
   }
+  /** `this / other`. */
   div(other: EwExpr | number): EwExpr {
     return binary('div', this, other);
   }
+  /** The larger of `this` and `other`. */
   maximum(other: EwExpr | number): EwExpr {
     return binary('maximum', this, other);
   }
+  /** The smaller of `this` and `other`. */
   minimum(other: EwExpr | number): EwExpr {
     return binary('minimum', this, other);
   }
+  /** `-this`. */
   neg(): EwExpr {
     return unary('neg', this);
   }
+  /** `|this|`. */
   abs(): EwExpr {
     return unary('abs', this);
   }
+  /** `max(this, 0)`. */
   relu(): EwExpr {
     return unary('relu', this);
   }
@@ -71,12 +83,15 @@ export class EwExpr {
   geluErf(): EwExpr {
     return unary('geluErf', this);
   }
+  /** `e^this`. */
   exp(): EwExpr {
     return unary('exp', this);
   }
+  /** `tanh(this)`. */
   tanh(): EwExpr {
     return unary('tanh', this);
   }
+  /** `1 / (1 + e^-this)`. */
   sigmoid(): EwExpr {
     return unary('sigmoid', this);
   }
@@ -103,27 +118,44 @@ const binary = (op: BinaryOp, a: EwExpr | number, b: EwExpr | number): EwExpr =>
 
 /** The expression builder. `ew.input(i)` is the i-th input tensor; numbers are scalars. */
 export const ew = {
+  /** The input tensor at `index` (0..63), in the order the operator receives its inputs. */
   input(index: number): EwExpr {
     if (!Number.isInteger(index) || index < 0 || index > 63) {
       throw new RangeError(`ew.input(index): index must be an integer in 0..63, got ${index}`);
     }
     return new EwExpr({ kind: 'input', index });
   },
+  /** A number as an expression (each scalar becomes a kernel argument, not a constant in the source). */
   scalar: (value: number): EwExpr => toExpr(value),
+  /** `a + b`. */
   add: (a: EwExpr | number, b: EwExpr | number) => binary('add', a, b),
+  /** `a - b`. */
   sub: (a: EwExpr | number, b: EwExpr | number) => binary('sub', a, b),
+  /** `a * b`. */
   mul: (a: EwExpr | number, b: EwExpr | number) => binary('mul', a, b),
+  /** `a / b`. */
   div: (a: EwExpr | number, b: EwExpr | number) => binary('div', a, b),
+  /** The larger of `a` and `b`. */
   maximum: (a: EwExpr | number, b: EwExpr | number) => binary('maximum', a, b),
+  /** The smaller of `a` and `b`. */
   minimum: (a: EwExpr | number, b: EwExpr | number) => binary('minimum', a, b),
+  /** `-a`. */
   neg: (a: EwExpr | number) => unary('neg', a),
+  /** `|a|`. */
   abs: (a: EwExpr | number) => unary('abs', a),
+  /** `max(a, 0)`. */
   relu: (a: EwExpr | number) => unary('relu', a),
+  /** GELU, tanh approximation (PyTorch's approximate='tanh'). */
   gelu: (a: EwExpr | number) => unary('gelu', a),
+  /** GELU, exact (erf) form (PyTorch's default). */
   geluErf: (a: EwExpr | number) => unary('geluErf', a),
+  /** `e^a`. */
   exp: (a: EwExpr | number) => unary('exp', a),
+  /** `tanh(a)`. */
   tanh: (a: EwExpr | number) => unary('tanh', a),
+  /** `1 / (1 + e^-a)`. */
   sigmoid: (a: EwExpr | number) => unary('sigmoid', a),
+  /** `a * sigmoid(a)`. */
   silu: (a: EwExpr | number) => unary('silu', a),
 } as const;
 
@@ -262,6 +294,7 @@ function helpersFor(body: readonly string[]): string[] {
   return HELPERS.filter(([call]) => code.includes(call)).flatMap(([, file]) => cudaLines(file));
 }
 
+/** What elementwiseSource generates a kernel for: the expression, the dtype and the vector width. */
 export interface ElementwiseSourceOptions {
   readonly expr: EwExpr | LoweredExpression;
   readonly dtype: DType;
@@ -269,6 +302,7 @@ export interface ElementwiseSourceOptions {
   readonly vec: number;
 }
 
+/** A generated elementwise kernel: its source, its name, the lowered expression and its parameters. */
 export interface ElementwiseSource {
   readonly source: string;
   /** `extern "C"` kernel name. */

@@ -93,6 +93,7 @@ export function gridStrideBlocks(device: Device, units: number, block: number): 
 
 // ---- the operator ----
 
+/** How an elementwise operator generates its kernel. */
 export interface ElementwiseOptions {
   /** Use 16-byte vector loads/stores when all pointers are aligned (default true). False forces the scalar loop. */
   readonly vectorize?: boolean;

@@ -13,6 +13,7 @@ import {
 import type { ForwardOptions, Operator } from './operator.js';
 import { ShapeError, Tensor, type DType } from './tensor.js';
 
+/** C = alpha · op(A) · op(B) + beta · C: the dtype, the transposes, the scalars and any tile config. */
 export interface GemmOptions {
   /** Element type of A, B and C (default float32). float16/bfloat16 accumulate in float32 on tensor cores. */
   readonly dtype?: DType;

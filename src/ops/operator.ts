@@ -15,5 +15,9 @@ export interface ForwardOptions {
  */
 export interface Operator {
   readonly name: string;
+  /**
+   * Validates `inputs` and `outputs` (throws ShapeError before any launch), then queues the kernel on the stream;
+   * resolves once it is queued.
+   */
   forward(inputs: readonly Tensor[], outputs: readonly Tensor[], options?: ForwardOptions): Promise<void>;
 }

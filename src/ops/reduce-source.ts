@@ -13,7 +13,9 @@ import { cudaLines, fillCuda } from './cuda-text.js';
 import { DTYPE_TAG, dtypePrelude, vectorWidth } from './elementwise-source.js';
 import type { DType } from './tensor.js';
 
+/** What a row reduction computes. */
 export type ReduceOp = 'sum' | 'max';
+/** How a row kernel maps rows to threads: one warp per row (rows up to WARP_ROW_MAX), or one block per row. */
 export type RowKernelShape = 'warp' | 'block';
 
 /** Threads per block of the warp-per-row kernels. */
@@ -45,6 +47,7 @@ const COMBINE: Readonly<Record<ReduceOp, (a: string, b: string) => string>> = {
   max: (a, b) => `fmaxf(${a}, ${b})`,
 };
 
+/** What reduceSource generates a kernel for. */
 export interface ReduceSourceOptions {
   readonly op: ReduceOp;
   readonly dtype: DType;
@@ -53,6 +56,7 @@ export interface ReduceSourceOptions {
   readonly vec: number;
 }
 
+/** A generated row-reduction kernel: its source, its `extern "C"` name and its parameters. */
 export interface ReduceSource {
   readonly source: string;
   readonly name: string;

@@ -20,6 +20,7 @@ import {
 } from './reduce-source.js';
 import type { DType } from './tensor.js';
 
+/** What softmaxSource generates a kernel for. */
 export interface SoftmaxSourceOptions {
   readonly dtype: DType;
   readonly shape: RowKernelShape;
@@ -27,6 +28,7 @@ export interface SoftmaxSourceOptions {
   readonly vec: number;
 }
 
+/** A generated row-softmax kernel: its source, its `extern "C"` name and its parameters. */
 export interface SoftmaxSource {
   readonly source: string;
   readonly name: string;

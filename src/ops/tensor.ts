@@ -1,8 +1,10 @@
 import { attachDetails, registerErrorClass } from '../cuda/errors.js';
 import type { Device, DeviceBuffer, Stream } from '../runtime/index.js';
 
+/** The element types the operators take. */
 export type DType = 'float32' | 'float16' | 'bfloat16';
 
+/** Bytes per element of each dtype. */
 export const DTYPE_BYTES: Readonly<Record<DType, number>> = { float32: 4, float16: 2, bfloat16: 2 };
 
 /** The CUDA C++ type name of each dtype, as generated sources spell it. */
@@ -143,15 +145,19 @@ export class Tensor {
     return t;
   }
 
+  /** The device that holds the buffer. */
   get device(): Device {
     return this.buffer.device;
   }
+  /** The buffer's device address (the first element). */
   get devicePtr(): bigint {
     return this.buffer.devicePtr;
   }
+  /** Number of dimensions. */
   get rank(): number {
     return this.shape.length;
   }
+  /** True when the strides are row-major contiguous (dimensions of size 1 aside). */
   get isContiguous(): boolean {
     const c = contiguousStrides(this.shape);
     return this.strides.every((s, i) => s === c[i] || (this.shape[i] ?? 0) <= 1);
@@ -165,11 +171,13 @@ export class Tensor {
     return decodeHost(host, this.dtype);
   }
 
+  /** Frees the device buffer (the tensor is not used afterwards). */
   dispose(): void {
     this.buffer.dispose();
   }
 }
 
+/** Row-major element strides of `shape` (the last dimension's stride is 1). */
 export function contiguousStrides(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;

@@ -18,11 +18,17 @@ export interface DevicePointerLike {
  */
 export type KernelArg = DevicePointerLike | TypedArg | StructArg | number | bigint;
 
+/** A 32-bit signed integer argument (`int`). */
 export const i32 = (value: number): TypedArg => ({ type: 'i32', value });
+/** A 32-bit unsigned integer argument (`unsigned int`). */
 export const u32 = (value: number): TypedArg => ({ type: 'u32', value });
+/** A 64-bit signed integer argument (`long long`). */
 export const i64 = (value: number | bigint): TypedArg => ({ type: 'i64', value });
+/** A 64-bit unsigned integer argument (`unsigned long long`, `size_t`). */
 export const u64 = (value: number | bigint): TypedArg => ({ type: 'u64', value });
+/** A `float` argument. */
 export const f32 = (value: number): TypedArg => ({ type: 'f32', value });
+/** A `double` argument. */
 export const f64 = (value: number): TypedArg => ({ type: 'f64', value });
 /** A raw device address (e.g. from cuModuleGetGlobal or an offset into a buffer). */
 export const ptr = (value: bigint): TypedArg => ({ type: 'ptr', value });

@@ -62,6 +62,7 @@ export class DeviceBuffer {
     return this.ptrValue;
   }
 
+  /** True once dispose() ran: the memory is freed. */
   get disposed(): boolean {
     return this.ptrValue === 0n;
   }
@@ -118,6 +119,7 @@ export class DeviceBuffer {
     return this;
   }
 
+  /** Copies `bytes` (default: as much as both hold) from `src`, device to device. */
   copyFrom(src: DeviceBuffer, bytes = Math.min(src.byteLength, this.byteLength)): this {
     this.device.makeCurrent();
     try {
@@ -128,6 +130,7 @@ export class DeviceBuffer {
     return this;
   }
 
+  /** Frees the memory now; later calls do nothing. */
   dispose(): void {
     if (this.ptrValue === 0n) return;
     const ptr = this.ptrValue;
@@ -143,6 +146,7 @@ export class DeviceBuffer {
     releaseIn(owned, driver.memFree);
   }
 
+  /** Same as dispose(), for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

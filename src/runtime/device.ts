@@ -135,14 +135,17 @@ export class Device {
     return Stream.wrap(this, handle);
   }
 
+  /** A new stream on this device (`nonBlocking`: does not synchronize with the legacy default stream). */
   createStream(options: { nonBlocking?: boolean } = {}): Stream {
     return Stream.create(this, options);
   }
 
+  /** A new event on this device (`timing`: records time, for elapsedSince). */
   createEvent(options: { timing?: boolean } = {}): Event {
     return Event.create(this, options);
   }
 
+  /** `bytes` of device memory (cuMemAlloc); see allocAsync for the stream-ordered pool. */
   alloc(bytes: number): DeviceBuffer {
     return DeviceBuffer.alloc(this, bytes);
   }

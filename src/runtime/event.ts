@@ -30,12 +30,14 @@ export class Event {
     return e;
   }
 
+  /** Records the event on `stream` (default: the legacy default stream). */
   record(stream?: Stream): this {
     this.device.makeCurrent();
     driver.eventRecord(this.handle, stream?.handle ?? 0n);
     return this;
   }
 
+  /** Waits until the work before the event is done; throws KernelFaultError when that work faulted. */
   synchronize(): void {
     this.device.makeCurrent();
     try {
@@ -51,6 +53,7 @@ export class Event {
     return driver.eventElapsedMs(start.handle, this.handle);
   }
 
+  /** Destroys the event now; later calls do nothing. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -58,6 +61,7 @@ export class Event {
     releaseIn(this, driver.eventDestroy);
   }
 
+  /** Same as dispose(), for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -18,8 +18,10 @@ import type { Stream } from './stream.js';
 
 const { FunctionAttribute } = driver;
 
+/** A grid or block size: x, or [x], [x, y], [x, y, z] (missing dimensions are 1). */
 export type Dim3 = number | readonly [number] | readonly [number, number] | readonly [number, number, number];
 
+/** How to launch a kernel: grid, block, dynamic shared memory, stream, cooperative. */
 export interface LaunchConfig {
   readonly grid: Dim3;
   readonly block: Dim3;
@@ -147,12 +149,15 @@ export class Kernel {
   get maxThreadsPerBlock(): number {
     return this.attribute(FunctionAttribute.MaxThreadsPerBlock);
   }
+  /** Shared memory the kernel declares statically, bytes. */
   get staticSharedBytes(): number {
     return this.attribute(FunctionAttribute.SharedSizeBytes);
   }
+  /** Local memory (spills, stack) per thread, bytes. */
   get localBytesPerThread(): number {
     return this.attribute(FunctionAttribute.LocalSizeBytes);
   }
+  /** Dynamic shared memory the kernel may use now, bytes (raise it with setMaxDynamicSharedMemory). */
   get maxDynamicSharedBytes(): number {
     return this.attribute(FunctionAttribute.MaxDynamicSharedSizeBytes);
   }

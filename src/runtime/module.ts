@@ -42,6 +42,7 @@ export class KernelNotFoundError extends CuopError {
 }
 registerErrorClass('KernelNotFoundError', KernelNotFoundError);
 
+/** The images a Module loads: cubin (ELF), fatbin, or PTX text the driver compiles. */
 export type ImageKind = 'cubin' | 'fatbin' | 'ptx';
 
 /** What an image is, from its first bytes: an ELF cubin, a fatbin (magic 0xBA55ED50), else PTX text. */
@@ -145,6 +146,7 @@ export class Module {
     return { devicePtr: g.ptr, bytes: g.bytes };
   }
 
+  /** Unloads the module now (its kernels are not used afterwards); later calls do nothing. */
   unload(): void {
     if (this.unloaded) return;
     this.unloaded = true;

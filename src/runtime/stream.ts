@@ -70,6 +70,7 @@ export class Stream {
     }
   }
 
+  /** Destroys the stream now (a wrapped stream is left to its owner); later calls do nothing. */
   dispose(): void {
     if (this.disposed || this.handle === 0n) return;
     this.disposed = true;
@@ -77,6 +78,7 @@ export class Stream {
     releaseIn(this, driver.streamDestroy);
   }
 
+  /** Same as dispose(), for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -26,6 +26,10 @@ const SIZE: Readonly<Record<FieldScalar, number>> = {
   ptr: 8,
 };
 
+/**
+ * A value for one field of a StructLayout: a number, bigint, boolean, device pointer, or an array field's
+ * elements.
+ */
 export type FieldValue = number | bigint | boolean | DevicePointerLike | readonly (number | bigint)[];
 
 /** One argument's bytes (a struct, union or array by value); `align` is its C alignment. */
@@ -43,6 +47,7 @@ export function bytesArg(data: Uint8Array, align = 8): StructArg {
   return { struct: data, align };
 }
 
+/** The C layout of a struct passed by value (offsets, size, alignment by C's rules); pack() makes its bytes. */
 export class StructLayout {
   readonly size: number;
   readonly align: number;

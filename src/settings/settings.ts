@@ -6,6 +6,7 @@
 // selectCompiler refuses a bad CUOP_COMPILER, `cuop info` lists them all.
 import { parseByteSize } from './byte-size.js';
 
+/** The compiler backend asked for; `auto` takes NVRTC when libnvrtc opens, else nvcc (CUOP_COMPILER). */
 export type CompilerPreference = 'nvrtc' | 'nvcc' | 'auto';
 export const COMPILER_PREFERENCES: readonly CompilerPreference[] = Object.freeze(['nvrtc', 'nvcc', 'auto']);
 
