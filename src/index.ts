@@ -57,6 +57,7 @@ export {
   type MetricFamilyDescription,
   type MetricSample,
   type MetricScope,
+  type MetricType,
   type PrometheusTextOptions,
   CACHE_CHANNELS,
   type CacheCompileMessage,
@@ -98,5 +99,6 @@ export type { RedisTierOptions } from './cache/redis-tier.js';
 export type { IncludeOptions } from './compiler/options.js';
 export type { ParamValue, RawSlot, SlotType } from './cuda/index.js';
 export type { FieldScalar } from './runtime/struct-layout.js';
+export type { PromCounter, PromGauge, PromMetric, PromMetricConfig } from './api/metrics.js';
 export type { GemmConfig, GemmSpec } from './ops/gemm-source.js';
 export type { GemmOptions, GemmProblem } from './ops/gemm.js';

@@ -8,25 +8,35 @@ import { CACHE_METRICS, checkLabelNames, type MetricScope } from '../cache/metri
 import type { CacheStats } from '../cache/stats.js';
 
 // prom-client's shapes, as much of them as is used here: its types are not needed to build or use cuop.
-interface PromMetric {
+/** What cuop calls on a prom-client metric. */
+export interface PromMetric {
+  /** Clears the metric's values before collect() sets them again. */
   reset(): void;
 }
-interface PromCounter extends PromMetric {
+/** A prom-client Counter, as used here. */
+export interface PromCounter extends PromMetric {
+  /** Adds `value` to the series with `labels`. */
   inc(labels: Record<string, string>, value: number): void;
 }
-interface PromGauge extends PromMetric {
+/** A prom-client Gauge, as used here. */
+export interface PromGauge extends PromMetric {
+  /** Sets the series with `labels` to `value`. */
   set(labels: Record<string, string>, value: number): void;
 }
-interface PromMetricConfig<T> {
+/** The constructor options cuop passes to prom-client's Counter and Gauge. */
+export interface PromMetricConfig<T> {
   name: string;
   help: string;
   labelNames: string[];
   registers: PromRegistry[];
+  /** Called by prom-client at each scrape: sets the values from the cache's stats. */
   collect(this: T): void;
 }
 /** A prom-client Registry (its `register`, or a `new Registry()`). */
 export interface PromRegistry {
+  /** Removes one metric by name. */
   removeSingleMetric(name: string): void;
+  /** The metric registered under a name, if any. */
   getSingleMetric(name: string): unknown;
 }
 /** The prom-client module (what `require('prom-client')` returns). */
@@ -49,6 +59,7 @@ export class PromClientMissingError extends CuopError {
 }
 registerErrorClass('PromClientMissingError', PromClientMissingError);
 
+/** How registerCacheMetrics reports. */
 export interface CacheMetricsOptions {
   /**
    * Default `process`: this cache object's counters, the Prometheus way (each process is scraped; counters restart
@@ -62,6 +73,7 @@ export interface CacheMetricsOptions {
   labels?: Readonly<Record<string, string>>;
 }
 
+/** What registerCacheMetrics registered, and how to take it back. */
 export interface CacheMetricsRegistration {
   /** The metric names registered. */
   readonly names: readonly string[];

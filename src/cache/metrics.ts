@@ -6,16 +6,19 @@
 import { attachDetails, CuopError, registerErrorClass } from '../cuda/errors.js';
 import type { CacheStats, CacheStatsSnapshot } from './stats.js';
 
+/** Prometheus metric types cuop uses: counters only grow (until the process restarts); gauges are levels. */
 export type MetricType = 'counter' | 'gauge';
 
 /** Which counters: this cache object since it was created, or the persisted totals of every process of the directory. */
 export type MetricScope = 'process' | 'all';
 
+/** One value of a family, with its labels. */
 export interface MetricSample {
   readonly labels: Readonly<Record<string, string>>;
   readonly value: number;
 }
 
+/** One metric family: its name, help and type, and how to read its samples from the cache's stats. */
 export interface MetricFamilyDescription {
   readonly name: string;
   readonly help: string;
@@ -230,6 +233,7 @@ function labelText(labels: Readonly<Record<string, string>>): string {
   return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 
+/** What toPrometheusText reports. */
 export interface PrometheusTextOptions {
   /** Default `all`: the totals of every process that used the directory (what the CLI reports). */
   scope?: MetricScope;
