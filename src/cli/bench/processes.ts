@@ -72,8 +72,11 @@ export function runProcess<T>(
   });
 }
 
+/** The lines that say what went wrong: a Python traceback's last, else the first few. */
 function firstLines(text: string): string {
-  return text.trim().split('\n').slice(0, 3).join(' | ').slice(0, 300);
+  const lines = text.trim().split('\n');
+  const picked = text.includes('Traceback (most recent call last)') ? lines.slice(-1) : lines.slice(0, 3);
+  return picked.join(' | ').slice(0, 300);
 }
 
 /** The script this process runs (build/src/cli/main.js or the bundled dist/cli/main.js). */
