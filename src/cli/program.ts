@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { KernelCache } from '../cache/kernel-cache.js';
 import { resolveCacheDir } from '../cache/policy.js';
 import { getSettings, parseByteSize } from '../settings/index.js';
+import { GROUPS, parseOnly } from './bench/names.js';
+import type { BenchOptions } from './bench/run.js';
 
 const program = new Command();
 program
@@ -42,6 +44,23 @@ program
   .action(async () => {
     const { printInfo } = await import('./info.js');
     await printInfo();
+  });
+
+program
+  .command('bench')
+  .description(
+    'measure this host: first compile, memory, disk and remote hits (GEMM 256/1024/2048, a cooperative-groups ' +
+      'kernel), cache size at 100-10 000 kernels, hit rate over runs, cuop vs a direct compile, 16 cold processes',
+  )
+  .option('--json', 'print the structured report (docs/cli-json.md)')
+  .option('--chart <file.svg>', 'also write a bar chart (log scale) of the compile and hit times')
+  .option('--peers', 'also run CuPy and Triton on the same kernels when python3 has them')
+  .option('--quick', 'a fast subset (gemm-256, 100 entries, 2 runs, 4 processes)')
+  .option('--only <names>', `comma-separated scenarios: ${GROUPS.join(', ')}`, (v) => parseOnly(v))
+  .addOption(new Option('--child <task>', 'run one task as a fresh process of the bench').hideHelp())
+  .action(async (opts: BenchOptions) => {
+    const { runBench } = await import('./bench/run.js');
+    process.exitCode = await runBench(opts);
   });
 
 const cache = program.command('cache').description('inspect and maintain the persistent kernel cache');
