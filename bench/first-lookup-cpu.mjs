@@ -1,3 +1,4 @@
+/* global URL, process, console */
 import { performance } from 'node:perf_hooks';
 // A fresh process's open + first lookup to the image, with a breakdown, on any box with nvcc (notes/performance.md).
 // Usage: CUOP_CACHE_DIR=<dir> node bench/first-lookup-cpu.mjs [dist|build]   (run twice: the first compiles)
@@ -6,7 +7,7 @@ const lib = new URL(
   import.meta.url,
 ).href;
 const t0 = performance.now();
-const { JitCompiler, KernelCache, Gemm } = await import(lib);
+const { JitCompiler, KernelCache } = await import(lib);
 const t1 = performance.now();
 const cc = (await import(lib)).codeCache;
 const dir = process.env.CUOP_CACHE_DIR ?? '/tmp/cuop-first-lookup';
