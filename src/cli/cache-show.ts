@@ -210,7 +210,6 @@ export async function runShow(
   const got = extras.map(([name, get]) => [name, get()] as const);
   const missing = got.filter(([, x]) => 'missing' in x);
   if (o.json) {
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
     const { source: _source, ...metadata } = entry.meta;
     const out: Record<string, unknown> = { entry: info, metadata };
     if (entry.problem !== undefined) out['problem'] = entry.problem;
