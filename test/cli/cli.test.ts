@@ -156,8 +156,18 @@ test('--help lists the commands, and `cache --help` the cache subcommands', () =
   const cache = cuop(['cache', '--help']);
   assert.equal(cache.status, 0, cache.stderr);
   assert.match(cache.stdout, /^Usage: cuop cache /m);
-  for (const cmd of ['stats', 'verify', 'prune', 'shrink <size>', 'clear', 'dir']) {
-    assert.match(cache.stdout, new RegExp(`^\\s+${cmd.replace(/[<>]/g, '\\$&')}\\s`, 'm'), cmd);
+  // Each with its arguments; commands with options list `[options]` before them.
+  for (const [cmd, args] of [
+    ['stats', ''],
+    ['verify', ''],
+    ['prune', ''],
+    ['shrink', ' <size>'],
+    ['clear', ''],
+    ['dir', ''],
+    ['ls', ''],
+    ['show', ' <key-prefix>'],
+  ] as const) {
+    assert.match(cache.stdout, new RegExp(`^\\s+${cmd}( \\[options\\])?${args}\\s`, 'm'), cmd);
   }
   assert.match(cache.stdout, /--cache-dir <dir>/);
 });
@@ -432,6 +442,35 @@ test('cache shrink <size> evicts the least recently used entries until the disk 
   assert.ok(onDisk(dir, k2));
   assert.deepEqual(filesUnder(dir, 'metadata'), [join(k2.slice(0, 2), `${k2}.json`)]);
   assert.deepEqual(filesUnder(dir, 'kernels'), [join(k2.slice(0, 2), `${k2}.cubin`)]);
+});
+
+// ------------------------------------------------------------------ human forms (--json is for scripts)
+
+test('stats, verify, prune, shrink and dir print for people unless --json is given', async () => {
+  const dir = join(tempDir('cli-human'), 'c');
+  await populate(dir, [0, 1]);
+  const env = { CUOP_CACHE_DIR: dir };
+  const text = (args: string[]): string => {
+    const r = cuop(['cache', ...args], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.throws(() => JSON.parse(r.stdout) as unknown, SyntaxError, `cache ${args[0]} printed JSON`);
+    return r.stdout;
+  };
+  const stats = text(['stats']);
+  assert.match(stats, new RegExp(`^cache dir\\s+${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  assert.match(stats, /^entries\s+2 on disk$/m);
+  assert.match(stats, /^\s+lookups\s+2: 0 hits \(none\), 2 misses$/m);
+  assert.match(stats, /^\s+compiles\s+2 \(0 failed, 0 joined a running one\), 800 ms compiling/m);
+  assert.equal(text(['verify']), 'checked 2 entries: 2 sound, 0 problems, 0 repaired\n');
+  assert.match(
+    text(['prune']),
+    /^expired: removed 0 entries, freed 0 B; 2 entries, [\d.]+ KiB left\nstale: /,
+  );
+  assert.match(
+    text(['shrink', '1']),
+    /^shrink: removed 2 entries \(size 2\), freed [\d.]+ KiB; 0 entries, 0 B left\n$/,
+  );
+  assert.equal(cuop(['cache', 'dir'], env).stdout, `${dir}\n`);
 });
 
 // ------------------------------------------------------------------ cache clear
