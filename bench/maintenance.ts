@@ -1,5 +1,5 @@
-// npm run bench:maintenance — the maintenance commands on a big cache: `cuop cache stats`, `cuop cache verify` and
-// `cuop cache shrink 100KB` at N entries (default 10 000), each as a fresh CLI process, wall time (what a user waits).
+// npm run bench:maintenance — the maintenance commands on a big cache: `cuop cache stats`, `cuop cache ls`,
+// `cuop cache verify` and `cuop cache shrink 100KB` at N entries (default 10 000), each as a fresh CLI process, wall time (what a user waits).
 // Entries are put through the public KernelCache API with synthetic 8 KiB images (maintenance never looks inside an
 // image but for its checksum), so this runs on any box. Shrink removes nearly everything, so each of its samples
 // starts from a copy of the populated directory (cp -a keeps the mtimes the eviction order reads).
@@ -78,6 +78,8 @@ try {
   timeCli(['--cache-dir', base, 'stats']); // the first run records what later runs reuse (the index summary)
   const stats: number[] = [];
   for (let i = 0; i < Math.max(5, samples); i++) stats.push(timeCli(['--cache-dir', base, 'stats']));
+  const ls: number[] = [];
+  for (let i = 0; i < samples; i++) ls.push(timeCli(['--cache-dir', base, 'ls', '--limit', '20']));
   const verify: number[] = [];
   for (let i = 0; i < samples; i++) verify.push(timeCli(['--cache-dir', base, 'verify', '--no-repair']));
   const shrink: number[] = [];
@@ -89,6 +91,7 @@ try {
   }
   console.log(`node ${process.version}, ${entries} entries of 8 KiB`);
   console.log(`cuop cache stats          ${fmt(stats)}`);
+  console.log(`cuop cache ls --limit 20  ${fmt(ls)}`);
   console.log(`cuop cache verify         ${fmt(verify)}`);
   console.log(`cuop cache shrink 100KB   ${fmt(shrink)}`);
 } finally {

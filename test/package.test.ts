@@ -255,7 +255,9 @@ test('the bundled CLI (the package bin, dist/cli/main.js) runs its commands', as
   assert.equal(execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).trim(), pkg.version);
   const dir = await (await import('./cache/fixtures.js')).initializedCacheDir('bundled-cli');
   const stats = JSON.parse(
-    execFileSync(process.execPath, [bin, 'cache', '--cache-dir', dir, 'stats'], { encoding: 'utf8' }),
+    execFileSync(process.execPath, [bin, 'cache', '--cache-dir', dir, 'stats', '--json'], {
+      encoding: 'utf8',
+    }),
   ) as { dir: string; cachedKernels: { disk: number } };
   assert.equal(stats.dir, dir);
   assert.equal(stats.cachedKernels.disk, 0);

@@ -19,11 +19,32 @@ import type { TrustRule } from './trust.js';
 
 export const MAX_METADATA_BYTES = 64 * 2 ** 20;
 
-/** What maintenance needs of an entry's metadata (the rest stays in its file). */
+/** What maintenance and a listing (`cuop cache ls`) need of an entry's metadata (the rest stays in its file). */
 export interface EntrySummary {
   readonly compiler: { readonly id: string; readonly version: string };
   readonly imageKind: 'cubin' | 'ptx' | 'ltoir';
   readonly codec: Codec;
+  readonly kernelNames: readonly string[];
+  /** The requested target (`sm_90`) and what the image is built for (`compute_90` for PTX of an unknown arch). */
+  readonly target: string;
+  readonly imageTarget: string;
+  readonly createdAt: number;
+}
+
+/** True for a summary with every field of this version (an index written by an older cuop lacks some). */
+export function isEntrySummary(s: unknown): s is EntrySummary {
+  const v = s as Partial<EntrySummary> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.compiler?.id === 'string' &&
+    typeof v.imageKind === 'string' &&
+    typeof v.codec === 'string' &&
+    Array.isArray(v.kernelNames) &&
+    typeof v.target === 'string' &&
+    typeof v.imageTarget === 'string' &&
+    typeof v.createdAt === 'number'
+  );
 }
 
 /** One entry on disk: its metadata file and the kernel files of its key. */
@@ -159,8 +180,16 @@ export function scanShard(layout: CacheLayout, shard: string, rule: TrustRule): 
       if (typeof v === 'number') formatVersion = v;
       const r = parseEntryMetadata(raw);
       if (r.success) {
-        const { compiler, imageKind, codec } = r.data;
-        summary = { compiler: { id: compiler.id, version: compiler.version }, imageKind, codec };
+        const { compiler, imageKind, codec, kernelNames, target, imageTarget, createdAt } = r.data;
+        summary = {
+          compiler: { id: compiler.id, version: compiler.version },
+          imageKind,
+          codec,
+          kernelNames,
+          target,
+          imageTarget,
+          createdAt,
+        };
       }
     } catch {
       summary = undefined;

@@ -16,8 +16,10 @@ export type { Dependencies, DependencyRecord } from './dependencies.js';
 export {
   KernelCache,
   type CacheLookup,
+  type CacheEntryInfo,
   type CacheExplanation,
   type CompileExtras,
+  type InspectedEntry,
   type KernelCacheOptions,
   type LookupTier,
   type MaintenanceReport,

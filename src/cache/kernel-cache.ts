@@ -19,7 +19,12 @@ import { LeaseChain } from './lease-chain.js';
 import { memoizedCacheKey, type KeySpec } from './key.js';
 import { CacheLog, errorText, stderrLogger, type CacheLogger } from './logger.js';
 import { LookupPipeline, type CacheLookup } from './lookup.js';
-import { Maintenance, type IntegrityReport, type MaintenanceReport } from './maintenance.js';
+import {
+  Maintenance,
+  type CacheEntryInfo,
+  type IntegrityReport,
+  type MaintenanceReport,
+} from './maintenance.js';
 import { MemoryTier, type CacheEntry } from './memory-tier.js';
 import { getSettings } from '../settings/index.js';
 import { remoteTierFromSettings, type RedisTier, type RedisTierOptions } from './redis-tier.js';
@@ -56,7 +61,15 @@ import { trustRule, type TrustRule } from './trust.js';
 
 export type { CacheLookup, LookupTier } from './lookup.js';
 export type { CompileExtras } from './compile-record.js';
-export type { IntegrityProblem, IntegrityReport, MaintenanceReport } from './maintenance.js';
+export type { CacheEntryInfo, IntegrityProblem, IntegrityReport, MaintenanceReport } from './maintenance.js';
+
+/** One disk entry read whole for inspection (`cuop cache show`): its metadata, and its image when it decodes. */
+export interface InspectedEntry {
+  readonly meta: EntryMetadata;
+  /** The decoded image; absent when the kernel file is missing or does not decode (then `problem` says why). */
+  readonly image?: Buffer;
+  readonly problem?: string;
+}
 
 /** What a lookup of a spec would find now, and on a miss the nearest entries and what differs. */
 export interface CacheExplanation {
@@ -573,6 +586,24 @@ export class KernelCache {
   }
 
   // ---------------------------------------------------------------- maintenance (maintenance.ts)
+
+  /** Every disk entry with its size, uses, last use and creation time (see CacheEntryInfo); [] without a disk tier. */
+  async listEntries(): Promise<CacheEntryInfo[]> {
+    return this.maintenance ? this.maintenance.listEntries() : [];
+  }
+
+  /**
+   * One disk entry's metadata and image as stored, without counting a hit, touching its LRU time or removing
+   * anything when it is broken; undefined when its metadata is missing or unreadable.
+   */
+  inspectEntry(key: string): InspectedEntry | undefined {
+    if (!this.disk) return undefined;
+    const r = this.disk.readForCheck(key);
+    if (r !== undefined && !('reason' in r)) return { meta: r.meta, image: r.image };
+    const meta = this.disk.readMetadata(key);
+    if (!meta) return undefined;
+    return { meta, problem: r?.reason ?? 'kernel file unreadable' };
+  }
 
   /** Removes entries unused for longer than policy.maxAgeMs. */
   async cleanupExpiredCache(): Promise<MaintenanceReport> {

@@ -5,7 +5,7 @@
 // rebuilt from the files. Lookups never read it: a hit's correctness never depends on it.
 import { CACHE_FORMAT_VERSION } from './key.js';
 import type { DiskTier } from './disk-tier.js';
-import type { DiskEntryInfo, ShardScan } from './disk-scan.js';
+import { isEntrySummary, type DiskEntryInfo, type ShardScan } from './disk-scan.js';
 import { INDEX_FILE, INDEX_SUMMARY_FILE } from './layout.js';
 
 const INDEX_VERSION = 1;
@@ -63,7 +63,11 @@ function parseIndex(text: string | undefined): Map<string, IndexedShard> {
         Array.isArray(s.squatters) &&
         s.entries.every(
           (e: DiskEntryInfo) =>
-            typeof e?.key === 'string' && typeof e.metaBytes === 'number' && Array.isArray(e.kernels),
+            typeof e?.key === 'string' &&
+            typeof e.metaBytes === 'number' &&
+            Array.isArray(e.kernels) &&
+            // a shard recorded by an older cuop (fewer summary fields) is read again
+            (e.summary === undefined || isEntrySummary(e.summary)),
         )
       ) {
         out.set(shard, s);

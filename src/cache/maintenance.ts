@@ -50,6 +50,29 @@ export interface IntegrityReport {
   foreign: string[];
 }
 
+/** One disk entry as a listing shows it (`cuop cache ls`, `KernelCache.listEntries`). */
+export interface CacheEntryInfo {
+  readonly key: string;
+  readonly kernelNames: readonly string[];
+  /** The requested target (`sm_90`) and what the image is built for (`compute_90` when it is PTX). */
+  readonly target: string;
+  readonly imageTarget: string;
+  readonly imageKind: 'cubin' | 'ptx' | 'ltoir';
+  readonly compiler: { readonly id: string; readonly version: string };
+  readonly codec: string;
+  /** Bytes of all its files on disk (metadata and kernel). */
+  readonly bytes: number;
+  /**
+   * Uses the stats recorded (a hit from any tier, and the compile that stored it), summed over every process that
+   * used the directory: the count eviction weighs. 0 when none is recorded (e.g. an imported entry never hit).
+   */
+  readonly uses: number;
+  /** Last use (ms since the epoch): the kernel file's mtime, which hits set (the LRU clock eviction reads). */
+  readonly lastUseMs: number;
+  /** When it was compiled (ms since the epoch). */
+  readonly createdAt: number;
+}
+
 const emptyReport = (): MaintenanceReport => ({
   ran: false,
   removed: 0,
@@ -110,6 +133,38 @@ export class Maintenance {
   /** Entries on disk now (through the index's summary where it still holds). */
   countEntries(): number {
     return this.index.countEntries();
+  }
+
+  /**
+   * Every entry whose metadata parses, as a listing shows it: summaries from the index (one file at 10 000 entries),
+   * last use from the kernel files' mtimes, uses from the stats. Reads only (the index is saved as any view saves
+   * it), so no maintenance lease is taken; entries whose metadata does not parse are left to the integrity check.
+   */
+  async listEntries(): Promise<CacheEntryInfo[]> {
+    this.o.flush(); // this process's LRU touches and uses
+    const v = await this.index.view(yieldToLoop);
+    const uses = this.o.stats.readAll().keyUses;
+    const out: CacheEntryInfo[] = [];
+    for (const s of v.shards) {
+      for (const e of s.entries) {
+        const m = e.summary;
+        if (!m || e.formatVersion !== CACHE_FORMAT_VERSION) continue;
+        out.push({
+          key: e.key,
+          kernelNames: m.kernelNames,
+          target: m.target,
+          imageTarget: m.imageTarget,
+          imageKind: m.imageKind,
+          compiler: m.compiler,
+          codec: m.codec,
+          bytes: entryBytes(e),
+          uses: uses.get(e.key) ?? 0,
+          lastUseMs: this.disk.lastUse(e),
+          createdAt: m.createdAt,
+        });
+      }
+    }
+    return out;
   }
 
   /** Resolves when a background pass in progress has finished. */

@@ -11,6 +11,9 @@ import { getSettings, parseByteSize } from '../settings/index.js';
 import { GROUPS, parseOnly } from './bench/names.js';
 import type { BenchOptions } from './bench/run.js';
 
+/** The --json option's help, the same for every command. */
+const JSON_HELP = 'print the structured result (its shape: docs/cli-json.md)';
+
 const program = new Command();
 program
   .name('cuop')
@@ -41,9 +44,10 @@ program
 program
   .command('info')
   .description('devices, compilers, the cache directory and the CUOP_* settings of this host')
-  .action(async () => {
+  .option('--json', JSON_HELP)
+  .action(async (o: { json?: boolean }) => {
     const { printInfo } = await import('./info.js');
-    await printInfo();
+    await printInfo(o);
   });
 
 program
@@ -72,24 +76,30 @@ const openCache = (): KernelCache => {
   const dir = (cache.opts() as { cacheDir?: string }).cacheDir ?? resolveCacheDir();
   return new KernelCache({ dir, policy: { maintenanceIntervalMs: 0 } });
 };
-const withCache = (fn: (c: KernelCache) => Promise<unknown>) => async () => {
-  const c = openCache();
-  try {
-    if (c.dir === null) {
-      if (getSettings().cache.disabled) {
-        console.error('cuop: the disk cache is disabled (CUOP_CACHE_DISABLE=1): nothing to do.');
-      } else {
-        // The cache already warned why it refused the directory.
-        console.error('cuop: the cache directory was refused (see above): nothing was done.');
-        process.exitCode = 1;
+/**
+ * Runs `fn` on the cache and prints its result: `human(result)` by default, the result as JSON with --json (the
+ * shapes of docs/cli-json.md). A disabled cache is said on stderr and the command runs (it finds nothing).
+ */
+const withCache =
+  <T>(json: boolean | undefined, fn: (c: KernelCache) => Promise<T>, human: (r: T) => string) =>
+  async (): Promise<void> => {
+    const c = openCache();
+    try {
+      if (c.dir === null) {
+        if (getSettings().cache.disabled) {
+          console.error('cuop: the disk cache is disabled (CUOP_CACHE_DISABLE=1): nothing to do.');
+        } else {
+          // The cache already warned why it refused the directory.
+          console.error('cuop: the cache directory was refused (see above): nothing was done.');
+          process.exitCode = 1;
+        }
       }
+      const result = await fn(c);
+      console.log(json ? JSON.stringify(result, null, 2) : human(result));
+    } finally {
+      await c.close();
     }
-    const result = await fn(c);
-    if (result !== undefined) console.log(JSON.stringify(result, null, 2));
-  } finally {
-    await c.close();
-  }
-};
+  };
 
 /** Runs `fn` on the cache; its result is the exit status. Bad input (a missing manifest, a bad flag) is one line. */
 async function withCacheStatus(fn: (c: KernelCache) => Promise<number>): Promise<void> {
@@ -109,54 +119,116 @@ async function withCacheStatus(fn: (c: KernelCache) => Promise<number>): Promise
   }
 }
 
+const printing = () => import('./cache-print.js');
 cache
   .command('stats')
   .description('hits per tier, misses, compiles, saved compile time, bytes, evictions (all processes)')
+  .option('--json', JSON_HELP)
   .addOption(
     new Option(
       '--format <fmt>',
-      "json, or prometheus: text exposition 0.0.4 of every process's totals (node_exporter's textfile collector)",
-    ).choices(['json', 'prometheus']),
+      "text (default), json (the same as --json), or prometheus: text exposition 0.0.4 of every process's totals " +
+        "(node_exporter's textfile collector)",
+    ).choices(['text', 'json', 'prometheus']),
   )
-  .action((o: { format?: 'json' | 'prometheus' }) =>
-    o.format === 'prometheus'
-      ? withCache(async (c) => {
-          const { toPrometheusText } = await import('../cache/metrics.js');
-          process.stdout.write(toPrometheusText(c.getStats(), { scope: 'all' }));
-        })()
-      : withCache(async (c) => ({ dir: c.dir, ...c.getStats() }))(),
-  );
+  .action(async (o: { json?: boolean; format?: 'text' | 'json' | 'prometheus' }) => {
+    if (o.format === 'prometheus') {
+      const { toPrometheusText } = await import('../cache/metrics.js');
+      const text = async (c: KernelCache): Promise<string> =>
+        toPrometheusText(c.getStats(), { scope: 'all' });
+      await withCache(false, text, (t) => t.trimEnd())();
+      return;
+    }
+    const { formatStats } = await printing();
+    await withCache(
+      o.json === true || o.format === 'json',
+      async (c) => ({ dir: c.dir, ...c.getStats() }),
+      formatStats,
+    )();
+  });
 cache
   .command('verify')
   .description('check every entry (metadata schema, size, SHA-256) and remove the bad ones')
   .option('--no-repair', 'only report (exit status 1 when there are problems)')
-  .action((o: { repair: boolean }) =>
-    withCache(async (c) => {
-      const report = await c.validateCacheIntegrity({ repair: o.repair });
-      // Scripts can tell a sound cache from a damaged one: problems left in place, or no check at all (refused
-      // directory, maintenance lock held too long), are a failure.
-      if ((!report.ran && c.dir !== null) || report.problems.length > report.repaired) process.exitCode = 1;
-      return report;
-    })(),
-  );
+  .option('--json', JSON_HELP)
+  .action(async (o: { repair: boolean; json?: boolean }) => {
+    const { formatIntegrity } = await printing();
+    await withCache(
+      o.json,
+      async (c) => {
+        const report = await c.validateCacheIntegrity({ repair: o.repair });
+        // Scripts can tell a sound cache from a damaged one: problems left in place, or no check at all (refused
+        // directory, maintenance lock held too long), are a failure.
+        if ((!report.ran && c.dir !== null) || report.problems.length > report.repaired) process.exitCode = 1;
+        return report;
+      },
+      formatIntegrity,
+    )();
+  });
 cache
   .command('prune')
   .description('remove expired entries, orphans, stale temp files and entries of other format versions')
-  .action(withCache(async (c) => ({ expired: await c.cleanupExpiredCache(), stale: await c.pruneStale() })));
+  .option('--json', JSON_HELP)
+  .action(async (o: { json?: boolean }) => {
+    const { formatMaintenance } = await printing();
+    await withCache(
+      o.json,
+      async (c) => ({ expired: await c.cleanupExpiredCache(), stale: await c.pruneStale() }),
+      (r) => `${formatMaintenance('expired', r.expired)}\n${formatMaintenance('stale', r.stale)}`,
+    )();
+  });
 cache
   .command('shrink <size>')
   .description('evict the least valuable entries until the disk tier holds at most <size> (e.g. 500MB)')
-  .action((size: string) => withCache((c) => c.cleanupBySize(parseByteSize(size)))());
+  .option('--json', JSON_HELP)
+  .action(async (size: string, o: { json?: boolean }) => {
+    const { formatMaintenance } = await printing();
+    await withCache(
+      o.json,
+      (c) => c.cleanupBySize(parseByteSize(size)),
+      (r) => formatMaintenance('shrink', r),
+    )();
+  });
 cache
   .command('clear')
   .description('remove every entry (the stats history is kept)')
-  .action(
-    withCache(async (c) => {
-      if (c.dir === null) return;
-      if (await c.clear()) console.log(`cleared ${c.dir}`);
-      else process.exitCode = 1; // the cache warned what failed
-    }),
-  );
+  .option('--json', JSON_HELP)
+  .action(async (o: { json?: boolean }) => {
+    await withCache(
+      o.json,
+      async (c) => {
+        const cleared = c.dir !== null && (await c.clear());
+        if (c.dir !== null && !cleared) process.exitCode = 1; // the cache warned what failed
+        return { dir: c.dir, cleared };
+      },
+      (r) =>
+        r.cleared ? `cleared ${r.dir}` : r.dir === null ? 'nothing to clear' : `could not clear ${r.dir}`,
+    )();
+  });
+cache
+  .command('ls')
+  .description('one line per disk entry: key, kernels, arch, compiler, image kind, size, uses, last use, age')
+  .option('--sort <key>', 'last-use | size | hits | age (default last-use, most recent first)')
+  .option('--reverse', 'reverse the order')
+  .option('--limit <n>', 'show the first <n> entries', (v) => positiveInt(v))
+  .option('--json', JSON_HELP)
+  .action(async (o: { sort?: string; reverse?: boolean; limit?: number; json?: boolean }) => {
+    const { runLs } = await import('./cache-ls.js');
+    await withCacheStatus((c) => runLs(c, o));
+  });
+cache
+  .command('show <key-prefix>')
+  .description(
+    "one entry's metadata (the key prefix of cuop cache ls); --ptx, --source, --sass print those instead",
+  )
+  .option('--ptx', 'the PTX (kept when the entry is PTX)')
+  .option('--source', 'the CUDA source (saved when the cache policy has saveSource on)')
+  .option('--sass', "the cubin's SASS, through cuobjdump (from the CUDA toolkit)")
+  .option('--json', JSON_HELP)
+  .action(async (prefix: string, o: { ptx?: boolean; source?: boolean; sass?: boolean; json?: boolean }) => {
+    const { runShow } = await import('./cache-show.js');
+    await withCacheStatus((c) => runShow(c, prefix, o));
+  });
 cache
   .command('explain <spec.json>')
   .description(
@@ -165,7 +237,7 @@ cache
   )
   .option('--arch <arch>', "target arch, e.g. sm_90 (default: the spec file's, else device 0)")
   .option('--compiler <which>', "nvrtc | nvcc | auto (default: the spec file's, else auto)")
-  .option('--json', 'print the structured result')
+  .option('--json', JSON_HELP)
   .action(async (specPath: string, o: { arch?: string; compiler?: string; json?: boolean }) => {
     const dir = (cache.opts() as { cacheDir?: string }).cacheDir ?? resolveCacheDir();
     const { runExplain } = await import('./explain.js');
@@ -175,7 +247,7 @@ const manifestOptions = (c: Command): Command =>
   c
     .option('--arch <archs>', "comma-separated target archs, e.g. sm_90,sm_100 (default: each spec's own)")
     .option('--compiler <which>', "nvrtc | nvcc | auto (default: each spec's own, else auto)")
-    .option('--json', 'print the structured result');
+    .option('--json', JSON_HELP);
 manifestOptions(
   cache
     .command('warm <manifest>')
@@ -223,7 +295,7 @@ cache
   )
   .option('--arch <archs>', "archs this cache serves (default: this host's GPUs; none found: any)")
   .option('--allow-unsigned', 'accept an unsigned bundle although a secret is set')
-  .option('--json', 'print the structured result')
+  .option('--json', JSON_HELP)
   .action(async (bundle: string, o: { arch?: string; allowUnsigned?: boolean; json?: boolean }) => {
     const { runImport } = await import('./bundle.js');
     await withCacheStatus((c) => runImport(c, bundle, o));
@@ -231,15 +303,12 @@ cache
 cache
   .command('dir')
   .description('print the cache directory')
-  .action(() => console.log(openCacheDir()));
-
-function openCacheDir(): string {
-  return (
-    (cache.opts() as { cacheDir?: string }).cacheDir ??
-    resolveCacheDir() ??
-    '(disabled: CUOP_CACHE_DISABLE=1)'
-  );
-}
+  .option('--json', JSON_HELP)
+  .action((o: { json?: boolean }) => {
+    const dir = (cache.opts() as { cacheDir?: string }).cacheDir ?? resolveCacheDir();
+    if (o.json) console.log(JSON.stringify({ dir, disabled: dir === null }, null, 2));
+    else console.log(dir ?? '(disabled: CUOP_CACHE_DISABLE=1)');
+  });
 
 /**
  * The version of this package (not npm_package_version, which is the version of whatever project runs npm): the

@@ -198,7 +198,7 @@ test('5. a project folder used as the cache dir is refused; cuop removes only na
   const e = await published(29);
   const foreign = [join(e.dir, 'metadata', 'notes.txt'), join(e.dir, 'kernels', e.key.slice(0, 2), 'mine.c')];
   for (const p of foreign) writeFileSync(p, 'not cuop');
-  const v = JSON.parse(cli(['cache', '--cache-dir', e.dir, 'verify']).out) as { foreign: string[] };
+  const v = JSON.parse(cli(['cache', '--cache-dir', e.dir, 'verify', '--json']).out) as { foreign: string[] };
   assert.deepEqual(v.foreign.sort(), [...foreign].sort());
   assert.equal(cli(['cache', '--cache-dir', e.dir, 'prune']).status, 0);
   assert.equal(cli(['cache', '--cache-dir', e.dir, 'clear']).status, 0);

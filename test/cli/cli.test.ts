@@ -156,8 +156,18 @@ test('--help lists the commands, and `cache --help` the cache subcommands', () =
   const cache = cuop(['cache', '--help']);
   assert.equal(cache.status, 0, cache.stderr);
   assert.match(cache.stdout, /^Usage: cuop cache /m);
-  for (const cmd of ['stats', 'verify', 'prune', 'shrink <size>', 'clear', 'dir']) {
-    assert.match(cache.stdout, new RegExp(`^\\s+${cmd.replace(/[<>]/g, '\\$&')}\\s`, 'm'), cmd);
+  // Each with its arguments; commands with options list `[options]` before them.
+  for (const [cmd, args] of [
+    ['stats', ''],
+    ['verify', ''],
+    ['prune', ''],
+    ['shrink', ' <size>'],
+    ['clear', ''],
+    ['dir', ''],
+    ['ls', ''],
+    ['show', ' <key-prefix>'],
+  ] as const) {
+    assert.match(cache.stdout, new RegExp(`^\\s+${cmd}( \\[options\\])?${args}\\s`, 'm'), cmd);
   }
   assert.match(cache.stdout, /--cache-dir <dir>/);
 });
@@ -266,12 +276,12 @@ test('cache stats reports the compiles and the memory and disk hits of earlier p
     assert.equal(s.process.misses, 0);
     assert.deepEqual(s.process.hits, { memory: 0, disk: 0, shared: 0 });
   };
-  check(cuopJson<Stats>(['cache', 'stats'], { CUOP_CACHE_DIR: dir }));
+  check(cuopJson<Stats>(['cache', 'stats', '--json'], { CUOP_CACHE_DIR: dir }));
   // Asking twice changes nothing; --cache-dir beats CUOP_CACHE_DIR.
   const other = join(tempDir('cli-stats-other'), 'c');
-  check(cuopJson<Stats>(['cache', '--cache-dir', dir, 'stats'], { CUOP_CACHE_DIR: other }));
+  check(cuopJson<Stats>(['cache', '--cache-dir', dir, 'stats', '--json'], { CUOP_CACHE_DIR: other }));
 
-  const empty = cuopJson<Stats>(['cache', 'stats'], { CUOP_CACHE_DIR: other });
+  const empty = cuopJson<Stats>(['cache', 'stats', '--json'], { CUOP_CACHE_DIR: other });
   assert.equal(empty.dir, other);
   assert.equal(empty.all.compiles, 0);
   assert.equal(empty.all.hits['disk'], 0);
@@ -285,7 +295,7 @@ test('cache verify: a sound cache is sound; a flipped byte is reported, kept wit
   const [k0, k1] = await populate(dir, [0, 1]);
   assert.ok(k0 && k1);
 
-  let v = cuopJson<Integrity>(['cache', 'verify'], env);
+  let v = cuopJson<Integrity>(['cache', 'verify', '--json'], env);
   assert.deepEqual(v, { ran: true, checked: 2, ok: 2, problems: [], repaired: 0, foreign: [] });
 
   // Corrupt k1's cubin: same size, one byte flipped in the middle.
@@ -295,7 +305,7 @@ test('cache verify: a sound cache is sound; a flipped byte is reported, kept wit
   bytes[at] = (bytes[at] as number) ^ 0xff;
   writeFileSync(kp, bytes);
 
-  v = cuopJson<Integrity>(['cache', 'verify', '--no-repair'], env, 1); // problems left in place: exit 1
+  v = cuopJson<Integrity>(['cache', 'verify', '--no-repair', '--json'], env, 1); // problems left in place: exit 1
   assert.equal(v.checked, 2);
   assert.equal(v.ok, 1);
   assert.equal(v.repaired, 0);
@@ -305,7 +315,7 @@ test('cache verify: a sound cache is sound; a flipped byte is reported, kept wit
   assert.ok(onDisk(dir, k1), '--no-repair only reports');
   assert.deepEqual(readFileSync(kp), bytes, '--no-repair leaves the file as it was');
 
-  v = cuopJson<Integrity>(['cache', 'verify'], env);
+  v = cuopJson<Integrity>(['cache', 'verify', '--json'], env);
   assert.equal(v.checked, 2);
   assert.equal(v.ok, 1);
   assert.equal(v.problems.length, 1);
@@ -315,7 +325,7 @@ test('cache verify: a sound cache is sound; a flipped byte is reported, kept wit
   assert.equal(existsSync(kp), false, 'kernel of the bad entry removed');
   assert.ok(onDisk(dir, k0), 'the sound entry stays');
 
-  v = cuopJson<Integrity>(['cache', 'verify'], env);
+  v = cuopJson<Integrity>(['cache', 'verify', '--json'], env);
   assert.deepEqual(v, { ran: true, checked: 1, ok: 1, problems: [], repaired: 0, foreign: [] });
 
   // What survived is still served from disk; the repaired key compiles again.
@@ -345,7 +355,9 @@ test('cache prune removes expired entries, orphan kernels, old temp files and ot
   mkdirSync(dirname(metaPath(dir, foreign)), { recursive: true });
   writeFileSync(metaPath(dir, foreign), JSON.stringify({ formatVersion: 999 }));
 
-  const r = cuopJson<{ expired: Report; stale: Report }>(['cache', 'prune'], { CUOP_CACHE_DIR: dir });
+  const r = cuopJson<{ expired: Report; stale: Report }>(['cache', 'prune', '--json'], {
+    CUOP_CACHE_DIR: dir,
+  });
   assert.equal(r.expired.removed, 1);
   assert.deepEqual(r.expired.byReason, { expired: 1 });
   assert.equal(r.stale.removed, 3);
@@ -363,7 +375,9 @@ test('cache prune removes expired entries, orphan kernels, old temp files and ot
   assert.deepEqual(filesUnder(dir, 'kernels'), [join(k2.slice(0, 2), `${k2}.cubin`)]);
 
   // Nothing left to prune.
-  const again = cuopJson<{ expired: Report; stale: Report }>(['cache', 'prune'], { CUOP_CACHE_DIR: dir });
+  const again = cuopJson<{ expired: Report; stale: Report }>(['cache', 'prune', '--json'], {
+    CUOP_CACHE_DIR: dir,
+  });
   assert.equal(again.expired.removed + again.stale.removed, 0);
   assert.ok(onDisk(dir, k2));
 });
@@ -395,13 +409,13 @@ test('cache shrink <size> evicts the least recently used entries until the disk 
   assert.ok(onDisk(dir, k0) && onDisk(dir, k1) && onDisk(dir, k2), 'bad input removes nothing');
 
   // Already small enough: nothing happens.
-  let r = cuopJson<Report>(['cache', 'shrink', '1GB'], env);
+  let r = cuopJson<Report>(['cache', 'shrink', '1GB', '--json'], env);
   assert.equal(r.removed, 0);
   assert.equal(r.entries, 3);
   assert.equal(r.bytes, total);
 
   // One byte too small: exactly the oldest entry goes.
-  r = cuopJson<Report>(['cache', 'shrink', String(total - 1)], env);
+  r = cuopJson<Report>(['cache', 'shrink', String(total - 1), '--json'], env);
   assert.equal(r.removed, 1);
   assert.deepEqual(r.byReason, { size: 1 });
   assert.equal(r.freedBytes, size[k0]);
@@ -412,7 +426,7 @@ test('cache shrink <size> evicts the least recently used entries until the disk 
   assert.ok(onDisk(dir, k1) && onDisk(dir, k2));
 
   // "At most <size>": exactly the bytes on disk is small enough.
-  r = cuopJson<Report>(['cache', 'shrink', String(size[k1]! + size[k2]!)], env);
+  r = cuopJson<Report>(['cache', 'shrink', String(size[k1]! + size[k2]!), '--json'], env);
   assert.equal(r.removed, 0);
   assert.equal(r.entries, 2);
   assert.ok(onDisk(dir, k1) && onDisk(dir, k2));
@@ -420,7 +434,7 @@ test('cache shrink <size> evicts the least recently used entries until the disk 
   // A size with a unit that holds only the newest entry.
   assert.ok(size[k1]! >= 1000, 'each entry is a real cubin of more than 1 kB');
   const limit = Math.ceil(size[k2]! / 1000);
-  r = cuopJson<Report>(['cache', 'shrink', `${limit}KB`], env);
+  r = cuopJson<Report>(['cache', 'shrink', `${limit}KB`, '--json'], env);
   assert.equal(r.removed, 1);
   assert.equal(r.entries, 1);
   assert.ok(r.bytes <= limit * 1000);
@@ -428,6 +442,35 @@ test('cache shrink <size> evicts the least recently used entries until the disk 
   assert.ok(onDisk(dir, k2));
   assert.deepEqual(filesUnder(dir, 'metadata'), [join(k2.slice(0, 2), `${k2}.json`)]);
   assert.deepEqual(filesUnder(dir, 'kernels'), [join(k2.slice(0, 2), `${k2}.cubin`)]);
+});
+
+// ------------------------------------------------------------------ human forms (--json is for scripts)
+
+test('stats, verify, prune, shrink and dir print for people unless --json is given', async () => {
+  const dir = join(tempDir('cli-human'), 'c');
+  await populate(dir, [0, 1]);
+  const env = { CUOP_CACHE_DIR: dir };
+  const text = (args: string[]): string => {
+    const r = cuop(['cache', ...args], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.throws(() => JSON.parse(r.stdout) as unknown, SyntaxError, `cache ${args[0]} printed JSON`);
+    return r.stdout;
+  };
+  const stats = text(['stats']);
+  assert.match(stats, new RegExp(`^cache dir\\s+${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  assert.match(stats, /^entries\s+2 on disk$/m);
+  assert.match(stats, /^\s+lookups\s+2: 0 hits \(none\), 2 misses$/m);
+  assert.match(stats, /^\s+compiles\s+2 \(0 failed, 0 joined a running one\), 800 ms compiling/m);
+  assert.equal(text(['verify']), 'checked 2 entries: 2 sound, 0 problems, 0 repaired\n');
+  assert.match(
+    text(['prune']),
+    /^expired: removed 0 entries, freed 0 B; 2 entries, [\d.]+ KiB left\nstale: /,
+  );
+  assert.match(
+    text(['shrink', '1']),
+    /^shrink: removed 2 entries \(size 2\), freed [\d.]+ KiB; 0 entries, 0 B left\n$/,
+  );
+  assert.equal(cuop(['cache', 'dir'], env).stdout, `${dir}\n`);
 });
 
 // ------------------------------------------------------------------ cache clear
@@ -442,7 +485,7 @@ test('cache clear removes every entry; the next lookup compiles again', async ()
   assert.equal(r.stdout, `cleared ${dir}\n`);
   assert.deepEqual(filesUnder(dir, 'metadata'), []);
   assert.deepEqual(filesUnder(dir, 'kernels'), []);
-  assert.deepEqual(cuopJson<Integrity>(['cache', 'verify'], { CUOP_CACHE_DIR: dir }), {
+  assert.deepEqual(cuopJson<Integrity>(['cache', 'verify', '--json'], { CUOP_CACHE_DIR: dir }), {
     ran: true,
     checked: 0,
     ok: 0,
@@ -451,7 +494,7 @@ test('cache clear removes every entry; the next lookup compiles again', async ()
     foreign: [],
   });
   // The history is kept (clear() keeps the stats).
-  assert.equal(cuopJson<Stats>(['cache', 'stats'], { CUOP_CACHE_DIR: dir }).all.compiles, 2);
+  assert.equal(cuopJson<Stats>(['cache', 'stats', '--json'], { CUOP_CACHE_DIR: dir }).all.compiles, 2);
 
   const c = openCache(dir);
   const f = countingCompile(0);
@@ -563,7 +606,7 @@ test(
       await c.getOrCompile(specFor(1), countingCompile(1).compile);
       await c.close();
       const stats = cuopJson<{ all: { remote: Record<string, number> } }>(
-        ['cache', '--cache-dir', dir, 'stats'],
+        ['cache', '--cache-dir', dir, 'stats', '--json'],
         {},
       );
       assert.equal(stats.all.remote['misses'], 1);
