@@ -54,6 +54,8 @@ export interface DoctorOptions {
 
 /** The headers kernels most often include that NVRTC finds only through an -I for the toolkit. */
 const TOOLKIT_HEADERS = ['cuda_fp16.h', 'cuda_bf16.h', 'cooperative_groups.h'] as const;
+/** The kernel of the test compiles. */
+const TRIAL_SOURCE = 'extern "C" __global__ void cuop_doctor(float* x) { x[threadIdx.x] *= 2.0f; }\n';
 /** Below this much free space the cache directory gets a warning. */
 const LOW_FREE_BYTES = 512 * 2 ** 20;
 
@@ -223,7 +225,9 @@ async function checkNvrtc(): Promise<{ check: DoctorCheck; includeDirs?: string[
     },
   };
   const summary = `NVRTC ${version} (${path}, ${archRange(archs)})`;
-  const viaLoader = builtins.looked.length === 0;
+  // Not beside libnvrtc: the dynamic loader may still find it (LD_LIBRARY_PATH); a compile tells.
+  const viaLoader =
+    builtins.looked.length === 0 || (!builtins.found && (await compilesTrial(compiler, archs)));
   if (builtins.loadError !== undefined || (!builtins.found && !viaLoader)) {
     return {
       check: check(
@@ -249,6 +253,15 @@ async function checkNvrtc(): Promise<{ check: DoctorCheck; includeDirs?: string[
     ),
     includeDirs: includes.dirs,
   };
+}
+
+async function compilesTrial(compiler: Compiler, archs: readonly number[]): Promise<boolean> {
+  try {
+    await compiler.compile({ source: TRIAL_SOURCE, arch: `sm_${Math.max(...archs)}` });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function checkNvcc(env: NodeJS.ProcessEnv): Promise<{ check: DoctorCheck; compiler?: NvccCompiler }> {
@@ -359,8 +372,6 @@ async function checkHeaders(
     details,
   );
 }
-
-const TRIAL_SOURCE = 'extern "C" __global__ void cuop_doctor(float* x) { x[threadIdx.x] *= 2.0f; }\n';
 
 async function checkCompiler(env: NodeJS.ProcessEnv, deviceArch: string | undefined): Promise<DoctorCheck> {
   const settings = getSettings(env);
@@ -558,7 +569,7 @@ async function checkRemote(env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
       'remote',
       'fail',
       `the remote tier is misconfigured: ${firstLine(e)}`,
-      'fix or unset CUOP_REMOTE_CACHE and the CUOP_REMOTE_* settings',
+      'fix or unset CUOP_REMOTE_CACHE and the remote settings (cuop info lists them)',
       { configured: true, error: firstLine(e) },
     );
   }
