@@ -559,6 +559,11 @@ export class KernelCache {
     };
   }
 
+  /** Entries and bytes of the disk tier now, removing nothing (zeros without a disk tier). */
+  async diskUsage(): Promise<{ entries: number; bytes: number }> {
+    return this.maintenance ? this.maintenance.usage() : { entries: 0, bytes: 0 };
+  }
+
   /** Persists the stats and the LRU touches of keys hit since the last flush (synchronously at close and exit). */
   private flushStats(sync = false): void {
     if (this.disk && this.stats.usedSinceFlush.size > 0) {

@@ -306,6 +306,23 @@ export class Maintenance {
     }
   }
 
+  /**
+   * Entries and bytes on disk now, through the index (one file where it still holds): reads only, no maintenance
+   * lease, nothing removed. For `cuop doctor`.
+   */
+  async usage(): Promise<{ entries: number; bytes: number }> {
+    const v = await this.index.view(yieldToLoop);
+    let entries = 0;
+    let bytes = 0;
+    for (const s of v.shards) {
+      for (const e of s.entries) {
+        entries++;
+        bytes += entryBytes(e);
+      }
+    }
+    return { entries, bytes };
+  }
+
   // -------------------------------------------------------------------------------------------- steps
 
   /** Entries unused for longer than maxAgeMs. */

@@ -67,6 +67,22 @@ program
     process.exitCode = await runBench(opts);
   });
 
+program
+  .command('doctor')
+  .description(
+    'is everything cuop needs here? driver, compilers, headers, cache dir, remote; a fix for each problem',
+  )
+  .option('--json', 'print { ok, checks: [{ id, status, message, fix?, details? }] } (docs/cli-json.md)')
+  .option('--require-gpu', 'fail (not warn) when there is no driver or device')
+  .option(
+    '--cache-dir <dir>',
+    'cache directory to check (default: CUOP_CACHE_DIR, $XDG_CACHE_HOME/cuop or ~/.cache/cuop)',
+  )
+  .action(async (opts: { json?: boolean; requireGpu?: boolean; cacheDir?: string }) => {
+    const { runDoctor } = await import('./doctor.js');
+    process.exitCode = await runDoctor(opts);
+  });
+
 const cache = program.command('cache').description('inspect and maintain the persistent kernel cache');
 cache.option(
   '--cache-dir <dir>',

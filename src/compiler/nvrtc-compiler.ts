@@ -9,7 +9,7 @@ import {
   nvrtcCompile,
   nvrtcLibraryPath,
   nvrtcSupportedArchs,
-  nvrtcToolkitIncludeDirs,
+  nvrtcToolkitIncludes,
   nvrtcVersion,
 } from '../cuda/nvrtc.js';
 import { compileDependencies, scanRequest, unchangedSinceScan } from './dependencies.js';
@@ -55,7 +55,7 @@ export class NvrtcCompiler implements Compiler {
   private readonly toolkitIncludes: boolean;
   private cachedInfo: CompilerInfo | undefined;
   private cachedArchs: number[] | undefined;
-  private cachedIncludes: string[] | undefined;
+  private cachedIncludes: { dirs: string[]; looked: string[] } | undefined;
 
   constructor(options: NvrtcCompilerOptions = {}) {
     this.toolkitIncludes = options.toolkitIncludes ?? true;
@@ -86,8 +86,8 @@ export class NvrtcCompiler implements Compiler {
       archs,
       `NVRTC ${compiler.version}`,
     );
-    if (this.toolkitIncludes) this.cachedIncludes ??= nvrtcToolkitIncludeDirs();
-    const toolkit = this.toolkitIncludes ? (this.cachedIncludes ?? []) : [];
+    if (this.toolkitIncludes) this.cachedIncludes ??= nvrtcToolkitIncludes();
+    const toolkit = this.toolkitIncludes ? (this.cachedIncludes?.dirs ?? []) : [];
     const userOptions = absolutizePathOptions(request.options ?? [], process.cwd(), NVRTC_DIALECT);
     // LTO IR: NVRTC takes the virtual arch with -dlto (which implies relocatable code) and hands out the IR.
     const archFlags =
@@ -135,7 +135,8 @@ export class NvrtcCompiler implements Compiler {
     }
     const compileMs = performance.now() - started;
     const log = out.log.split(`${home}${sep}${fileName}`).join(programName).split(`${home}${sep}`).join('');
-    if (!out.ok || !out.image) throw new CompileError('nvrtc', programName, log, options);
+    if (!out.ok || !out.image)
+      throw new CompileError('nvrtc', programName, withToolkitHint(log, this.cachedIncludes), options);
 
     let image = out.image;
     if (imageKind === 'ptx' && (image.length === 0 || image[image.length - 1] !== 0)) {
@@ -160,6 +161,23 @@ export class NvrtcCompiler implements Compiler {
       signatures: out.ptx ? await signaturesOf(out.ptx) : {},
     };
   }
+}
+
+/**
+ * A compile that could not open a toolkit header (cuda_bf16.h, ...) while no toolkit include dir was found beside
+ * libnvrtc: the log says where cuop looked and what to install, after NVRTC's own lines.
+ */
+function withToolkitHint(log: string, includes: { dirs: string[]; looked: string[] } | undefined): string {
+  if (!includes || includes.dirs.length > 0) return log;
+  const m =
+    /(?:cannot|could not) open source file "((?:cuda_|cooperative_groups|mma|sm_\d+_|crt\/)[^"]*)"/.exec(log);
+  if (!m) return log;
+  return (
+    `${log}\ncuop: ${m[1]} is a CUDA toolkit header, and no toolkit include directory was found beside ` +
+    `libnvrtc (${nvrtcLibraryPath()}; looked in ${includes.looked.join(', ') || 'nothing'}). Install the CUDA ` +
+    `runtime headers of the same release (pip install nvidia-cuda-runtime for the CUDA 13 wheels, ` +
+    `nvidia-cuda-runtime-cu12 for CUDA 12) or pass -I<toolkit>/include in the options.`
+  );
 }
 
 function unavailableIfMissing<T>(call: () => T): T {

@@ -152,3 +152,53 @@ export class LibraryNotFoundError extends CuopError {
   }
 }
 registerErrorClass('LibraryNotFoundError', LibraryNotFoundError);
+
+/**
+ * NVRTC failed with NVRTC_ERROR_BUILTIN_OPERATION_FAILURE (7): it could not use its builtins library
+ * (libnvrtc-builtins.so.MAJOR.MINOR), which it loads at the first compile. Says whether that library is beside
+ * libnvrtc, where it was looked for, and what to install.
+ */
+export class NvrtcBuiltinsError extends CuopError {
+  override readonly name = 'NvrtcBuiltinsError';
+  readonly code = 7;
+  readonly symbol = 'NVRTC_ERROR_BUILTIN_OPERATION_FAILURE';
+  constructor(
+    readonly call: string,
+    /** The libnvrtc in use. */
+    readonly nvrtcPath: string,
+    /** The builtins library's soname, e.g. libnvrtc-builtins.so.13.0. */
+    readonly builtins: string,
+    /** The directories it was looked for in. */
+    readonly looked: readonly string[],
+    /** Where it was found, when it was. */
+    readonly found: string | undefined,
+    /** Why loading the found copy failed, when it did. */
+    readonly loadError?: string,
+  ) {
+    const where =
+      looked.length > 0 ? looked.join(', ') : "only the dynamic loader's path (libnvrtc came from it)";
+    super(
+      `${call} failed: NVRTC_ERROR_BUILTIN_OPERATION_FAILURE (7): ` +
+        (found === undefined
+          ? `NVRTC's builtins library ${builtins} is missing: it is not beside ${nvrtcPath} (looked in ${where}). ` +
+            `Install the one of the same release (for the CUDA 13 pip wheel: pip install nvidia-cuda-nvrtc, which ` +
+            `puts both in nvidia/cu13/lib), or set CUOP_NVRTC_PATH to a libnvrtc that has it beside it.`
+          : loadError !== undefined
+            ? `NVRTC's builtins library ${found} is there but does not load (${loadError}). Reinstall it from ` +
+              `the same release as ${nvrtcPath}.`
+            : `NVRTC's builtins library ${found} was loaded, yet NVRTC could not use it: it must come from the ` +
+              `same release as ${nvrtcPath} (reinstall both from one toolkit or wheel version).`),
+    );
+    attachDetails(this, {
+      code: 7,
+      symbol: this.symbol,
+      call,
+      nvrtcPath,
+      builtins,
+      looked: [...looked],
+      found,
+      ...(loadError !== undefined ? { loadError } : {}),
+    });
+  }
+}
+registerErrorClass('NvrtcBuiltinsError', NvrtcBuiltinsError);

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, delimiter, dirname, join } from 'node:path';
 
 import { getSettings, type Settings } from '../settings/index.js';
 import { LibraryNotFoundError } from './errors.js';
@@ -20,8 +20,11 @@ export interface LibrarySpec {
   readonly bareNames: readonly string[];
   /** Soname prefix looked up in `ldconfig -p`. */
   readonly ldconfigPrefix: string;
-  /** Python wheel subfolder under site-packages/nvidia/ (e.g. "cuda_nvrtc"), if any. */
-  readonly wheelPackage?: string;
+  /**
+   * Python wheel folders under site-packages/nvidia/ holding the library in their lib/, newest layout first: the
+   * CUDA 13 wheels all install to nvidia/cu13/, the CUDA 12 ones to one folder per component (nvidia/cuda_nvrtc/).
+   */
+  readonly wheelPackages?: readonly string[];
 }
 
 /** One place looked at, and what was there. */
@@ -50,7 +53,7 @@ export const NVRTC_LIBRARY: LibrarySpec = {
   fileNames: (dir) => versionedFilesIn(dir, 'libnvrtc.so'),
   bareNames: ['libnvrtc.so.13', 'libnvrtc.so.12', 'libnvrtc.so'],
   ldconfigPrefix: 'libnvrtc.so',
-  wheelPackage: 'cuda_nvrtc',
+  wheelPackages: ['cu13', 'cuda_nvrtc'],
 };
 
 export const NVJITLINK_LIBRARY: LibrarySpec = {
@@ -60,7 +63,7 @@ export const NVJITLINK_LIBRARY: LibrarySpec = {
   fileNames: (dir) => versionedFilesIn(dir, 'libnvJitLink.so'),
   bareNames: ['libnvJitLink.so.13', 'libnvJitLink.so.12', 'libnvJitLink.so'],
   ldconfigPrefix: 'libnvJitLink.so',
-  wheelPackage: 'nvjitlink',
+  wheelPackages: ['cu13', 'nvjitlink'],
 };
 
 export const DRIVER_LIBRARY: LibrarySpec = {
@@ -93,21 +96,39 @@ const ldconfigPaths = (prefix: string): string[] => {
   }
 };
 
-const wheelDirs = (pkg: string): string[] => {
+/**
+ * The site-packages (and Debian's dist-packages) directories where pip may have put NVIDIA's wheels, most specific
+ * first: PYTHONPATH, the active virtual or conda environment, the prefix of each python3 on PATH, the user's
+ * site (PYTHONUSERBASE or ~/.local), the system's. Only directories that exist; nothing is run.
+ */
+export function sitePackagesDirs(env: NodeJS.ProcessEnv = process.env): string[] {
   const roots: string[] = [];
-  const pythonPath = process.env['PYTHONPATH'];
-  if (pythonPath) roots.push(...pythonPath.split(':').filter(Boolean));
-  for (const base of ['/usr/lib', '/usr/local/lib', join(homedir(), '.local', 'lib')]) {
-    try {
-      for (const py of readdirSync(base).filter((n) => n.startsWith('python3'))) {
-        roots.push(join(base, py, 'site-packages'), join(base, py, 'dist-packages'));
-      }
-    } catch {
-      // base does not exist
-    }
+  const pythonPath = env['PYTHONPATH'];
+  if (pythonPath) roots.push(...pythonPath.split(delimiter).filter(Boolean));
+  const prefixes: string[] = [];
+  for (const v of ['VIRTUAL_ENV', 'CONDA_PREFIX'] as const) {
+    const p = env[v];
+    if (p) prefixes.push(p);
   }
-  return roots.map((r) => join(r, 'nvidia', pkg, 'lib'));
-};
+  // A venv's or conda's bin/ on PATH without VIRTUAL_ENV (an activated shell that was not exported, a service unit).
+  for (const dir of (env['PATH'] ?? '').split(delimiter)) {
+    if (dir && basename(dir) === 'bin' && existsSync(join(dir, 'python3'))) prefixes.push(dirname(dir));
+  }
+  prefixes.push(env['PYTHONUSERBASE'] || join(env['HOME'] || homedir(), '.local'), '/usr/local', '/usr');
+  for (const prefix of prefixes) {
+    const lib = join(prefix, 'lib');
+    let pythons: string[];
+    try {
+      pythons = readdirSync(lib).filter((n) => n.startsWith('python3'));
+    } catch {
+      continue; // no such prefix
+    }
+    // Newest python first: python3.13 before python3.9.
+    pythons.sort((a, b) => b.localeCompare(a, undefined, { numeric: true }));
+    for (const py of pythons) roots.push(join(lib, py, 'site-packages'), join(lib, py, 'dist-packages'));
+  }
+  return [...new Set(roots)].filter((r) => existsSync(r));
+}
 
 /**
  * Ordered list of places to look for a library. Pure apart from reading directories and `ldconfig -p`,
@@ -155,10 +176,27 @@ export function* candidates(spec: LibrarySpec, env: NodeJS.ProcessEnv = process.
   const fromLdconfig = ldconfigPaths(spec.ldconfigPrefix);
   for (const p of fromLdconfig) yield { path: p, source: 'ldconfig -p' };
   if (fromLdconfig.length === 0) yield { path: `${spec.ldconfigPrefix}*`, source: 'ldconfig -p (no entry)' };
-  if (spec.wheelPackage) {
-    for (const dir of wheelDirs(spec.wheelPackage)) {
-      const files = spec.fileNames(dir);
-      for (const f of files) yield { path: join(dir, f), source: 'python wheel' };
+  if (spec.wheelPackages) {
+    for (const site of sitePackagesDirs(env)) {
+      let found = false;
+      for (const pkg of spec.wheelPackages) {
+        const dir = join(site, 'nvidia', pkg, 'lib');
+        for (const f of spec.fileNames(dir)) {
+          found = true;
+          yield { path: join(dir, f), source: 'python wheel' };
+        }
+      }
+      // Name the site-packages looked at, so "where I looked" says which Python environments were searched.
+      if (!found) {
+        const where = join(
+          site,
+          'nvidia',
+          `{${spec.wheelPackages.join(',')}}`,
+          'lib',
+          `${spec.ldconfigPrefix}*`,
+        );
+        yield { path: where, source: 'python wheel (none)' };
+      }
     }
   }
   // Last resort: let the dynamic loader resolve the bare soname (LD_LIBRARY_PATH, rpath).
@@ -196,4 +234,93 @@ export function openFirst<T>(
     }
   }
   throw new LibraryNotFoundError(spec.label, tried, spec.envVar);
+}
+
+/** The directories a library lives in: where it was named, and where its links lead (one entry when the same). */
+function libraryDirs(libraryPath: string): string[] {
+  const dirs = [dirname(libraryPath)];
+  try {
+    dirs.push(dirname(realpathSync(libraryPath)));
+  } catch {
+    // not there (or a bare soname): only the named directory
+  }
+  return [...new Set(dirs)];
+}
+
+/** The header whose directory is the toolkit's include dir (cuda_bf16.h, mma.h and the rest sit beside it). */
+export const TOOLKIT_MARKER_HEADER = 'cuda_fp16.h';
+
+/** A toolkit's include directories as found from one of its libraries. */
+export interface ToolkitIncludes {
+  /** The -I directories, in order: the one holding cuda_fp16.h, then CCCL's when it is separate. Empty: none. */
+  readonly dirs: string[];
+  /** Every include directory considered, in order, for "where I looked". */
+  readonly looked: string[];
+}
+
+/**
+ * The include directories that belong to the toolkit a library (libnvrtc, libnvJitLink) comes from, found from the
+ * library's path (and where its links lead): NVRTC searches none by default, so cuda_fp16.h and cuda_bf16.h need
+ * them. Knows the three layouts: a toolkit (`lib64/`, `lib/`, `targets/<triple>/lib/` beside `include/`); the
+ * CUDA 13 pip wheels (`nvidia/cu13/lib/` beside `nvidia/cu13/include/`, CCCL in its `cccl/`); the CUDA 12 wheels
+ * (`nvidia/cuda_nvrtc/lib/`, the headers from the runtime's wheel in `nvidia/cuda_runtime/include/`, CCCL's in
+ * `nvidia/cuda_cccl/include/`). Also Debian's `/usr/lib/<triple>/` beside `/usr/include/`. Reads only directories.
+ */
+export function toolkitIncludeDirsFor(libraryPath: string): ToolkitIncludes {
+  const looked: string[] = [];
+  for (const libDir of libraryDirs(libraryPath)) {
+    const component = dirname(libDir); // nvidia/cuda_nvrtc in a CUDA 12 wheel
+    const nvidia = dirname(component);
+    const isCuda12Wheel = basename(nvidia) === 'nvidia' && /^(cuda_|nvjitlink$)/.test(basename(component));
+    // [include dir, its CCCL dir]: a CUDA 12 wheel's CCCL is a wheel of its own; a toolkit's sits in include/cccl.
+    const includes: [string, string][] = [
+      join(libDir, '..', 'include'),
+      join(libDir, '..', '..', 'include'),
+    ].map((d) => [join(d), join(d, 'cccl')]);
+    if (isCuda12Wheel)
+      includes.unshift([join(nvidia, 'cuda_runtime', 'include'), join(nvidia, 'cuda_cccl', 'include')]);
+    for (const [include, cccl] of includes) {
+      if (looked.includes(include)) continue;
+      looked.push(include);
+      if (!existsSync(join(include, TOOLKIT_MARKER_HEADER))) continue;
+      return { dirs: existsSync(cccl) ? [include, cccl] : [include], looked };
+    }
+  }
+  return { dirs: [], looked };
+}
+
+/** Where NVRTC's builtins library was looked for, and whether it is there. */
+export interface NvrtcBuiltinsSearch {
+  /** The soname libnvrtc loads at its first compile: libnvrtc-builtins.so.MAJOR.MINOR, of its own release. */
+  readonly name: string;
+  /** The file found, if any. */
+  readonly found?: string;
+  /** The directories looked in: libnvrtc's own (named and real). */
+  readonly looked: string[];
+}
+
+/**
+ * NVRTC loads `libnvrtc-builtins.so.MAJOR.MINOR` by soname at its first compile, through the dynamic loader. A
+ * libnvrtc opened by path from a wheel (no RUNPATH, its directory not on LD_LIBRARY_PATH) does not find the copy
+ * beside it. This finds that copy (the exact soname, else a fuller version of it), so it can be loaded first.
+ */
+export function nvrtcBuiltinsFor(libraryPath: string, major: number, minor: number): NvrtcBuiltinsSearch {
+  // The alternative build (libnvrtc.alt.so.13) has builtins of its own.
+  const alt = basename(libraryPath).includes('.alt.') ? '.alt' : '';
+  const name = `libnvrtc-builtins${alt}.so.${major}.${minor}`;
+  // A bare soname was resolved by the dynamic loader, which finds the builtins the same way: nothing to look at
+  // here (and never the working directory).
+  const looked = libraryPath.includes('/') ? libraryDirs(libraryPath) : [];
+  for (const dir of looked) {
+    if (existsSync(join(dir, name))) return { name, found: join(dir, name), looked };
+    let fuller: string[] = [];
+    try {
+      fuller = readdirSync(dir).filter((n) => n.startsWith(`${name}.`));
+    } catch {
+      // unreadable directory: looked at, nothing found
+    }
+    fuller.sort((a, b) => b.localeCompare(a, undefined, { numeric: true }));
+    if (fuller[0]) return { name, found: join(dir, fuller[0]), looked };
+  }
+  return { name, looked };
 }

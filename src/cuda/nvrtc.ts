@@ -1,13 +1,20 @@
 // Bindings to NVRTC (libnvrtc.so.*). Opened on first use. NVRTC has no CUDA context, so the compile call runs
 // through koffi's async worker and keeps the event loop free while a kernel compiles.
-import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { koffi } from './ffi.js';
 import type * as Koffi from 'koffi';
 
-import { NvrtcError } from './errors.js';
+import { NvrtcBuiltinsError, NvrtcError } from './errors.js';
 import { LazyLibrary } from './lazy-library.js';
-import { candidates, NVRTC_LIBRARY, openFirst } from './library-discovery.js';
+import {
+  candidates,
+  NVRTC_LIBRARY,
+  nvrtcBuiltinsFor,
+  openFirst,
+  toolkitIncludeDirsFor,
+  type NvrtcBuiltinsSearch,
+  type ToolkitIncludes,
+} from './library-discovery.js';
 
 type Fn = ReturnType<Koffi.LibraryHandle['func']>;
 type Handle = bigint;
@@ -92,8 +99,14 @@ const NVRTC_ERROR_NAMES = [
 ];
 export const NVRTC_ERROR_COMPILATION = 6;
 
+export const NVRTC_ERROR_BUILTIN_OPERATION_FAILURE = 7;
+
 function check(code: number, call: string): void {
   if (code === 0) return;
+  if (code === NVRTC_ERROR_BUILTIN_OPERATION_FAILURE) {
+    const b = nvrtcBuiltins();
+    throw new NvrtcBuiltinsError(call, bind().path, b.name, b.looked, b.found, b.loadError);
+  }
   const symbol =
     NVRTC_ERROR_NAMES[code] ?? (bind().nvrtcGetErrorString(code) as string | null) ?? `nvrtcResult ${code}`;
   throw new NvrtcError(code, symbol, call);
@@ -144,21 +157,49 @@ export function nvrtcSupportedArchs(): number[] {
 }
 
 /**
- * The toolkit include directories that belong to this NVRTC (cuda_fp16.h, mma.h, cccl/), found from the library's
- * own location: NVRTC searches no directory by default.
+ * The toolkit include directories that belong to this NVRTC (cuda_fp16.h, cuda_bf16.h, mma.h, cccl/), found from the
+ * library's own location in a toolkit or a CUDA 12 or 13 pip wheel (see toolkitIncludeDirsFor): NVRTC searches no
+ * directory by default.
  */
 export function nvrtcToolkitIncludeDirs(): string[] {
-  const libDir = dirname(bind().path);
-  const dirs: string[] = [];
-  // <root>/lib64, <root>/lib and <root>/targets/<triple>/lib all sit two or one levels below an include dir.
-  for (const include of [join(libDir, '..', 'include'), join(libDir, '..', '..', 'include')]) {
-    if (existsSync(join(include, 'cuda_fp16.h'))) {
-      dirs.push(include);
-      if (existsSync(join(include, 'cccl'))) dirs.push(join(include, 'cccl'));
-      break;
+  return nvrtcToolkitIncludes().dirs;
+}
+
+/** The same, with every directory considered (for `cuop doctor` and the hint on a missing header). */
+export function nvrtcToolkitIncludes(): ToolkitIncludes {
+  return toolkitIncludeDirsFor(bind().path);
+}
+
+/** NVRTC's builtins library: where it was looked for and found, and whether loading it failed. */
+export interface NvrtcBuiltins extends NvrtcBuiltinsSearch {
+  /** Why the found copy would not load; absent when it loaded (or none was found). */
+  readonly loadError?: string;
+}
+
+let builtins: NvrtcBuiltins | undefined;
+/** Held so that the builtins library stays loaded. */
+const keptLoaded: unknown[] = [];
+
+/**
+ * Finds NVRTC's builtins library beside libnvrtc and loads it, once: libnvrtc loads it by soname at the first
+ * compile, and the dynamic loader then takes the copy already in the process. Without this, a libnvrtc opened
+ * from a pip wheel by path fails every compile with NVRTC_ERROR_BUILTIN_OPERATION_FAILURE unless its directory is
+ * on LD_LIBRARY_PATH. Throws only when libnvrtc itself cannot be opened.
+ */
+export function nvrtcBuiltins(): NvrtcBuiltins {
+  if (builtins) return builtins;
+  const { major, minor } = nvrtcVersion();
+  const search = nvrtcBuiltinsFor(bind().path, major, minor);
+  let loadError: string | undefined;
+  if (search.found) {
+    try {
+      keptLoaded.push(koffi.load(search.found));
+    } catch (e) {
+      loadError = (e instanceof Error ? e.message : String(e)).split('\n')[0];
     }
   }
-  return dirs;
+  builtins = { ...search, ...(loadError !== undefined ? { loadError } : {}) };
+  return builtins;
 }
 
 export interface NvrtcProgramInput {
@@ -183,6 +224,7 @@ export interface NvrtcProgramOutput {
 /** Create, compile (off the event loop) and read back one NVRTC program; always destroys it. */
 export async function nvrtcCompile(input: NvrtcProgramInput): Promise<NvrtcProgramOutput> {
   const r = bind();
+  nvrtcBuiltins();
   const prog: (Handle | null)[] = [null];
   const headerSources = input.headers.map(([, c]) => c);
   const headerNames = input.headers.map(([n]) => n);

@@ -1,15 +1,19 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { LibraryNotFoundError } from '../../src/cuda/errors.js';
+import { LibraryNotFoundError, NvrtcBuiltinsError, reviveError } from '../../src/cuda/errors.js';
 import {
   DRIVER_LIBRARY,
+  NVJITLINK_LIBRARY,
   NVRTC_LIBRARY,
   candidatePaths,
+  nvrtcBuiltinsFor,
   openFirst,
+  sitePackagesDirs,
+  toolkitIncludeDirsFor,
   type Candidate,
 } from '../../src/cuda/library-discovery.js';
 
@@ -31,7 +35,7 @@ const SOURCE_ORDER = [
   /^CUDA_HOME$/,
   /^toolkit/,
   /^ldconfig -p/,
-  /^python wheel$/,
+  /^python wheel/,
   /^dynamic loader$/,
 ];
 const rank = (c: Candidate): number => {
@@ -67,9 +71,9 @@ describe('candidatePaths', () => {
     touch('cuda-path', 'lib64', 'libnvrtc.so.13.alt'); // never picked
     const home = touch('cuda-home', 'targets', 'x86_64-linux', 'lib', 'libnvrtc.so.13');
     const wheel = touch('site', 'nvidia', 'cuda_nvrtc', 'lib', 'libnvrtc.so.13');
-    process.env['PYTHONPATH'] = join(root, 'site');
 
     const env = {
+      PYTHONPATH: join(root, 'site'),
       CUOP_NVRTC_PATH: explicit,
       CUDA_PATH: join(root, 'cuda-path'),
       CUDA_HOME: join(root, 'cuda-home'),
@@ -130,6 +134,226 @@ describe('candidatePaths', () => {
         ['libnvrtc.so.12', 'dynamic loader'],
         ['libnvrtc.so', 'dynamic loader'],
       ],
+    );
+  });
+});
+
+/** A fake environment (venv) prefix with one site-packages, and its path. */
+function venv(name: string): { prefix: string; site: string } {
+  const prefix = join(root, name);
+  const site = join(prefix, 'lib', 'python3.12', 'site-packages');
+  mkdirSync(site, { recursive: true });
+  return { prefix, site };
+}
+
+describe('python wheels', () => {
+  test('the CUDA 13 wheel layout (nvidia/cu13/lib) is found in the active venv, before a CUDA 12 wheel', () => {
+    const { prefix, site } = venv('venv-both');
+    const cu13 = touch(
+      'venv-both',
+      'lib',
+      'python3.12',
+      'site-packages',
+      'nvidia',
+      'cu13',
+      'lib',
+      'libnvrtc.so.13',
+    );
+    touch('venv-both', 'lib', 'python3.12', 'site-packages', 'nvidia', 'cu13', 'lib', 'libnvrtc.alt.so.13');
+    touch(
+      'venv-both',
+      'lib',
+      'python3.12',
+      'site-packages',
+      'nvidia',
+      'cu13',
+      'lib',
+      'libnvrtc-builtins.so.13.0',
+    );
+    const cu12 = touch(
+      'venv-both',
+      ...['lib', 'python3.12', 'site-packages', 'nvidia', 'cuda_nvrtc', 'lib', 'libnvrtc.so.12'],
+    );
+    const wheels = candidatePaths(NVRTC_LIBRARY, { VIRTUAL_ENV: prefix }).filter(
+      (c) => c.source === 'python wheel',
+    );
+    assert.deepEqual(
+      wheels.map((c) => c.path),
+      [cu13, cu12],
+      'cu13 first; the alt build and the builtins are no libnvrtc',
+    );
+    assert.ok(sitePackagesDirs({ VIRTUAL_ENV: prefix }).includes(site));
+  });
+
+  test('nvJitLink: the CUDA 13 wheel shares nvidia/cu13/lib; the CUDA 12 one is nvidia/nvjitlink/lib', () => {
+    const { prefix } = venv('venv-jitlink');
+    const at = ['lib', 'python3.12', 'site-packages', 'nvidia'];
+    const cu13 = touch('venv-jitlink', ...at, 'cu13', 'lib', 'libnvJitLink.so.13');
+    const cu12 = touch('venv-jitlink', ...at, 'nvjitlink', 'lib', 'libnvJitLink.so.12');
+    const wheels = candidatePaths(NVJITLINK_LIBRARY, { CONDA_PREFIX: prefix }).filter(
+      (c) => c.source === 'python wheel',
+    );
+    assert.deepEqual(
+      wheels.map((c) => c.path),
+      [cu13, cu12],
+    );
+  });
+
+  test('a venv found through its bin/ on PATH; a site-packages without the wheel is named as looked at', () => {
+    const { prefix, site } = venv('venv-path');
+    touch('venv-path', 'bin', 'python3');
+    const list = candidatePaths(NVRTC_LIBRARY, { PATH: join(prefix, 'bin') });
+    assertOrdered(list);
+    const none = list.find((c) => c.source === 'python wheel (none)' && c.path.startsWith(site));
+    assert.equal(none?.path, join(site, 'nvidia', '{cu13,cuda_nvrtc}', 'lib', 'libnvrtc.so*'));
+  });
+
+  test('the error lists the wheels looked in and still tries the dynamic loader last', () => {
+    const { prefix, site } = venv('venv-empty');
+    assert.throws(
+      () =>
+        openFirst(
+          NVRTC_LIBRARY,
+          () => {
+            throw new Error('cannot open shared object file');
+          },
+          { VIRTUAL_ENV: prefix },
+        ),
+      (err: unknown) =>
+        err instanceof LibraryNotFoundError &&
+        err.message.includes(`${join(site, 'nvidia', '{cu13,cuda_nvrtc}', 'lib')}`) &&
+        err.message.includes('(python wheel (none))'),
+    );
+  });
+});
+
+describe('toolkitIncludeDirsFor', () => {
+  test('a toolkit: targets/<triple>/lib and lib64 beside include/, CCCL in include/cccl', () => {
+    const header = touch('tk', 'targets', 'x86_64-linux', 'include', 'cuda_fp16.h');
+    mkdirSync(join(root, 'tk', 'targets', 'x86_64-linux', 'include', 'cccl'), { recursive: true });
+    const lib = touch('tk', 'targets', 'x86_64-linux', 'lib', 'libnvrtc.so.13');
+    const include = join(header, '..');
+    assert.deepEqual(toolkitIncludeDirsFor(lib).dirs, [include, join(include, 'cccl')]);
+
+    touch('tk12', 'include', 'cuda_fp16.h'); // CUDA 12: CCCL sits in include/ itself
+    const lib64 = touch('tk12', 'lib64', 'libnvrtc.so.12');
+    assert.deepEqual(toolkitIncludeDirsFor(lib64).dirs, [join(root, 'tk12', 'include')]);
+  });
+
+  test('the CUDA 13 wheel: nvidia/cu13/lib beside nvidia/cu13/include and its cccl/', () => {
+    const { site } = venv('venv-inc13');
+    const cu13 = join(site, 'nvidia', 'cu13');
+    const lib = touch(
+      'venv-inc13',
+      'lib',
+      'python3.12',
+      'site-packages',
+      'nvidia',
+      'cu13',
+      'lib',
+      'libnvrtc.so.13',
+    );
+    touch('venv-inc13', 'lib', 'python3.12', 'site-packages', 'nvidia', 'cu13', 'include', 'cuda_fp16.h');
+    touch(
+      'venv-inc13',
+      'lib',
+      'python3.12',
+      'site-packages',
+      'nvidia',
+      'cu13',
+      'include',
+      'cccl',
+      'nv',
+      'target',
+    );
+    assert.deepEqual(toolkitIncludeDirsFor(lib).dirs, [join(cu13, 'include'), join(cu13, 'include', 'cccl')]);
+  });
+
+  test('the CUDA 12 wheels: headers from nvidia/cuda_runtime/include, CCCL from nvidia/cuda_cccl/include', () => {
+    const { site } = venv('venv-inc12');
+    const at = ['venv-inc12', 'lib', 'python3.12', 'site-packages', 'nvidia'];
+    const lib = touch(...at, 'cuda_nvrtc', 'lib', 'libnvrtc.so.12');
+    touch(...at, 'cuda_nvrtc', 'include', 'nvrtc.h'); // the nvrtc wheel's own include holds no toolkit header
+    touch(...at, 'cuda_runtime', 'include', 'cuda_fp16.h');
+    touch(...at, 'cuda_cccl', 'include', 'cuda', 'std', 'version');
+    assert.deepEqual(toolkitIncludeDirsFor(lib).dirs, [
+      join(site, 'nvidia', 'cuda_runtime', 'include'),
+      join(site, 'nvidia', 'cuda_cccl', 'include'),
+    ]);
+  });
+
+  test('a library named through a link: the include dir of where the link leads', () => {
+    const real = touch('tk-linked', 'lib64', 'libnvrtc.so.13');
+    touch('tk-linked', 'include', 'cuda_fp16.h');
+    mkdirSync(join(root, 'links', 'lib'), { recursive: true });
+    const link = join(root, 'links', 'lib', 'libnvrtc.so.13');
+    symlinkSync(real, link);
+    assert.deepEqual(toolkitIncludeDirsFor(link).dirs, [join(root, 'tk-linked', 'include')]);
+  });
+
+  test('no header anywhere: no dirs, and every place looked at', () => {
+    const lib = touch('bare', 'nvidia', 'cu13', 'lib', 'libnvrtc.so.13');
+    const r = toolkitIncludeDirsFor(lib);
+    assert.deepEqual(r.dirs, []);
+    assert.deepEqual(r.looked, [
+      join(root, 'bare', 'nvidia', 'cu13', 'include'),
+      join(root, 'bare', 'nvidia', 'include'),
+    ]);
+  });
+});
+
+describe('nvrtcBuiltinsFor and NvrtcBuiltinsError', () => {
+  test('the soname of the same release beside libnvrtc, else a fuller version of it; the alt build its own', () => {
+    const lib = touch('bi', 'lib', 'libnvrtc.so.13');
+    const exact = touch('bi', 'lib', 'libnvrtc-builtins.so.13.0');
+    touch('bi', 'lib', 'libnvrtc-builtins.so.12.9'); // another release: never it
+    assert.deepEqual(nvrtcBuiltinsFor(lib, 13, 0), {
+      name: 'libnvrtc-builtins.so.13.0',
+      found: exact,
+      looked: [join(root, 'bi', 'lib')],
+    });
+    const lib2 = touch('bi2', 'lib64', 'libnvrtc.so.13');
+    const fuller = touch('bi2', 'lib64', 'libnvrtc-builtins.so.13.0.88');
+    assert.equal(nvrtcBuiltinsFor(lib2, 13, 0).found, fuller);
+    const alt = touch('bi2', 'lib64', 'libnvrtc.alt.so.13');
+    assert.equal(nvrtcBuiltinsFor(alt, 13, 0).name, 'libnvrtc-builtins.alt.so.13.0');
+    assert.equal(nvrtcBuiltinsFor(alt, 13, 0).found, undefined);
+    assert.deepEqual(nvrtcBuiltinsFor('libnvrtc.so.13', 13, 0).looked, [], 'a bare soname: never the cwd');
+  });
+
+  test('missing: the error names the library, where it looked and what to install', () => {
+    const lib = touch('bi-missing', 'nvidia', 'cu13', 'lib', 'libnvrtc.so.13');
+    const s = nvrtcBuiltinsFor(lib, 13, 0);
+    assert.equal(s.found, undefined);
+    const err = new NvrtcBuiltinsError('nvrtcCompileProgram', lib, s.name, s.looked, s.found);
+    assert.match(err.message, /^nvrtcCompileProgram failed: NVRTC_ERROR_BUILTIN_OPERATION_FAILURE \(7\): /);
+    assert.ok(err.message.includes('libnvrtc-builtins.so.13.0 is missing'), err.message);
+    assert.ok(
+      err.message.includes(`looked in ${join(root, 'bi-missing', 'nvidia', 'cu13', 'lib')}`),
+      err.message,
+    );
+    assert.match(err.message, /pip install nvidia-cuda-nvrtc/);
+    assert.match(err.message, /CUOP_NVRTC_PATH/);
+    const back = reviveError(JSON.parse(JSON.stringify(err)));
+    assert.ok(back instanceof NvrtcBuiltinsError);
+    assert.equal(back.code, 7);
+    assert.deepEqual(back.looked, s.looked);
+  });
+
+  test('present but not loading, or loaded and still failing: the message says which', () => {
+    const notLoading = new NvrtcBuiltinsError(
+      'c',
+      '/x/libnvrtc.so.13',
+      'b',
+      ['/x'],
+      '/x/b',
+      'invalid ELF header',
+    );
+    assert.match(notLoading.message, /\/x\/b is there but does not load \(invalid ELF header\)/);
+    const loaded = new NvrtcBuiltinsError('c', '/x/libnvrtc.so.13', 'b', ['/x'], '/x/b');
+    assert.match(
+      loaded.message,
+      /was loaded, yet NVRTC could not use it: it must come from the same release/,
     );
   });
 });
