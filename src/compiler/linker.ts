@@ -148,7 +148,9 @@ export function lacksDeviceRuntime(log: string): boolean {
 
 /**
  * A link under a `deviceRuntime` preference: `attempt(false)` first for 'auto', then `attempt(true)` when that
- * failed for want of the device runtime. `available`: whether the linker has the library at all.
+ * failed with a LinkError. The retry does not depend on the linker's wording (lacksDeviceRuntime is for messages):
+ * a link the device runtime does not fix fails again, and the first error, without the library, is the one thrown.
+ * `available`: whether the linker has the library at all.
  */
 export async function linkWithDeviceRuntime<T>(
   preference: boolean | 'auto' | undefined,
@@ -160,7 +162,11 @@ export async function linkWithDeviceRuntime<T>(
   try {
     return await attempt(false);
   } catch (e) {
-    if (available && e instanceof LinkError && lacksDeviceRuntime(e.log)) return attempt(true);
-    throw e;
+    if (!available || !(e instanceof LinkError)) throw e;
+    try {
+      return await attempt(true);
+    } catch {
+      throw e;
+    }
   }
 }
