@@ -64,8 +64,8 @@ test('--format prometheus prints every family of all processes, parseable, with 
   assert.equal(sampleValue(families, 'cuop_cache_read_bytes_total'), stats.all.bytesRead);
   assert.equal(sampleValue(families, 'cuop_cache_hit_ratio'), stats.all.hitRate);
   assert.equal(sampleValue(families, 'cuop_cache_stats_files'), stats.processFiles);
-  // Without --format: the JSON, as before.
-  const plain = cuop(['cache', '--cache-dir', dir, 'stats']);
+  // --json: the same document as --format json.
+  const plain = cuop(['cache', '--cache-dir', dir, 'stats', '--json']);
   assert.deepEqual((JSON.parse(plain.stdout) as CacheStats).all, stats.all);
 });
 
@@ -74,6 +74,6 @@ test('an unknown --format is refused with the choices, and prints no metrics', (
   dirs.push(dir);
   const r = cuop(['cache', '--cache-dir', dir, 'stats', '--format', 'xml']);
   assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /argument 'xml' is invalid\. Allowed choices are json, prometheus/);
+  assert.match(r.stderr, /argument 'xml' is invalid\. Allowed choices are text, json, prometheus/);
   assert.equal(r.stdout, '');
 });
