@@ -186,7 +186,10 @@ const what = (ctx: Context): string =>
     : `to the ${ctx.arch} image (jit.compile; no GPU driver here, so no module load)`;
 
 /** First compile, in-process repeat, fresh-process disk hit and (configured) remote hit of one kernel. */
-async function kernelRows(name: KernelName, ctx: Context): Promise<BenchRow[]> {
+async function kernelRows(name: KernelName, run: Context): Promise<BenchRow[]> {
+  // A salt per kernel: GEMM 256 and 1024 use the same kernel, and the 256 rows' compile (published to the remote
+  // tier too) must not turn the 1024 compile into a hit.
+  const ctx: Context = { ...run, salt: `${run.salt}-${name}` };
   const spec = kernelSpec(name, ctx.smCount);
   const about = describeKernel(name, spec);
   const dir = join(ctx.scratch, name);
