@@ -77,6 +77,7 @@ export * from './api/index.js';
 export type {
   BundleExportOptions,
   BundleImportOptions,
+  CacheEntryInfo,
   CacheSharing,
   Codec,
   CompileExtras,
@@ -84,6 +85,7 @@ export type {
   DependencyRecord,
   EvictionReason,
   ExpectedIdentity,
+  InspectedEntry,
   IntegrityProblem,
   KeyInput,
   LookupTier,
