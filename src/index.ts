@@ -3,6 +3,7 @@ export {
   CuopError,
   CudaError,
   NvrtcError,
+  NvrtcBuiltinsError,
   LibraryNotFoundError,
   reviveError,
   type ErrorDetails,
