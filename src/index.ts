@@ -3,6 +3,7 @@ export {
   CuopError,
   CudaError,
   NvrtcError,
+  NvrtcBuiltinsError,
   LibraryNotFoundError,
   reviveError,
   type ErrorDetails,
@@ -77,6 +78,7 @@ export * from './api/index.js';
 export type {
   BundleExportOptions,
   BundleImportOptions,
+  CacheEntryInfo,
   CacheSharing,
   Codec,
   CompileExtras,
@@ -84,6 +86,7 @@ export type {
   DependencyRecord,
   EvictionReason,
   ExpectedIdentity,
+  InspectedEntry,
   IntegrityProblem,
   KeyInput,
   LookupTier,

@@ -17,22 +17,32 @@ interface Field {
   readonly always: boolean;
 }
 
-/** `## cuop <command>` sections → their table rows (`field` and whether it is always present). */
+/**
+ * `## cuop <command>` sections → the rows of their field tables (`field` and whether it is always present). Only
+ * tables whose header starts with `field` describe the document; others (doctor's checks by id, bench's rows by
+ * group) are prose in table form and must not count as fields.
+ */
 export function documentedShapes(markdown: string): Map<string, Field[]> {
   const out = new Map<string, Field[]>();
   let current: Field[] | undefined;
+  let inFieldTable = false;
+  let previous = '';
   for (const line of markdown.split('\n')) {
     const heading = /^## cuop (.+)$/.exec(line);
     if (heading) {
       current = [];
       out.set(heading[1]!.trim(), current);
+      previous = line;
       continue;
     }
     if (/^#{1,2} /.test(line)) current = undefined;
     // Cells split at pipes that are not escaped (`string \| null` is one cell).
     const cells = line.split(/(?<!\\)\|/).map((c) => c.trim());
+    const isRow = line.startsWith('|');
+    if (isRow && !previous.startsWith('|')) inFieldTable = cells[1] === 'field';
+    previous = line;
     const field = /^`([^`]+)`$/.exec(cells[1] ?? '');
-    if (current && line.startsWith('|') && field)
+    if (current && isRow && inFieldTable && field)
       current.push({ path: field[1]!, always: cells[3] === 'always' });
   }
   return out;
@@ -89,13 +99,25 @@ before(async () => {
   docs.set('cache clear', cuopJson([...fresh, 'clear', '--json']));
   // A variable set, so that `settings` has a row to check.
   docs.set('info', cuopJson(['info', '--json'], { CUOP_CACHE_DIR: dir, CUOP_CACHE_MAX_SIZE: '2GB' }));
+  // Exit 0 here (nvcc compiles; no driver is a warning), and on a GPU host.
+  docs.set('doctor', cuopJson(['doctor', '--json'], { CUOP_CACHE_DIR: dir }));
+  // One kernel's rows (compile, memory, disk, remote): kernel, series, ratio and skipped all appear. The bench
+  // works in a scratch dir of its own; CUOP_CACHE_DIR keeps its child processes off the user's cache.
+  docs.set(
+    'bench',
+    cuopJson(['bench', '--quick', '--json', '--only', 'gemm-256'], {
+      CUOP_CACHE_DIR: join(work, 'bench-default'),
+    }),
+  );
 });
 
 test('docs/cli-json.md documents every command that prints JSON', () => {
   for (const cmd of docs.keys())
     assert.ok(shapes.has(cmd), `no "## cuop ${cmd}" section in docs/cli-json.md`);
-  for (const [cmd, fields] of shapes)
-    if (docs.has(cmd)) assert.ok(fields.length > 0, `the ${cmd} section has no field table`);
+  for (const [cmd, fields] of shapes) {
+    assert.ok(docs.has(cmd), `docs/cli-json.md documents "cuop ${cmd}", which this test does not run`);
+    assert.ok(fields.length > 0, `the ${cmd} section has no field table`);
+  }
 });
 
 test('each --json document has the fields docs/cli-json.md marks always, and no undocumented top-level one', () => {
@@ -124,6 +146,18 @@ test('the documents describe the cache they ran on (not just the right names)', 
     dir: join((docs.get('cache import') as { path: string }).path, '..', 'fresh'),
     cleared: true,
   });
+  const doctor = docs.get('doctor') as { ok: boolean; checks: { id: string; details?: { path?: string } }[] };
+  assert.equal(doctor.ok, true);
+  assert.equal(
+    doctor.checks.find((c) => c.id === 'cache-dir')?.details?.path,
+    (docs.get('cache dir') as { dir: string }).dir,
+  );
+  const bench = docs.get('bench') as { groups: string[]; rows: { name: string }[] };
+  assert.deepEqual(bench.groups, ['gemm-256']);
+  assert.deepEqual(
+    bench.rows.map((r) => r.name),
+    ['gemm-256/compile', 'gemm-256/memory hit', 'gemm-256/disk hit', 'gemm-256/remote hit'],
+  );
   const info = docs.get('info') as { settings: { name: string; value: unknown }[] };
   assert.deepEqual(
     info.settings.map((s) => [s.name, s.value]),
@@ -137,7 +171,8 @@ test('the documents describe the cache they ran on (not just the right names)', 
 test('the doc parser reads the tables (a check of the check)', () => {
   const parsed = documentedShapes(
     '## cuop x\n\n| field | type | present | meaning |\n| --- | --- | --- | --- |\n' +
-      '| `a` | string \\| null | always | … |\n| `b.c` | number | when set | … |\n## other\n| `z` | t | always | … |\n',
+      '| `a` | string \\| null | always | … |\n| `b.c` | number | when set | … |\n\n| id | details |\n| --- | --- |\n' +
+      '| `y` | not a field |\n## other\n| `z` | t | always | … |\n',
   );
   assert.deepEqual([...parsed.keys()], ['x']);
   assert.deepEqual(parsed.get('x'), [

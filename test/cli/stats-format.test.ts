@@ -64,9 +64,15 @@ test('--format prometheus prints every family of all processes, parseable, with 
   assert.equal(sampleValue(families, 'cuop_cache_read_bytes_total'), stats.all.bytesRead);
   assert.equal(sampleValue(families, 'cuop_cache_hit_ratio'), stats.all.hitRate);
   assert.equal(sampleValue(families, 'cuop_cache_stats_files'), stats.processFiles);
-  // --json: the same document as --format json.
-  const plain = cuop(['cache', '--cache-dir', dir, 'stats', '--json']);
-  assert.deepEqual((JSON.parse(plain.stdout) as CacheStats).all, stats.all);
+  // --json is --format json; without either, the human form (--format text), which is not JSON.
+  const flag = cuop(['cache', '--cache-dir', dir, 'stats', '--json']);
+  assert.deepEqual((JSON.parse(flag.stdout) as CacheStats).all, stats.all);
+  const plain = cuop(['cache', '--cache-dir', dir, 'stats']);
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(plain.stdout, cuop(['cache', '--cache-dir', dir, 'stats', '--format', 'text']).stdout);
+  const first = plain.stdout.split('\n')[0] ?? '';
+  assert.ok(first.startsWith('cache dir') && first.endsWith(dir), plain.stdout);
+  assert.throws(() => JSON.parse(plain.stdout) as unknown, SyntaxError);
 });
 
 test('an unknown --format is refused with the choices, and prints no metrics', () => {
