@@ -1,11 +1,24 @@
 // The lookup: memory, then each tier below it in order, then the spec's family (kernels of modules, entries of
 // headers on disk). Every record from below memory is verified before use and copied up into the writable tiers
 // above the one that had it; a compile is published to every writable tier.
-import { dependencyChange } from './dependencies.js';
+import { dependencyChange, type Dependencies } from './dependencies.js';
 import { markHotPathRan } from './hot-path.js';
-import { memoizedFamilyKey, type KeySpec } from './key.js';
+import {
+  cacheKey,
+  dependentKey,
+  memoizedCacheKey,
+  memoizedFamilyKey,
+  sameStrings,
+  type KeySpec,
+} from './key.js';
 import { errorCode, errorText, type CacheLog } from './logger.js';
-import { matchingKeys, withCandidate, type Manifest } from './manifest.js';
+import {
+  matchingCandidates,
+  withCandidate,
+  withoutCandidate,
+  type Manifest,
+  type ManifestCandidate,
+} from './manifest.js';
 import type { CacheEntry, MemoryTier } from './memory-tier.js';
 import type { EntryMetadata } from './metadata.js';
 import type { StatsStore } from './stats.js';
@@ -67,6 +80,8 @@ export class LookupPipeline {
   /** Specs last found through their family: looked up there first (their own key's miss costs a failed open). */
   private readonly familyFirst = new WeakSet<KeySpec>();
   private readonly lastTouch = new Map<string, number>();
+  /** `family:key` of manifest candidates that disagreed with their entries: never answered, never written back. */
+  private readonly lies = new Set<string>();
   /** The leading tiers that answer synchronously (the lean path walks only these). */
   private readonly syncTiers: readonly CacheTier[];
 
@@ -227,28 +242,35 @@ export class LookupPipeline {
   ): CacheLookup | undefined {
     try {
       const family = memoizedFamilyKey(spec);
-      const search = (m: Manifest): CacheLookup | undefined => {
-        for (const k of matchingKeys(m, spec.nameExpressions)) {
+      const search = (m: Manifest, from: string): CacheLookup | undefined => {
+        for (const c of matchingCandidates(m, spec.nameExpressions)) {
+          const k = c.key;
           const resident = this.memory.peek(k);
           if (resident) {
+            const drop = (): boolean => (void this.memory.delete(k), true);
+            if (this.rejectCandidate(spec, family, c, resident.meta, from, 'memory', drop)) continue;
             this.noteMemoryHit(resident);
             return { key: k, entry: resident, tier: 'memory' };
           }
           for (const tier of this.syncTiers) {
             const rec = this.verifiedGetSync(tier, k, expect);
-            if (rec) return this.hit(tier, rec, as === 'shared' ? 'shared' : tier.name);
+            if (rec === undefined) continue;
+            const drop = (): boolean => !tier.capabilities.readOnly && (tier.deleteSync?.(k) ?? false);
+            if (this.rejectCandidate(spec, family, c, rec.meta, from, tier.name, drop)) break;
+            return this.hit(tier, rec, as === 'shared' ? 'shared' : tier.name);
           }
         }
         return undefined;
       };
       const known = this.manifests.get(family);
-      let found = known && search(known);
+      let found = known && search(known, 'memory');
       for (const tier of this.syncTiers) {
         if (found || !tier.readManifestSync) continue;
         const stored = tier.readManifestSync(family);
         if (stored) {
-          this.rememberManifest(stored);
-          found = search(stored);
+          const honest = this.withoutLies(stored);
+          this.rememberManifest(honest);
+          found = search(honest, tier.name);
         }
       }
       // Found through its family (headers on disk, a kernel of a module): look there first next time.
@@ -258,6 +280,59 @@ export class LookupPipeline {
       this.o.log.debug(`family lookup failed: ${errorText(e)}`);
       return undefined;
     }
+  }
+
+  /**
+   * A manifest only points at a key: the entry there must be the one its key says, for this family, these names and
+   * files on disk that hold now, as its own metadata (whose dependencies are in its key) says. True when it must not
+   * answer the spec. A candidate that disagrees with a sound entry is a lie: counted as corrupt, never answered and
+   * left out of the family's manifest from now on. An entry whose metadata does not describe its key is corrupt:
+   * removed (`drop`).
+   */
+  private rejectCandidate(
+    spec: KeySpec,
+    family: string,
+    c: ManifestCandidate,
+    meta: EntryMetadata,
+    /** Where the manifest came from, and where the entry. */
+    from: string,
+    entryTier: string,
+    drop: () => boolean,
+  ): boolean {
+    const own = sameStrings(c.names, spec.nameExpressions)
+      ? memoizedCacheKey(spec)
+      : cacheKey({ ...spec, nameExpressions: c.names });
+    const keyOf = (d: Dependencies | undefined): string =>
+      d ? dependentKey(own, d.files, d.absent, d.cwd) : own;
+    const deps = meta.dependencies;
+    if (keyOf(deps) === c.key) {
+      if (meta.familyKey === family) {
+        if (deps === undefined || dependencyChange(deps) === undefined) return false;
+        // The manifest's copy of the dependencies held a moment ago: a file changed since (no lie), or it lies.
+        if (JSON.stringify(c.dependencies) === JSON.stringify(deps)) return true;
+        return this.lie(family, c.key, "the manifest's dependencies are not the entry's", from);
+      }
+    } else if (keyOf(c.dependencies) !== c.key) {
+      return this.lie(family, c.key, 'the manifest points at another entry', from);
+    }
+    // The key is this family's, these names' and the manifest's files': the entry's metadata says otherwise.
+    this.o.hooks.corrupt(entryTier, c.key, 'metadata does not describe its key', drop());
+    return true;
+  }
+
+  private lie(family: string, key: string, problem: string, from: string): true {
+    this.lies.add(`${family}:${key}`);
+    const m = this.manifests.get(family);
+    if (m) this.manifests.set(family, withoutCandidate(m, key));
+    this.o.hooks.corrupt(`${from} manifest`, family, `${problem} (${key})`, false);
+    return true;
+  }
+
+  /** `m` without the candidates found to lie (see rejectCandidate). */
+  private withoutLies(m: Manifest): Manifest {
+    if (this.lies.size === 0) return m;
+    const candidates = m.candidates.filter((c) => !this.lies.has(`${m.family}:${c.key}`));
+    return candidates.length === m.candidates.length ? m : { ...m, candidates };
   }
 
   private rememberManifest(m: Manifest): void {
@@ -371,7 +446,8 @@ export class LookupPipeline {
   }
 
   private async addToManifest(family: string, candidate: Manifest['candidates'][number]): Promise<void> {
-    const next = withCandidate(this.manifestOf(family), family, candidate);
+    const known = this.manifestOf(family);
+    const next = withCandidate(known && this.withoutLies(known), family, candidate);
     this.rememberManifest(next);
     for (const t of this.tiers) {
       if (!t.writeManifest || t.capabilities.readOnly) continue;
@@ -429,8 +505,8 @@ export class LookupPipeline {
     const direct = at(key);
     if (direct) return direct;
     const manifest = this.manifestOf(memoizedFamilyKey(spec));
-    for (const k of manifest ? matchingKeys(manifest, spec.nameExpressions) : []) {
-      const f = at(k);
+    for (const c of manifest ? matchingCandidates(manifest, spec.nameExpressions) : []) {
+      const f = at(c.key);
       if (f) return f;
     }
     return undefined;

@@ -74,16 +74,16 @@ function holdsNames(c: ManifestCandidate, names: readonly string[]): boolean {
 }
 
 /**
- * The keys of candidates whose image holds every name asked for and whose files on disk are as they were read,
+ * The candidates whose image holds every name asked for and whose files on disk are as they were read,
  * newest first. Checking files costs a stat each (a hash only for files that changed), so it runs here, at lookup,
  * and never for a spec whose entry is found under its own key.
  */
-export function matchingKeys(manifest: Manifest, names: readonly string[]): string[] {
-  const keys: string[] = [];
+export function matchingCandidates(manifest: Manifest, names: readonly string[]): ManifestCandidate[] {
+  const out: ManifestCandidate[] = [];
   for (const c of manifest.candidates) {
     if (!holdsNames(c, names)) continue;
     if (c.dependencies && dependencyChange(c.dependencies) !== undefined) continue;
-    keys.push(c.key);
+    out.push(c);
   }
-  return keys;
+  return out;
 }
