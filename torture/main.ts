@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { failed, markdownTable, withWorkDir, type Figure, type Scenario } from './figures.js';
 
 // Each scenario module default-exports a Scenario; add new ones here (one line each).
-const SCENARIOS: (() => Promise<{ default: Scenario }>)[] = [];
+const SCENARIOS: (() => Promise<{ default: Scenario }>)[] = [
+  () => import('./hostile.js'),
+  () => import('./bad-input.js'),
+];
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);

@@ -4,7 +4,7 @@
 import { dependencyChange } from './dependencies.js';
 import { markHotPathRan } from './hot-path.js';
 import { memoizedFamilyKey, type KeySpec } from './key.js';
-import { errorCode, errorText, type CacheLog } from './logger.js';
+import { errorCode, errorText, writeFailureKind, type CacheLog } from './logger.js';
 import { matchingKeys, withCandidate, type Manifest } from './manifest.js';
 import type { CacheEntry, MemoryTier } from './memory-tier.js';
 import type { EntryMetadata } from './metadata.js';
@@ -362,7 +362,7 @@ export class LookupPipeline {
         this.o.stats.markDirty();
         const where = t.capabilities.persistent && 'root' in t ? ` at ${String(t.root)}` : '';
         this.o.log.warnOnce(
-          `write-${t.name}`,
+          writeFailureKind(t.name),
           `cannot write to the ${t.name} cache${where} (${errorCode(e)}: ${errorText(e)}); kernels stay ` +
             `cached in memory and are recompiled in new processes.`,
         );
