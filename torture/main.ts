@@ -10,6 +10,8 @@ import { failed, markdownTable, withWorkDir, type Figure, type Scenario } from '
 const SCENARIOS: (() => Promise<{ default: Scenario }>)[] = [
   () => import('./faults.js'),
   () => import('./crashes.js'),
+  () => import('./hostile.js'),
+  () => import('./bad-input.js'),
 ];
 
 async function main(): Promise<void> {

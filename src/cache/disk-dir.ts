@@ -12,7 +12,7 @@ import {
   FORMAT_FILE,
   NODE_COMPILE_CACHE,
 } from './layout.js';
-import { errorCode, errorText, type CacheLog } from './logger.js';
+import { errorCode, errorText, writeFailureKind, type CacheLog } from './logger.js';
 import {
   createFileSync,
   ensureTrustedDir,
@@ -134,6 +134,7 @@ export function openCacheDir(
         `leaving it alone and caching in memory only. Upgrade cuop or use another CUOP_CACHE_DIR.`,
     );
   }
+  let unmarked: unknown;
   try {
     // Empty, or only what cuop makes first: complete the marker before anything else (another process may be
     // opening the directory at this moment and must see a cuop cache in the making).
@@ -144,8 +145,9 @@ export function openCacheDir(
     ) {
       try {
         markNew(root, rule);
-      } catch {
-        // unwritable: it stays empty, and the read-only case below says so
+      } catch (e) {
+        // Unwritable (read-only, no space left): it stays as it was, with nothing to read; said below.
+        unmarked = e;
       }
     }
     if (!adoptable(root, rule)) {
@@ -159,11 +161,21 @@ export function openCacheDir(
   } catch (e) {
     return unsafe(root, `it cannot be listed (${errorCode(e)})`);
   }
+  if (unmarked !== undefined) {
+    // No marker could be written, so no directories are made either: a tree without the marker would read as a
+    // foreign directory to every later process, long after the disk has room again.
+    return refuse(
+      writeFailureKind('disk'),
+      `cannot initialise the cache directory ${given} (${errorCode(unmarked)}: ${errorText(unmarked)}); ` +
+        `kernels are cached in memory only.`,
+    );
+  }
   const layout = new CacheLayout(root);
   const readOnly = (e: unknown): CacheLayout => {
-    // Read-only but otherwise fine: keep serving reads; writes will fail and be counted.
+    // Read-only but otherwise fine: keep serving reads; writes will fail and be counted, and not warned again
+    // (the same kind as the publish's write failure).
     log.warnOnce(
-      'dir-readonly',
+      writeFailureKind('disk'),
       `cannot initialise the cache directory ${given} (${errorCode(e)}: ${errorText(e)}); ` +
         `existing entries are still read, new ones are kept in memory only.`,
     );

@@ -34,6 +34,12 @@ export class CacheLog {
   }
 }
 
+/**
+ * The warn-once kind of a failed write to a tier: shared by the disk directory's "cannot initialise" (which already
+ * says new entries stay in memory) and the publish that then fails, so that a process warns once, not twice.
+ */
+export const writeFailureKind = (tier: string): string => `write-${tier}`;
+
 export function errorCode(e: unknown): string {
   if (e && typeof e === 'object' && 'code' in e && typeof (e as { code: unknown }).code === 'string') {
     return (e as { code: string }).code;

@@ -11,7 +11,7 @@ import {
   sameStrings,
   type KeySpec,
 } from './key.js';
-import { errorCode, errorText, type CacheLog } from './logger.js';
+import { errorCode, errorText, writeFailureKind, type CacheLog } from './logger.js';
 import {
   matchingCandidates,
   withCandidate,
@@ -437,7 +437,7 @@ export class LookupPipeline {
         this.o.stats.markDirty();
         const where = t.capabilities.persistent && 'root' in t ? ` at ${String(t.root)}` : '';
         this.o.log.warnOnce(
-          `write-${t.name}`,
+          writeFailureKind(t.name),
           `cannot write to the ${t.name} cache${where} (${errorCode(e)}: ${errorText(e)}); kernels stay ` +
             `cached in memory and are recompiled in new processes.`,
         );

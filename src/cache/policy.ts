@@ -227,6 +227,9 @@ export function resolvePolicy(
     if (problem) onEnvProblem(problem);
     else out[field] = value(settings); // the default when unset: the same as DEFAULT_POLICY's
   }
+  // Not a policy field, but read by the cache (cacheDisabled): a bad value is said too, and the disk cache stays on.
+  const disable = settingsProblem(settings, 'CUOP_CACHE_DISABLE');
+  if (disable) onEnvProblem(disable);
   for (const [k, v] of Object.entries(input)) {
     if (v === undefined) continue;
     const parse = (FIELDS as Record<string, FieldParser | undefined>)[k];

@@ -79,9 +79,13 @@ export function createFileSync(path: string, data: string | Buffer, rule: TrustR
     fs.fchmodSync(fd, fileMode(rule));
     fs.writeFileSync(fd, data);
     if (sync) fs.fsyncSync(fd);
-  } finally {
+  } catch (e) {
+    // The file is this call's own (O_EXCL): a write that failed (ENOSPC, EDQUOT) leaves no empty or partial file.
     fs.closeSync(fd);
+    fs.rmSync(path, { force: true });
+    throw e;
   }
+  fs.closeSync(fd);
 }
 
 export async function createFile(
@@ -96,9 +100,13 @@ export async function createFile(
     await fh.writeFile(data);
     await fh.sync();
     if (mtimeMs !== undefined) await fh.utimes(mtimeMs / 1000, mtimeMs / 1000);
-  } finally {
+  } catch (e) {
+    // As createFileSync: a write that failed leaves no empty or partial file of this call's behind.
     await fh.close();
+    await fs.promises.rm(path, { force: true });
+    throw e;
   }
+  await fh.close();
 }
 
 /**

@@ -147,6 +147,30 @@ function lowerNames(ptx: string, expressions: readonly string[]): Record<string,
   return lowered;
 }
 
+/**
+ * nvcc runs its steps (the host preprocessor, cicc, ptxas) through a shell, each argument in double quotes: inside
+ * them `$(…)`, `${…}` and backticks run or expand, and a backslash escapes the closing quote (the next argument is
+ * then shell syntax). NVRTC has no shell; nvcc gets no argument holding one of these (a TypeError names it).
+ */
+const SHELL_ACTIVE = process.platform === 'win32' ? /[$`]/ : /[$`\\]/;
+
+function checkShellSafe(args: readonly string[], userOptions: readonly string[]): void {
+  for (const a of args) {
+    const m = SHELL_ACTIVE.exec(a);
+    if (!m) continue;
+    const i = userOptions.indexOf(a);
+    const what =
+      i >= 0
+        ? `options[${i}] (${JSON.stringify(a)})`
+        : `the nvcc argument ${JSON.stringify(a)} (from TMPDIR)`;
+    throw new TypeError(
+      `compile request: ${what} holds ${JSON.stringify(m[0])}, which nvcc would hand to a shell (it runs its ` +
+        `steps through sh, where $, \` and \\ are not plain characters); refused. Spell the value without it, or ` +
+        `use NVRTC, which runs no shell.`,
+    );
+  }
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -327,6 +351,7 @@ export class NvccCompiler implements Compiler {
       const args = ['-x', 'cu', ...kindFlags, `-arch=${target}`, `-I${srcDir}`, '-MD', '-MF', depfile];
       if (keepPtx) args.push('-keep', `--keep-dir=${workDir}`);
       args.push(...userOptions, srcName, '-o', out);
+      checkShellSafe(args, userOptions);
 
       const started = performance.now();
       const startedWall = Date.now();
@@ -395,6 +420,7 @@ export class NvccCompiler implements Compiler {
     const out = join(workDir, 'names.ptx');
     const rdc = isRelocatable(userOptions) ? [] : ['-rdc=true'];
     const args = ['-x', 'cu', '-ptx', `-arch=${virtualArch}`, ...rdc, `-I${srcDir}`, ...userOptions, srcName];
+    checkShellSafe([...args, out], userOptions);
     const r = await this.runNvcc(
       [...args, '-o', out],
       srcDir,

@@ -242,6 +242,7 @@ test('7. a bad CUOP_* variable warns once, naming it and the value, and the defa
     ['CUOP_CACHE_MAX_SIZE', '99999999999999999999TB', /too large \(at most 9007199254740991 bytes/],
     ['CUOP_CACHE_SHARED', 'everyone', /'private' or 'group'/],
     ['CUOP_DEBUG', 'verbose', /true or false/],
+    ['CUOP_CACHE_DISABLE', 'maybe', /expected 1 or true/],
   ] as const) {
     const log = recordingLogger();
     const c = new KernelCache({ dir: null, env: { [variable]: value }, logger: log.logger });
@@ -282,3 +283,59 @@ test('8. stats files of dead processes are folded into the total once they pile 
   await again.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+test(
+  '9. a full disk at first use: one warning, no empty or half-written file left, and the dir usable once there is room',
+  {
+    skip:
+      process.getuid?.() !== 0
+        ? 'needs root (to mount a tmpfs), as on the CI machine'
+        : spawnSync('mount', ['--version']).status !== 0
+          ? 'no mount'
+          : false,
+  },
+  (t) => {
+    const at = mkdtempSync(join(tmpdir(), 'cuop-full-'));
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1024k', 'tmpfs', at], { encoding: 'utf8' });
+    if (m.status !== 0) {
+      t.skip(`mount is not permitted here (${m.stderr.trim()})`);
+      rmSync(at, { recursive: true, force: true });
+      return;
+    }
+    try {
+      const fillers: string[] = [];
+      for (const [size, tag] of [
+        [65536, 'big'],
+        [512, 'small'],
+      ] as const) {
+        for (let i = 0; ; i++) {
+          const p = join(at, `${tag}-${i}`);
+          try {
+            writeFileSync(p, Buffer.alloc(size, 1));
+            fillers.push(p);
+          } catch {
+            rmSync(p, { force: true });
+            break;
+          }
+        }
+      }
+      const dir = join(at, 'cache');
+      const full = lookupInChild(dir, 31);
+      assert.equal(full.tier, 'compiled');
+      assert.equal(full.warns.length, 1, `one warning, not one per failed write: ${full.warns.join(' | ')}`);
+      assert.match(full.warns[0] ?? '', /ENOSPC/);
+      const files = (p: string): string[] =>
+        lstatSync(p).isDirectory() ? readdirSync(p).flatMap((n) => files(join(p, n))) : [p];
+      assert.deepEqual(existsSync(dir) ? files(dir) : [], [], 'no empty or partial file left behind');
+      for (const p of fillers) rmSync(p);
+      const roomy = lookupInChild(dir, 31);
+      assert.deepEqual(roomy.warns, [], 'with room again the dir is a cache, not "a foreign directory"');
+      assert.equal(roomy.dir !== null, true);
+      assert.equal(roomy.tier, 'compiled');
+      assert.equal(lookupInChild(dir, 31).tier, 'disk');
+    } finally {
+      spawnSync('umount', [at]);
+      rmSync(at, { recursive: true, force: true });
+    }
+  },
+);

@@ -220,6 +220,37 @@ describe('NvccCompiler', () => {
     }
   });
 
+  test('nvcc runs its steps through a shell: an argument with $, a backtick or a backslash is refused, nothing runs', async () => {
+    const sentinels = mkdtempSync(join(tmpdir(), 'cuop-sentinels-'));
+    const attempts: string[][] = [
+      [`-DX=$(touch ${sentinels}/dollar)`],
+      [`-DX=\`touch ${sentinels}/backtick\``],
+      [`-I/tmp/$(touch ${sentinels}/include)`],
+      [`-DX=\${Y:-$(touch ${sentinels}/brace)}`],
+      // a trailing backslash escapes nvcc's closing quote: the next argument becomes shell syntax
+      ['-DX=a\\', `-DY=;touch ${sentinels}/backslash;#`],
+    ];
+    for (const options of attempts) {
+      const err = await rejection(
+        nvcc.compile({ source: 'extern "C" __global__ void k() {}', arch: 'sm_90', options }),
+      );
+      assert.ok(
+        err instanceof TypeError && /would hand to a shell/.test(err.message),
+        `${options}: ${String(err)}`,
+      );
+    }
+    assert.deepEqual(readdirSync(sentinels), [], 'no payload ran');
+    // what a shell does not expand inside double quotes is plain data: ; && | ' " and newlines compile
+    const plain = await nvcc.compile({
+      source: 'extern "C" __global__ void k() {}',
+      arch: 'sm_90',
+      options: [`-DX=1;touch ${sentinels}/semicolon && touch ${sentinels}/and | x "q" 'q'\nz`],
+    });
+    assert.ok(plain.image.length > 0);
+    assert.deepEqual(readdirSync(sentinels), []);
+    rmSync(sentinels, { recursive: true, force: true });
+  });
+
   test('temp dirs are removed after success and after failure', async () => {
     await Promise.allSettled([...memo.values()]);
     await rejection(nvcc.compile({ source: BAD_SOURCE, programName: 'bad.cu', arch: 'sm_90' }));
