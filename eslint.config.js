@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['build/', 'bundle/', 'dist/', 'node_modules/', '.gpu/', 'docs/api/'] },
+  {
+    ignores: [
+      'build/',
+      'bundle/',
+      'dist/',
+      'node_modules/',
+      '.gpu/',
+      'docs/api/',
+      '.stryker-tmp/',
+      'reports/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
