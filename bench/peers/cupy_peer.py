@@ -12,9 +12,10 @@ spec.json: {"kernels": [{"kernel", "file", "name", "options"}], "cacheDir", "res
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+
+from fresh_process import fresh_samples
 
 CHILD = r"""
 import json, sys, time
@@ -69,18 +70,7 @@ def main() -> None:
             get()
         rows.append({"kernel": k["kernel"], "series": "memory hit", "ms": (time.perf_counter() - t) * 1000 / n,
                      "method": f"the same RawModule + get_function repeated in the same process (CuPy's own caches), mean of {n}"})
-        samples, failure = [], None
-        for _ in range(spec["restarts"]):
-            try:
-                r = subprocess.run([sys.executable, "-c", CHILD, spec_path, str(i)], capture_output=True, text=True,
-                                   timeout=spec["timeoutS"], env=os.environ.copy())
-            except subprocess.TimeoutExpired:
-                failure = f"the fresh process timed out after {spec['timeoutS']} s"
-                break
-            if r.returncode != 0:
-                failure = f"the fresh process failed: {(r.stderr.strip().splitlines() or ['?'])[-1][:200]}"
-                break
-            samples.append(json.loads(r.stdout.strip().splitlines()[-1])["ms"])
+        samples, failure = fresh_samples([CHILD, spec_path, str(i)], spec["restarts"], spec["timeoutS"])
         method = (f"a fresh Python process over the warm CUPY_CACHE_DIR: RawModule + get_function, timed after "
                   f"import and context; median of {spec['restarts']}")
         if failure:

@@ -13,9 +13,10 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
+
+from fresh_process import fresh_samples
 
 KERNEL = r'''
 import triton
@@ -131,18 +132,7 @@ def main() -> None:
             ready(matmul_kernel, a, n, bm, bn)
         rows.append({"kernel": k["kernel"], "series": "memory hit", "ms": (time.perf_counter() - t) * 1000 / reps,
                      "method": f"{what}: the same warmup() repeated in the same process (Triton's kernel cache), mean of {reps}"})
-        samples, failure = [], None
-        for _ in range(spec["restarts"]):
-            try:
-                r = subprocess.run([sys.executable, "-c", CHILD, str(n), f"{bm}x{bn}", mod_dir], capture_output=True,
-                                   text=True, timeout=spec["timeoutS"], env=os.environ.copy())
-            except subprocess.TimeoutExpired:
-                failure = f"the fresh process timed out after {spec['timeoutS']} s"
-                break
-            if r.returncode != 0:
-                failure = f"the fresh process failed: {(r.stderr.strip().splitlines() or ['?'])[-1][:200]}"
-                break
-            samples.append(json.loads(r.stdout.strip().splitlines()[-1])["ms"])
+        samples, failure = fresh_samples([CHILD, str(n), f"{bm}x{bn}", mod_dir], spec["restarts"], spec["timeoutS"])
         method = (f"{what}: a fresh Python process over the warm TRITON_CACHE_DIR, warmup() + module load timed "
                   f"after import and context; median of {spec['restarts']}")
         if failure:

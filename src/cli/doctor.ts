@@ -6,14 +6,13 @@ import { dirname, join } from 'node:path';
 import { KernelCache } from '../cache/kernel-cache.js';
 import { CACHE_FORMAT_VERSION } from '../cache/key.js';
 import { FORMAT_FILE } from '../cache/layout.js';
-import { CacheLog } from '../cache/logger.js';
 import { resolveCacheDir } from '../cache/policy.js';
-import { remoteTierFromSettings } from '../cache/redis-tier.js';
 import { trustRule, dirProblem } from '../cache/trust.js';
 import { NvccCompiler, NvrtcCompiler, selectCompiler, type Compiler } from '../compiler/index.js';
 import { driver, nvjitlink, nvrtc } from '../cuda/index.js';
 import { Device } from '../runtime/index.js';
 import { getSettings } from '../settings/index.js';
+import { gatherRemote } from './info.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -561,62 +560,52 @@ async function checkCacheDir(given: string | undefined, env: NodeJS.ProcessEnv):
 }
 
 async function checkRemote(env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
-  let tier;
-  try {
-    tier = remoteTierFromSettings(undefined, env, new CacheLog({ debug: () => {}, warn: () => {} }, false));
-  } catch (e) {
+  const r = await gatherRemote(env);
+  if (r && 'error' in r) {
+    const error = firstLine(new Error(r.error));
     return check(
       'remote',
       'fail',
-      `the remote tier is misconfigured: ${firstLine(e)}`,
+      `the remote tier is misconfigured: ${error}`,
       'fix or unset CUOP_REMOTE_CACHE and the remote settings (cuop info lists them)',
-      { configured: true, error: firstLine(e) },
+      { configured: true, error },
     );
   }
-  if (!tier)
+  if (!r)
     return check(
       'remote',
       'ok',
       'none configured (CUOP_REMOTE_CACHE=redis://host:6379 shares kernels across hosts)',
       undefined,
-      {
-        configured: false,
-      },
+      { configured: false },
     );
-  try {
-    const d = tier.describe();
-    const [first, ...rest] = await tier.ping(3);
-    const answered = rest.filter((ms): ms is number => ms !== undefined);
-    const signing = d['readOnly'] ? 'read-only (no CUOP_REMOTE_SECRET)' : `signs with key id ${d['signing']}`;
-    const details = {
-      configured: true,
-      url: d['url'],
-      prefix: d['prefix'],
-      reachable: first !== undefined,
-      connectMs: first ?? null,
-      roundTripMs: answered.length ? Math.min(...answered) : null,
-      readOnly: d['readOnly'],
-      signing: d['signing'],
-    };
-    if (first === undefined)
-      return check(
-        'remote',
-        'warn',
-        `${d['url']} is unreachable: lookups skip it (${signing})`,
-        'check the server and CUOP_REMOTE_CACHE; kernels are still cached on this host',
-        details,
-      );
-    const rtt = details.roundTripMs === null ? '?' : details.roundTripMs.toFixed(2);
+  const signing = r.readOnly ? 'read-only (no CUOP_REMOTE_SECRET)' : `signs with key id ${r.signing}`;
+  const details = {
+    configured: true,
+    url: r.url,
+    prefix: r.prefix,
+    reachable: r.reachable,
+    connectMs: r.connectMs,
+    roundTripMs: r.roundTripMs,
+    readOnly: r.readOnly,
+    signing: r.signing,
+  };
+  if (r.connectMs === null)
     return check(
       'remote',
-      'ok',
-      `${d['url']} reachable: connect ${first.toFixed(1)} ms, round trip ${rtt} ms; ${signing}`,
-      undefined,
+      'warn',
+      `${r.url} is unreachable: lookups skip it (${signing})`,
+      'check the server and CUOP_REMOTE_CACHE; kernels are still cached on this host',
       details,
     );
-  } finally {
-    await tier.close();
-  }
+  const rtt = r.roundTripMs === null ? '?' : r.roundTripMs.toFixed(2);
+  return check(
+    'remote',
+    'ok',
+    `${r.url} reachable: connect ${r.connectMs.toFixed(1)} ms, round trip ${rtt} ms; ${signing}`,
+    undefined,
+    details,
+  );
 }
 
 const STATUS_WORD: Record<CheckStatus, string> = { ok: 'ok', warn: 'WARN', fail: 'FAIL' };

@@ -25,7 +25,7 @@ export interface HostInfo {
   }[];
 }
 
-type RemoteInfo =
+export type RemoteInfo =
   | { error: string }
   | {
       url: string;
@@ -96,15 +96,11 @@ export async function gatherInfo(): Promise<HostInfo> {
   return info;
 }
 
-/** The shared tier, when one is configured: where, how it signs, and whether it answers now. */
-async function gatherRemote(): Promise<RemoteInfo | null> {
+/** The shared tier, when one is configured: where, how it signs, and whether it answers now (also `cuop doctor`). */
+export async function gatherRemote(env: NodeJS.ProcessEnv = process.env): Promise<RemoteInfo | null> {
   let tier;
   try {
-    tier = remoteTierFromSettings(
-      undefined,
-      process.env,
-      new CacheLog({ debug: () => {}, warn: () => {} }, false),
-    );
+    tier = remoteTierFromSettings(undefined, env, new CacheLog({ debug: () => {}, warn: () => {} }, false));
   } catch (e) {
     return { error: errorMessage(e) };
   }

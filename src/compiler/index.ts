@@ -27,7 +27,6 @@ export type { FileDependency, UntrackedInclude } from './include-scan.js';
 export {
   detectLinkInputKind,
   isRelocatable,
-  lacksDeviceRuntime,
   LinkError,
   LinkerUnavailableError,
   LINK_INPUT_KINDS,

@@ -69,7 +69,7 @@ export interface LinkSpec {
   readonly lto?: boolean;
   /**
    * Link the device runtime, libcudadevrt (kernels launching kernels). Default `'auto'`: only when the program
-   * needs it (its device-runtime calls are left undefined without it), since it makes an image ~200 KB larger and
+   * needs it (a link without it fails, then one with it is tried), since it makes an image ~200 KB larger and
    * ~25× slower to load. `true` always links it, as nvcc -rdc does; `false` never.
    */
   readonly deviceRuntime?: boolean | 'auto';

@@ -21,8 +21,8 @@ import { KernelCache } from '../../src/cache/kernel-cache.js';
 import { driverAvailable } from '../../src/cuda/driver.js';
 import { countingCompile, recordingLogger, specFor, tempDir as fixtureTempDir } from '../cache/fixtures.js';
 import { redisMissing, startRedis } from '../cache/redis-fixture.js';
+import { baseEnv, CLI, type Run } from './cli-fixture.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
 const quiet = recordingLogger().logger;
 const HOUR = 3_600_000;
@@ -38,23 +38,6 @@ function tempDir(tag: string): string {
 after(() => {
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of the test process without anything that would steer the CLI (CUOP_*, npm's, the runner's). */
-function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('CUOP_') || k.startsWith('npm_') || k.startsWith('NODE_TEST')) continue;
-    if (k === 'NODE_COMPILE_CACHE' || k === 'NODE_DISABLE_COMPILE_CACHE') continue;
-    env[k] = v;
-  }
-  return env;
-}
 
 function cuop(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Run {
   const r = spawnSync(process.execPath, [CLI, ...args], {

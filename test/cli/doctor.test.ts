@@ -5,7 +5,6 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { KernelCache } from '../../src/cache/kernel-cache.js';
 import type { DoctorCheck, DoctorReport } from '../../src/cli/doctor.js';
@@ -13,8 +12,7 @@ import { driverAvailable } from '../../src/cuda/driver.js';
 import { nvrtcBuiltinsFor } from '../../src/cuda/library-discovery.js';
 import { nvrtcLibraryLocation } from '../../src/cuda/nvrtc.js';
 import { countingCompile, recordingLogger, specFor, tempDir as fixtureTempDir } from '../cache/fixtures.js';
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+import { baseEnv, CLI, type Run } from './cli-fixture.js';
 
 const scratch: string[] = [];
 function tempDir(tag: string): string {
@@ -28,23 +26,6 @@ after(() => {
     rmSync(d, { recursive: true, force: true });
   }
 });
-
-/** The test process's environment without what steers the CLI (CUOP_*, npm's, the runner's). */
-function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('CUOP_') || k.startsWith('npm_') || k.startsWith('NODE_TEST')) continue;
-    if (k === 'NODE_COMPILE_CACHE' || k === 'NODE_DISABLE_COMPILE_CACHE') continue;
-    env[k] = v;
-  }
-  return env;
-}
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Run {
   const r = spawnSync(command, args, { encoding: 'utf8', env, timeout: 120_000 });

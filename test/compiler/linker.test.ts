@@ -5,13 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import {
-  detectLinkInputKind,
-  isRelocatable,
-  lacksDeviceRuntime,
-  LinkError,
-  NvlinkLinker,
-} from '../../src/compiler/index.js';
+import { detectLinkInputKind, isRelocatable, LinkError, NvlinkLinker } from '../../src/compiler/index.js';
 
 test('isRelocatable: the spellings of separate compilation', () => {
   for (const o of [
@@ -68,13 +62,4 @@ test('NvlinkLinker: identity from the toolkit; an arch mismatch is a LinkError',
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-test("lacksDeviceRuntime: an undefined device-runtime call, in either linker's words", () => {
-  assert.ok(
-    lacksDeviceRuntime("nvlink error   : Undefined reference to 'cudaGetParameterBufferV2' in 'dp.cu'"),
-  );
-  assert.ok(lacksDeviceRuntime('error   : Undefined reference to `cudaLaunchDeviceV2` in dp.cu'));
-  assert.ok(!lacksDeviceRuntime("nvlink error   : Undefined reference to '_Z5twicef' in 'caller.cu'"));
-  assert.ok(!lacksDeviceRuntime('ptxas fatal: out of registers'));
 });
