@@ -48,6 +48,18 @@ export const MAINTENANCE_LOCK = 'maintenance';
 /** A random-enough token for temp names (no crypto: a process's first randomBytes costs ~0.1 ms of setup). */
 const token = (): string => Math.random().toString(16).slice(2, 10).padEnd(8, '0');
 
+/** A root with '.', '..', '//' or a trailing '/' in it: normalized (by join) once, when its layout is made. */
+const UNNORMALIZED = /(^|\/)\.\.?(\/|$)|\/\/|.\/$|^$/;
+
+/**
+ * `root` + '/' + the parts. The root is a resolved path (realpath: absolute, normalized, no trailing separator
+ * unless it is '/') and the parts are names cuop generates (no separators, no '.' or '..'), so plain concatenation
+ * is what path.join would return, without its normalizing pass, which dominated a fresh process's path building
+ * (run once each, interpreted: ~0.1 ms of the first lookup on the CPU box).
+ */
+const under = (root: string, ...parts: string[]): string =>
+  (root.endsWith('/') ? root : root + '/') + parts.join('/');
+
 /**
  * Every path of a cache directory, in one place: the tier, the stats, the leases and maintenance ask it for their
  * files and never build a path themselves. Keys and family keys fan out by their first two hex digits.
@@ -59,14 +71,18 @@ export class CacheLayout {
   readonly tempDir: string;
   readonly locksDir: string;
   readonly statsDir: string;
+  /** The root the paths are built from (normalized). */
+  private readonly base: string;
 
   constructor(readonly root: string) {
-    this.kernelsDir = join(root, 'kernels');
-    this.metadataDir = join(root, 'metadata');
-    this.manifestsDir = join(root, 'manifests');
-    this.tempDir = join(root, 'temp');
-    this.locksDir = join(root, 'locks');
-    this.statsDir = join(root, 'stats');
+    const r = UNNORMALIZED.test(root) ? join(root) : root;
+    this.kernelsDir = under(r, 'kernels');
+    this.metadataDir = under(r, 'metadata');
+    this.manifestsDir = under(r, 'manifests');
+    this.tempDir = under(r, 'temp');
+    this.locksDir = under(r, 'locks');
+    this.statsDir = under(r, 'stats');
+    this.base = r;
   }
 
   /** The top-level directories, in the order they are created. */
@@ -79,19 +95,19 @@ export class CacheLayout {
   }
 
   metaShardDir(shard: string): string {
-    return join(this.metadataDir, shard);
+    return `${this.metadataDir}/${shard}`;
   }
 
   kernelShardDir(shard: string): string {
-    return join(this.kernelsDir, shard);
+    return `${this.kernelsDir}/${shard}`;
   }
 
   manifestShardDir(shard: string): string {
-    return join(this.manifestsDir, shard);
+    return `${this.manifestsDir}/${shard}`;
   }
 
   metaPath(key: string): string {
-    return join(this.metadataDir, key.slice(0, 2), `${key}.json`);
+    return `${this.metadataDir}/${key.slice(0, 2)}/${key}.json`;
   }
 
   kernelFileName(key: string, imageKind: 'cubin' | 'ptx' | 'ltoir', codecSuffix: string): string {
@@ -99,30 +115,30 @@ export class CacheLayout {
   }
 
   kernelPath(key: string, imageKind: 'cubin' | 'ptx' | 'ltoir', codecSuffix: string): string {
-    return join(this.kernelsDir, key.slice(0, 2), this.kernelFileName(key, imageKind, codecSuffix));
+    return `${this.kernelsDir}/${key.slice(0, 2)}/${this.kernelFileName(key, imageKind, codecSuffix)}`;
   }
 
   manifestPath(family: string): string {
-    return join(this.manifestsDir, family.slice(0, 2), `${family}.json`);
+    return `${this.manifestsDir}/${family.slice(0, 2)}/${family}.json`;
   }
 
   /** `name`: a key, or MAINTENANCE_LOCK. */
   lockPath(name: string): string {
-    return join(this.locksDir, `${name}.lock`);
+    return `${this.locksDir}/${name}.lock`;
   }
 
   rootFile(name: string): string {
-    return join(this.root, name);
+    return under(this.base, name);
   }
 
   /** A unique temp file for an entry's part ('kernel' | 'json') or a manifest, matching isTempName. */
   entryTemp(key: string, part: 'kernel' | 'json' | 'manifest', threadId: number): string {
-    return join(this.tempDir, `${key}.${process.pid}.${threadId}.${token()}.${part}`);
+    return `${this.tempDir}/${key}.${process.pid}.${threadId}.${token()}.${part}`;
   }
 
   /** A unique temp file for a root file, matching isTempName. */
   rootTemp(name: string): string {
-    return join(this.tempDir, `${name}.${process.pid}.${token()}`);
+    return `${this.tempDir}/${name}.${process.pid}.${token()}`;
   }
 }
 
