@@ -35,6 +35,7 @@ import {
   removePath,
   removePathAsync,
   UntrustedPathError,
+  type TrustedReadStat,
 } from './safe-fs.js';
 import type { CacheTier, TierCapabilities, TierEntryInfo, TierHooks, TierRecord } from './tier.js';
 import { repairChannel, traceClock, traceRepairMessage } from './trace.js';
@@ -260,7 +261,8 @@ export class DiskTier implements CacheTier {
     countBytes: boolean,
   ): TierRecord | { reason: string; paths: string[] } | undefined {
     const metaPath = this.layout.metaPath(key);
-    if (!this.shardDirOk(dirname(metaPath), false)) return undefined;
+    const shard = CacheLayout.shardOf(key);
+    if (!this.shardDirOk(this.layout.metaShardDir(shard), false)) return undefined;
     let text: string;
     try {
       text = readTrustedText(metaPath, this.opts.rule, MAX_METADATA_BYTES);
@@ -295,10 +297,12 @@ export class DiskTier implements CacheTier {
       return { reason: `format version ${meta.formatVersion}`, paths: both };
     if (meta.key !== key) return { reason: 'metadata describes another entry', paths: both };
     let stored: Buffer;
+    // The kernel file's mtime is the entry's LRU time (see touch): a hit within the touch interval skips its touch.
+    const seen: TrustedReadStat = {};
     try {
-      if (!this.shardDirOk(dirname(kernelPath), false))
+      if (!this.shardDirOk(this.layout.kernelShardDir(shard), false))
         return { reason: 'kernel file missing', paths: [metaPath] };
-      stored = readTrusted(kernelPath, this.opts.rule, meta.storedBytes);
+      stored = readTrusted(kernelPath, this.opts.rule, meta.storedBytes, seen);
     } catch (e) {
       if (errorCode(e) === 'ENOENT') return { reason: 'kernel file missing', paths: [metaPath] };
       const why = unusable(e);
@@ -319,7 +323,7 @@ export class DiskTier implements CacheTier {
       return { reason: `image is ${image.length} bytes, expected ${meta.rawBytes}`, paths: both };
     }
     if (countBytes) this.opts.hooks.bytesRead(stored.length + text.length);
-    return { key, image, meta };
+    return seen.mtimeMs === undefined ? { key, image, meta } : { key, image, meta, usedAt: seen.mtimeMs };
   }
 
   /**

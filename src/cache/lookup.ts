@@ -229,8 +229,13 @@ export class LookupPipeline {
     if (this.o.log.debugEnabled) this.o.log.debug(`hit ${as} ${rec.key}`);
     const entry = this.memory.insert(rec);
     // The LRU touch, synchronously: one utimes call (~3 µs warm) is cheaper than a timer or the process's first
-    // async fs call (0.1-0.3 ms cold), and survives a kill right after the hit.
-    if (tier.touch) this.touchIn(tier, rec.key, rec.meta, now, true);
+    // async fs call (0.1-0.3 ms cold), and survives a kill right after the hit. None when the tier saw a use
+    // within the touch interval (another process's touch, or the publish): that use is the last touch.
+    const seen = rec.usedAt;
+    if (seen !== undefined && now >= seen && now - seen < this.o.touchIntervalMs) {
+      const last = this.lastTouch.get(rec.key);
+      if (last === undefined || last < seen) this.lastTouch.set(rec.key, seen);
+    } else if (tier.touch) this.touchIn(tier, rec.key, rec.meta, now, true);
     return { key: rec.key, entry, tier: as };
   }
 

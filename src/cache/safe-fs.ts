@@ -22,14 +22,21 @@ const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW, O_WRONLY, O_CREAT, O_EXCL } = fs.const
 const READ_FLAGS = O_RDONLY | O_NONBLOCK | (O_NOFOLLOW ?? 0);
 const CREATE_FLAGS = O_WRONLY | O_CREAT | O_EXCL | (O_NOFOLLOW ?? 0);
 
+/** What readTrusted can report of the file it read, from the fstat it makes anyway. */
+export interface TrustedReadStat {
+  mtimeMs?: number;
+}
+
 /**
- * The bytes of a regular file of the tree, at most `maxBytes` (read up to maxBytes + 1 when `exact` is false, so a
- * file that grew shows up as longer). Throws the system error (ENOENT, ELOOP for a link, ...) or UntrustedPathError.
+ * The bytes of a regular file of the tree, at most `maxBytes` (read up to maxBytes + 1, so a file that grew shows
+ * up as longer). Throws the system error (ENOENT, ELOOP for a link, ...) or UntrustedPathError. `seen`, when given,
+ * gets the file's mtime.
  */
-export function readTrusted(path: string, rule: TrustRule, maxBytes: number): Buffer {
+export function readTrusted(path: string, rule: TrustRule, maxBytes: number, seen?: TrustedReadStat): Buffer {
   const fd = fs.openSync(path, READ_FLAGS);
   try {
     const st = fs.fstatSync(fd);
+    if (seen) seen.mtimeMs = st.mtimeMs;
     const problem = fileProblem(st, rule);
     if (problem) throw new UntrustedPathError(path, problem);
     if (st.size > maxBytes)

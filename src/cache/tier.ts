@@ -6,6 +6,11 @@ export interface TierRecord {
   readonly key: string;
   readonly image: Buffer;
   readonly meta: EntryMetadata;
+  /**
+   * When the tier last recorded a use of the entry (ms; the disk: its kernel file's mtime), where a read learns it
+   * for free: a hit within the touch interval of it needs no LRU touch. Not part of what is verified or stored.
+   */
+  readonly usedAt?: number;
 }
 
 /** What the requester knows independently of the stored data: a record that disagrees is corrupt. */

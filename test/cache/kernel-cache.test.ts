@@ -111,6 +111,26 @@ test('a disk hit touches the kernel mtime at once and never rewrites metadata; m
   assert.equal(Math.round(statSync(kernelPath).mtimeMs), now);
 });
 
+test("a disk hit within the touch interval of the kernel file's mtime (another process's touch) touches nothing", async () => {
+  const dir = tempDir('touch-recent');
+  let now = 1_000_000_000_000;
+  const clock = () => now;
+  const a = new KernelCache({ dir, logger: quiet, env: {}, clock });
+  const { key } = await a.getOrCompile(specFor(3), countingCompile(3).compile);
+  await a.close();
+  const kernelPath = join(dir, 'kernels', key.slice(0, 2), `${key}.cubin`);
+  now += 30_000; // within touchIntervalMs (60 s) of the publish
+  const b = new KernelCache({ dir, logger: quiet, env: {}, clock });
+  assert.equal((await b.getOrCompile(specFor(3), countingCompile(3).compile)).tier, 'disk');
+  await b.close();
+  assert.equal(Math.round(statSync(kernelPath).mtimeMs), now - 30_000, 'the recent use stands');
+  now += 40_000; // 70 s after it: this hit is the entry's last use
+  const c = new KernelCache({ dir, logger: quiet, env: {}, clock });
+  assert.equal((await c.getOrCompile(specFor(3), countingCompile(3).compile)).tier, 'disk');
+  assert.equal(Math.round(statSync(kernelPath).mtimeMs), now, 'touched');
+  await c.close();
+});
+
 test("a memory hit's use reaches the disk when the entry leaves memory before the flush (gzip entries too)", async () => {
   const dir = tempDir('touch-evict');
   let now = 1_000_000_000_000;
