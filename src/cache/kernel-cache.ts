@@ -219,7 +219,8 @@ export class KernelCache {
       setImmediate(() => this.startTimers()).unref();
     }
     this.lease ??= fleetLease;
-    this.log.debug(`cache dir ${this.dir ?? '(memory only)'} policy ${JSON.stringify(this.policy)}`);
+    if (this.log.debugEnabled)
+      this.log.debug(`cache dir ${this.dir ?? '(memory only)'} policy ${JSON.stringify(this.policy)}`);
   }
 
   private startTimers(): void {
