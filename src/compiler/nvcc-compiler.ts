@@ -84,7 +84,7 @@ export function findNvcc(options: { nvccPath?: string | undefined; env?: NodeJS.
 
 function asExecutable(p: string): string {
   try {
-    if (statSync(p).isDirectory()) return join(p, NVCC_EXE);
+    if (statSync(p, { throwIfNoEntry: false })?.isDirectory()) return join(p, NVCC_EXE);
   } catch {
     // not there: reported by whyNotExecutable
   }
@@ -93,7 +93,10 @@ function asExecutable(p: string): string {
 
 function whyNotExecutable(p: string): string | undefined {
   try {
-    if (!statSync(p).isFile()) return 'not a file';
+    // A missing candidate (most of PATH) without an exception: each thrown one cost ~30 µs in a fresh process.
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) return 'not found';
+    if (!st.isFile()) return 'not a file';
     accessSync(p, constants.X_OK);
     return undefined;
   } catch (err) {
