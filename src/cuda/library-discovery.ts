@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
 
@@ -33,6 +33,51 @@ export interface Candidate {
   readonly source: string;
 }
 
+/** Names numericCompare orders without ICU: lowercase letters, digits, '.' and '-', no digit run with a leading 0. */
+const SIMPLE_NAME = /^[a-z0-9.-]*$/;
+const LEADING_ZERO = /(^|[^0-9])0[0-9]/;
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+/**
+ * `a.localeCompare(b, undefined, { numeric: true })`, without ICU for the names discovery sorts (libnvrtc.so.13,
+ * cuda-12.4, python3.11): a process's first numeric collation builds an ICU collator, 5-6 ms measured on the CPU
+ * box, which every fresh process paid in a search that sorted two names. For names of lowercase letters, digits,
+ * '.' and '-' (digit runs without leading zeros) that collation orders character by character as ASCII does
+ * ('-' < '.' < digits < letters), a run of digits against a run of digits by value, a prefix first; any other name
+ * goes to localeCompare itself.
+ */
+export function numericCompare(a: string, b: string): number {
+  if (!SIMPLE_NAME.test(a) || !SIMPLE_NAME.test(b) || LEADING_ZERO.test(a) || LEADING_ZERO.test(b))
+    return a.localeCompare(b, undefined, { numeric: true });
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(j);
+    if (isDigit(ca) && isDigit(cb)) {
+      let ei = i;
+      while (ei < a.length && isDigit(a.charCodeAt(ei))) ei++;
+      let ej = j;
+      while (ej < b.length && isDigit(b.charCodeAt(ej))) ej++;
+      // No leading zeros: the longer run is the larger number, and runs of one length compare as text.
+      if (ei - i !== ej - j) return ei - i - (ej - j);
+      const x = a.slice(i, ei);
+      const y = b.slice(j, ej);
+      if (x !== y) return x < y ? -1 : 1;
+      i = ei;
+      j = ej;
+      continue;
+    }
+    if (ca !== cb) return ca - cb;
+    i++;
+    j++;
+  }
+  return a.length - i - (b.length - j);
+}
+
+/** Newest version first (b before a when b is higher), the order discovery tries names in. */
+const newestFirst = (a: string, b: string): number => numericCompare(b, a);
+
 const versionedFilesIn = (dir: string, stem: string): string[] => {
   let names: string[];
   try {
@@ -41,9 +86,7 @@ const versionedFilesIn = (dir: string, stem: string): string[] => {
     return [];
   }
   // Highest version first: libnvrtc.so.13 before libnvrtc.so.12 before libnvrtc.so.
-  return names
-    .filter((n) => !n.includes('alt') && !n.includes('builtins'))
-    .sort((a, b) => b.localeCompare(a, undefined, { numeric: true }));
+  return names.filter((n) => !n.includes('alt') && !n.includes('builtins')).sort(newestFirst);
 };
 
 export const NVRTC_LIBRARY: LibrarySpec = {
@@ -82,7 +125,69 @@ const libDirsOfToolkit = (root: string): string[] => [
   join(root, 'targets', 'sbsa-linux', 'lib'),
 ];
 
-const ldconfigPaths = (prefix: string): string[] => {
+/** The dynamic loader's cache, which `ldconfig -p` prints (glibc). */
+export const LD_SO_CACHE = '/etc/ld.so.cache';
+
+const LD_CACHE_MAGIC = 'glibc-ld.so.cache1.1';
+const LD_CACHE_HEADER_BYTES = 48;
+const LD_CACHE_ENTRY_BYTES = 24;
+
+/**
+ * The (soname, path) entries of a glibc loader cache in the new format (`glibc-ld.so.cache1.1`, what glibc has
+ * written since 2.32; 2.22-2.31 could also write it), in the order `ldconfig -p` prints them; undefined for any
+ * other layout (the old or the combined format, another byte order, a truncated or damaged file), which callers
+ * then leave to `ldconfig -p` itself. Layout (glibc's dl-cache.h): a 48-byte header (magic and version, nlibs,
+ * len_strings, flags, extension offset), nlibs entries of 24 bytes (flags, key, value, osversion, hwcap), and the
+ * strings, NUL-terminated, the offsets counted from the file's start. With `prefix`, only the entries of sonames
+ * that start with it.
+ */
+export function parseLdCache(buf: Buffer, prefix = ''): Array<[string, string]> | undefined {
+  if (buf.length < LD_CACHE_HEADER_BYTES) return undefined;
+  if (buf.toString('latin1', 0, LD_CACHE_MAGIC.length) !== LD_CACHE_MAGIC) return undefined;
+  const nlibs = buf.readUInt32LE(20);
+  // flags bits 0-1: the byte order (0 unknown, 2 little-endian, 3 big-endian); only the little-endian layout is read.
+  const endian = buf.readUInt8(28) & 3;
+  if (endian !== 0 && endian !== 2) return undefined;
+  if (LD_CACHE_HEADER_BYTES + nlibs * LD_CACHE_ENTRY_BYTES > buf.length) return undefined;
+  const str = (at: number): string | undefined => {
+    if (at >= buf.length) return undefined;
+    const end = buf.indexOf(0, at);
+    return end < 0 ? undefined : buf.toString('utf8', at, end);
+  };
+  const want = Buffer.from(prefix, 'utf8');
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < nlibs; i++) {
+    const e = LD_CACHE_HEADER_BYTES + i * LD_CACHE_ENTRY_BYTES;
+    const keyAt = buf.readUInt32LE(e + 4);
+    const valueAt = buf.readUInt32LE(e + 8);
+    if (keyAt >= buf.length || valueAt >= buf.length) return undefined;
+    // Only the entries of sonames starting with `prefix` are decoded (a few of several hundred).
+    if (want.length > 0 && buf.compare(want, 0, want.length, keyAt, keyAt + want.length) !== 0) continue;
+    const key = str(keyAt);
+    const value = str(valueAt);
+    if (key === undefined || value === undefined) return undefined;
+    out.push([key, value]);
+  }
+  return out;
+}
+
+/**
+ * What `ldconfig -p` lists for sonames starting with `prefix`, in its order. Read from the loader's cache file
+ * itself when it is in the format parseLdCache knows (one small read, against ~5-15 ms for the subprocess, which a
+ * fresh process on a host without NVRTC paid at every search), else from `ldconfig -p`.
+ */
+export function ldconfigPaths(prefix: string, cacheFile: string = LD_SO_CACHE): string[] {
+  let buf: Buffer | undefined;
+  try {
+    buf = readFileSync(cacheFile);
+  } catch {
+    buf = undefined;
+  }
+  // No soname starting with the prefix anywhere in the file (the usual case without NVRTC): nothing to decode.
+  if (buf && !buf.includes(prefix)) return [];
+  const entries = buf && parseLdCache(buf, prefix);
+  if (entries)
+    return entries.filter(([key, path]) => key.startsWith(prefix) && path.length > 0).map((e) => e[1]);
   try {
     const out = execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     return out
@@ -94,7 +199,7 @@ const ldconfigPaths = (prefix: string): string[] => {
   } catch {
     return [];
   }
-};
+}
 
 /**
  * The site-packages (and Debian's dist-packages) directories where pip may have put NVIDIA's wheels, most specific
@@ -124,7 +229,7 @@ export function sitePackagesDirs(env: NodeJS.ProcessEnv = process.env): string[]
       continue; // no such prefix
     }
     // Newest python first: python3.13 before python3.9.
-    pythons.sort((a, b) => b.localeCompare(a, undefined, { numeric: true }));
+    pythons.sort(newestFirst);
     for (const py of pythons) roots.push(join(lib, py, 'site-packages'), join(lib, py, 'dist-packages'));
   }
   return [...new Set(roots)].filter((r) => existsSync(r));
@@ -156,9 +261,7 @@ export function* candidates(spec: LibrarySpec, env: NodeJS.ProcessEnv = process.
   try {
     toolkits = readdirSync('/usr/local')
       .filter((n) => n === 'cuda' || n.startsWith('cuda-'))
-      .sort((a, b) =>
-        a === 'cuda' ? -1 : b === 'cuda' ? 1 : b.localeCompare(a, undefined, { numeric: true }),
-      )
+      .sort((a, b) => (a === 'cuda' ? -1 : b === 'cuda' ? 1 : newestFirst(a, b)))
       .map((n) => join('/usr/local', n));
   } catch {
     // no /usr/local
@@ -319,7 +422,7 @@ export function nvrtcBuiltinsFor(libraryPath: string, major: number, minor: numb
     } catch {
       // unreadable directory: looked at, nothing found
     }
-    fuller.sort((a, b) => b.localeCompare(a, undefined, { numeric: true }));
+    fuller.sort(newestFirst);
     if (fuller[0]) return { name, found: join(dir, fuller[0]), looked };
   }
   return { name, looked };

@@ -1,6 +1,15 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -10,8 +19,11 @@ import {
   NVJITLINK_LIBRARY,
   NVRTC_LIBRARY,
   candidatePaths,
+  ldconfigPaths,
+  numericCompare,
   nvrtcBuiltinsFor,
   openFirst,
+  parseLdCache,
   sitePackagesDirs,
   toolkitIncludeDirsFor,
   type Candidate,
@@ -412,5 +424,132 @@ describe('openFirst', () => {
     assert.deepEqual(calls, [first, second]);
     assert.equal(result.path, second);
     assert.deepEqual(result.handle, { handleFor: second });
+  });
+});
+
+/** A loader cache in glibc's new format holding `entries` (soname, path), as ldconfig writes it. */
+function ldCache(entries: Array<[string, string]>): Buffer {
+  const header = 48;
+  const strings: Buffer[] = [];
+  let at = header + entries.length * 24;
+  const table = Buffer.alloc(entries.length * 24);
+  entries.forEach(([key, value], i) => {
+    for (const [field, text] of [
+      [4, key],
+      [8, value],
+    ] as const) {
+      const b = Buffer.from(`${text}\0`, 'utf8');
+      table.writeUInt32LE(at, i * 24 + field);
+      strings.push(b);
+      at += b.length;
+    }
+    table.writeInt32LE(0x0303, i * 24); // flags: ELF, x86-64 libc6
+  });
+  const head = Buffer.alloc(header);
+  head.write('glibc-ld.so.cache1.1', 0, 'latin1');
+  head.writeUInt32LE(entries.length, 20);
+  head.writeUInt32LE(at - header - entries.length * 24, 24);
+  head.writeUInt8(2, 28); // little-endian
+  return Buffer.concat([head, table, ...strings]);
+}
+
+describe('the loader cache, read without running ldconfig', () => {
+  const entries: Array<[string, string]> = [
+    ['libz.so.1', '/lib/x86_64-linux-gnu/libz.so.1'],
+    ['libnvrtc.so.13', '/usr/lib/x86_64-linux-gnu/libnvrtc.so.13'],
+    ['libnvrtc.so', '/usr/lib/x86_64-linux-gnu/libnvrtc.so'],
+    ['libnvrtc-builtins.so.13.0', '/usr/lib/x86_64-linux-gnu/libnvrtc-builtins.so.13.0'],
+  ];
+
+  test('entries come in the cache order; with a prefix only those of matching sonames', () => {
+    const buf = ldCache(entries);
+    assert.deepEqual(parseLdCache(buf), entries);
+    assert.deepEqual(parseLdCache(buf, 'libnvrtc.so'), entries.slice(1, 3));
+    const file = join(root, 'ld.so.cache');
+    writeFileSync(file, buf);
+    assert.deepEqual(ldconfigPaths('libnvrtc.so', file), [entries[1]![1], entries[2]![1]]);
+    assert.deepEqual(ldconfigPaths('libcuda.so', file), [], 'no such soname anywhere in the file');
+  });
+
+  test('a file of another layout, byte order or a damaged one is not parsed (ldconfig -p answers then)', () => {
+    const buf = ldCache(entries);
+    assert.equal(parseLdCache(Buffer.from('ld.so-1.7.0\0junk')), undefined, 'the old format');
+    const big = Buffer.from(buf);
+    big.writeUInt8(3, 28);
+    assert.equal(parseLdCache(big), undefined, 'big-endian');
+    assert.equal(parseLdCache(buf.subarray(0, 60)), undefined, 'truncated entries');
+    const wild = Buffer.from(buf);
+    wild.writeUInt32LE(buf.length + 10, 48 + 4);
+    assert.equal(parseLdCache(wild), undefined, 'a string offset past the end');
+    const unterminated = buf.subarray(0, buf.length - 1);
+    assert.equal(parseLdCache(unterminated, 'libnvrtc-builtins'), undefined, 'a string without its NUL');
+  });
+
+  test(
+    "this host's loader cache reads as ldconfig -p prints it",
+    { skip: !existsSync('/etc/ld.so.cache') },
+    () => {
+      const parsed = parseLdCache(readFileSync('/etc/ld.so.cache'));
+      if (parsed === undefined) return; // a layout left to ldconfig -p
+      let printed: string;
+      try {
+        printed = execFileSync('ldconfig', ['-p'], { encoding: 'utf8' });
+      } catch {
+        return; // no ldconfig to compare with
+      }
+      const lines = printed
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.includes(' => '));
+      assert.deepEqual(
+        parsed.map(([k, v]) => [k, v]),
+        lines.map((l) => [l.split(' (')[0], l.split('=>')[1]!.trim()]),
+      );
+    },
+  );
+});
+
+describe('numericCompare', () => {
+  test("orders names as localeCompare(…, { numeric: true }) does, without building ICU's collator", () => {
+    const names = [
+      'libnvrtc.so',
+      'libnvrtc.so.13',
+      'libnvrtc.so.12',
+      'libnvrtc.so.12.9',
+      'libnvrtc.so.12.10',
+      'libnvrtc.so.13.0.88',
+      'cuda',
+      'cuda-12',
+      'cuda-12.4',
+      'cuda-12.10',
+      'cuda-12-4',
+      'cuda-9.2',
+      'python3',
+      'python3.9',
+      'python3.11',
+      'python3.13t',
+      'a.',
+      'a1',
+      'a-1',
+      'a0',
+      'a01',
+      'libnvJitLink.so.13',
+      'Cuda_X',
+      '',
+    ];
+    const alphabet = 'ab.-0129z';
+    let seed = 7;
+    const rand = (n: number): number => (((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n) + n) % n;
+    for (let i = 0; i < 3000; i++) {
+      let s = '';
+      for (let n = rand(7); n > 0; n--) s += alphabet[rand(alphabet.length)];
+      names.push(s);
+    }
+    for (const a of names.slice(0, 200)) {
+      for (const b of names) {
+        const want = Math.sign(a.localeCompare(b, undefined, { numeric: true }));
+        assert.equal(Math.sign(numericCompare(a, b)), want, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+      }
+    }
   });
 });
