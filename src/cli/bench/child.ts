@@ -89,7 +89,10 @@ function openCache(t: CacheSetup, policy: Record<string, number> = {}): KernelCa
 }
 
 async function lookup(t: LookupTask): Promise<LookupResult> {
-  const device = t.launch ? Device.get(0) : undefined; // the context is up before the clock starts
+  const device = t.launch ? Device.get(0) : undefined;
+  // Device.get only names the GPU; the primary context (cuInit + retain, ~200 ms on an H200) is made on first use,
+  // which must be before the clock: a restarted application's CUDA context is not the cache's cost.
+  device?.makeCurrent();
   const t0 = performance.now();
   const cache = openCache(t);
   const jit = new JitCompiler({ cache });

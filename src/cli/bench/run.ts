@@ -652,7 +652,9 @@ function peerKernels(ctx: Context): { kernel: KernelName; file: string; name: st
     if (g === 'storage' || g === 'hit-rate' || g === 'direct' || g === 'concurrent') continue;
     const spec = kernelSpec(g, ctx.smCount);
     const file = join(ctx.scratch, `${g}.cu`);
-    writeFileSync(file, spec.source);
+    // A line naming the row: GEMM 256 and 1024 share a kernel, and a peer's in-memory cache would turn the second
+    // row's cold compile into a hit (cuop's rows get a salt per kernel for the same reason).
+    writeFileSync(file, `${spec.source}\n// cuop bench: ${g}\n`);
     out.push({ kernel: g, file, name: spec.name, options: [...(spec.options ?? [])] });
   }
   return out;
