@@ -540,14 +540,20 @@ export class KernelCache {
    * from every writable tier (for a payload the caller rejected). `costMs` is recorded as the entry's compile time,
    * so the stats' saved time counts what a hit saved (e.g. the tuning it made unnecessary).
    */
-  async putRecord(spec: KeySpec, payload: Buffer, opts: { costMs?: number; replace?: boolean } = {}): Promise<void> {
+  async putRecord(
+    spec: KeySpec,
+    payload: Buffer,
+    opts: { costMs?: number; replace?: boolean } = {},
+  ): Promise<void> {
     if (!isRecordSpec(spec)) throw new TypeError('putRecord takes the key spec of a record (recordKeySpec)');
     const key = memoizedCacheKey(spec);
     if (opts.replace) {
       await this.memory.delete(key);
       for (const t of this.lower) {
         if (t.capabilities.readOnly) continue;
-        await t.delete(key).catch((e: unknown) => this.log.debug(`replace ${key} in ${t.name}: ${errorText(e)}`));
+        await t
+          .delete(key)
+          .catch((e: unknown) => this.log.debug(`replace ${key} in ${t.name}: ${errorText(e)}`));
       }
     }
     const result: CompileResult = {

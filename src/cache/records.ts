@@ -31,7 +31,8 @@ const FIELD = /^[A-Za-z0-9_.]+$/;
 /** The canonical text of a description: one `name=value` line per field, sorted by name, after the kind line. */
 export function recordText(d: RecordDescription): string {
   if (!KIND.test(d.kind)) throw new TypeError(`record kind ${JSON.stringify(d.kind)} is not [a-z0-9-]`);
-  if (!Number.isSafeInteger(d.schema) || d.schema < 0) throw new TypeError('record schema must be an integer ≥ 0');
+  if (!Number.isSafeInteger(d.schema) || d.schema < 0)
+    throw new TypeError('record schema must be an integer ≥ 0');
   const names = Object.keys(d.fields).sort();
   const lines = [`cuop record ${d.kind} schema=${d.schema}`];
   for (const n of names) {

@@ -82,7 +82,9 @@ export function lowerGemmEpilogue(
 ): GemmEpilogue | undefined {
   if (opts === undefined) return undefined;
   if (opts === null || typeof opts !== 'object') {
-    throw new GemmEpilogueError(`Gemm: epilogue must be an object such as { bias: true, activation: 'gelu' }`);
+    throw new GemmEpilogueError(
+      `Gemm: epilogue must be an object such as { bias: true, activation: 'gelu' }`,
+    );
   }
   const known = new Set(['bias', 'activation', 'scale', 'residual', 'expr', 'outDtype']);
   for (const k of Object.keys(opts)) {
@@ -94,7 +96,9 @@ export function lowerGemmEpilogue(
   }
   const outDtype = opts.outDtype ?? inDtype;
   if (!DTYPES.includes(outDtype)) {
-    throw new GemmEpilogueError(`Gemm: epilogue outDtype must be float32, float16 or bfloat16, got ${String(outDtype)}`);
+    throw new GemmEpilogueError(
+      `Gemm: epilogue outDtype must be float32, float16 or bfloat16, got ${String(outDtype)}`,
+    );
   }
   let expr: EwExpr;
   if (opts.expr !== undefined) {
@@ -106,11 +110,15 @@ export function lowerGemmEpilogue(
       }
     }
     if (typeof opts.expr !== 'function') {
-      throw new GemmEpilogueError('Gemm: epilogue.expr must be a function ({ acc, bias, residual }) => ew expression');
+      throw new GemmEpilogueError(
+        'Gemm: epilogue.expr must be a function ({ acc, bias, residual }) => ew expression',
+      );
     }
     const e = opts.expr(OPERANDS);
     if (!(e instanceof EwExpr)) {
-      throw new GemmEpilogueError('Gemm: epilogue.expr must return an expression built from acc, bias, residual and ew');
+      throw new GemmEpilogueError(
+        'Gemm: epilogue.expr must return an expression built from acc, bias, residual and ew',
+      );
     }
     expr = e;
   } else {
@@ -140,7 +148,9 @@ export function lowerGemmEpilogue(
     throw new GemmEpilogueError(`Gemm: epilogue expression: ${(e as Error).message}`);
   }
   if (!lowered.usedInputs.includes(0)) {
-    throw new GemmEpilogueError(`Gemm: the epilogue expression ${lowered.text} never reads acc (the product)`);
+    throw new GemmEpilogueError(
+      `Gemm: the epilogue expression ${lowered.text} never reads acc (the product)`,
+    );
   }
   if (lowered.usedInputs.some((i) => i > 2)) {
     throw new GemmEpilogueError(
@@ -243,10 +253,19 @@ export function gemmEpilogueCode(e: GemmEpilogue): GemmEpilogueCode {
     ...(e.bias ? ['const cuop_out_t *__restrict__ bias'] : []),
     ...(e.residual ? ['const cuop_out_t *__restrict__ residual'] : []),
   ];
-  const epiParams = ['float x0', 'int row', 'int col', 'int N', ...ptrParams, ...scalars.map((s) => `float ${s}`)];
+  const epiParams = [
+    'float x0',
+    'int row',
+    'int col',
+    'int N',
+    ...ptrParams,
+    ...scalars.map((s) => `float ${s}`),
+  ];
   const loads = [
     ...(e.bias ? ['  const float x1 = cuop_out_to_f32(__ldg(bias + col));'] : []),
-    ...(e.residual ? ['  const float x2 = cuop_out_to_f32(__ldg(residual + (long long)row * N + col));'] : []),
+    ...(e.residual
+      ? ['  const float x2 = cuop_out_to_f32(__ldg(residual + (long long)row * N + col));']
+      : []),
   ];
   const defs = [
     `// Fused epilogue: ${lowered.text} (x0 = alpha·acc, x1 = bias[col], x2 = residual[row, col]) -> ${outDtype}`,

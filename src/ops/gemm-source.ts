@@ -231,7 +231,9 @@ function epilogueParts(
   const code = gemmEpilogueCode(e);
   const store =
     kernel === 'simt'
-      ? cudaLines('gemm-simt-store-fused.cuh', { APPLY_J: code.apply('alpha * acc[i][h * 4 + j]', 'r', 'c + j') })
+      ? cudaLines('gemm-simt-store-fused.cuh', {
+          APPLY_J: code.apply('alpha * acc[i][h * 4 + j]', 'r', 'c + j'),
+        })
       : cudaLines('gemm-mma-store-fused.cuh', {
           APPLY_0: code.apply('alpha * acc[mt][nt][2 * h]', 'row', 'col'),
           APPLY_1: code.apply('alpha * acc[mt][nt][2 * h + 1]', 'row', 'col + 1'),

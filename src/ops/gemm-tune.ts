@@ -47,8 +47,11 @@ function grid(dtype: DType): GemmConfig[] {
         for (const warpsM of [1, 2, 4])
           for (const warpsN of [1, 2, 4])
             for (const stages of [2, 3, 4]) {
-              // At most 128 f32 accumulators per thread (the 64×64 warp tile): more cannot fit in registers.
-              if ((bm / warpsM / 16) * (bn / warpsN / 8) * 4 > 128) continue;
+              // 4 or 8 warps (the kernel's design points: 2 or 1 blocks per SM), and 32..128 f32 accumulators per
+              // thread (warp tiles 32×32 .. 64×64): more cannot fit in registers, fewer starve the tensor cores.
+              const warps = warpsM * warpsN;
+              const accumulators = (bm / warpsM / 16) * (bn / warpsN / 8) * 4;
+              if ((warps !== 4 && warps !== 8) || accumulators > 128 || accumulators < 32) continue;
               out.push({ bm, bn, bk, warpsM, warpsN, stages });
             }
   return out;
@@ -77,7 +80,11 @@ export function gemmCandidates(o: {
   readonly override?: Partial<GemmConfig> | undefined;
   readonly maxSharedBytes: number;
 }): GemmConfig[] {
-  const base = [o.defaultConfig, ...shortList(o.dtype, o.aligned), ...(o.mode === 'exhaustive' ? grid(o.dtype) : [])];
+  const base = [
+    o.defaultConfig,
+    ...shortList(o.dtype, o.aligned),
+    ...(o.mode === 'exhaustive' ? grid(o.dtype) : []),
+  ];
   const seen = new Set<string>();
   const out: GemmConfig[] = [];
   for (const b of base) {

@@ -120,7 +120,12 @@ export class Gemm implements Operator {
   /** Check shapes, dtypes and devices; returns M, N, K. Throws ShapeError before anything touches the GPU. */
   validate(inputs: readonly Tensor[], outputs: readonly Tensor[]): GemmProblem {
     if (inputs.length !== this.arity) {
-      const names = ['A', 'B', ...(this.epilogue?.bias ? ['bias'] : []), ...(this.epilogue?.residual ? ['residual'] : [])];
+      const names = [
+        'A',
+        'B',
+        ...(this.epilogue?.bias ? ['bias'] : []),
+        ...(this.epilogue?.residual ? ['residual'] : []),
+      ];
       throw new ShapeError(
         `gemm takes ${this.arity} inputs [${names.join(', ')}]${this.epilogue ? ` for its epilogue ${this.epilogue.lowered.text}` : ''}, got ${inputs.length}`,
       );
@@ -182,8 +187,10 @@ export class Gemm implements Operator {
           `gemm: the epilogue's ${what} is ${t.dtype} but must be ${this.outDtype} (the output dtype); convert it first`,
         );
       }
-      if (!t.isContiguous) throw new ShapeError(`gemm: the epilogue's ${what} must be contiguous (strides [${t.strides}])`);
-      if (t.device !== A.device) throw new ShapeError(`gemm: the epilogue's ${what} must be on the device of A`);
+      if (!t.isContiguous)
+        throw new ShapeError(`gemm: the epilogue's ${what} must be contiguous (strides [${t.strides}])`);
+      if (t.device !== A.device)
+        throw new ShapeError(`gemm: the epilogue's ${what} must be on the device of A`);
     };
     if (e.bias) check('bias', [N]);
     if (e.residual) check('residual', [M, N]);
@@ -192,7 +199,9 @@ export class Gemm implements Operator {
   private checkMatrix(n: string, t: Tensor, dtype: DType = this.dtype): void {
     if (t.rank !== 2) throw new ShapeError(`gemm: ${n} must be a matrix (rank 2), got shape [${t.shape}]`);
     if (t.dtype !== dtype)
-      throw new ShapeError(`gemm: ${n} is ${t.dtype} but this Gemm ${n === 'C' && dtype !== this.dtype ? 'writes' : 'is'} ${dtype}`);
+      throw new ShapeError(
+        `gemm: ${n} is ${t.dtype} but this Gemm ${n === 'C' && dtype !== this.dtype ? 'writes' : 'is'} ${dtype}`,
+      );
     if (!t.isContiguous)
       throw new ShapeError(`gemm: ${n} must be row-major contiguous (strides [${t.strides}])`);
   }
@@ -235,7 +244,7 @@ export class Gemm implements Operator {
     const problem = this.validate(inputs, outputs);
     const [A, B] = inputs as [Tensor, Tensor];
     const C = outputs[0] as Tensor;
-    const { M, N, K } = problem;
+    const { M, N } = problem;
     if (M === 0 || N === 0) return;
     const device = C.device;
     const provider = options.jit ?? defaultKernelProvider();
@@ -259,13 +268,27 @@ export class Gemm implements Operator {
   /** The kernel arguments: A, B, C, M, N, K, alpha, beta, then the epilogue's bias, residual and scalars. */
   private args(inputs: readonly Tensor[], C: Tensor, p: GemmProblem): KernelArg[] {
     const [A, B, ...extra] = inputs as Tensor[];
-    const base: KernelArg[] = [A as Tensor, B as Tensor, C, i32(p.M), i32(p.N), i32(p.K), f32(this.alpha), f32(this.beta)];
+    const base: KernelArg[] = [
+      A as Tensor,
+      B as Tensor,
+      C,
+      i32(p.M),
+      i32(p.N),
+      i32(p.K),
+      f32(this.alpha),
+      f32(this.beta),
+    ];
     if (!this.epilogue) return base;
     return [...base, ...extra, ...this.epilogue.lowered.scalars.map((s) => f32(s))];
   }
 
   /** The kernel of a generated spec on `device`, its dynamic shared-memory limit raised where it needs more than 48 KiB. */
-  private async loaded(provider: KernelProvider, kernelSpec: KernelSpec, gen: GemmSource, device: Device): Promise<Kernel> {
+  private async loaded(
+    provider: KernelProvider,
+    kernelSpec: KernelSpec,
+    gen: GemmSource,
+    device: Device,
+  ): Promise<Kernel> {
     const kernel = await provider.kernel(kernelSpec, device);
     if (gen.sharedMemBytes > 48 * 1024 && !this.raised.has(kernel)) {
       if (gen.sharedMemBytes > device.maxSharedMemoryPerBlockOptin) {
@@ -414,8 +437,7 @@ export async function gemm(
 }
 
 /** What gemmEpilogue fuses: the tensors of the epilogue and the structured options (see GemmEpilogueOptions). */
-export interface GemmEpilogueCall
-  extends Omit<GemmOptions, 'beta' | 'dtype' | 'epilogue'>, ForwardOptions {
+export interface GemmEpilogueCall extends Omit<GemmOptions, 'beta' | 'dtype' | 'epilogue'>, ForwardOptions {
   /** A length-N tensor of the output dtype, added per column. */
   readonly bias?: Tensor;
   /** An M×N tensor of the output dtype, added last. */

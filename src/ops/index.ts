@@ -47,7 +47,14 @@ export {
 export { Reduce, sum, max } from './reduce.js';
 export { softmaxSource, type SoftmaxSource, type SoftmaxSourceOptions } from './softmax-source.js';
 export { Softmax, softmax } from './softmax.js';
-export { Gemm, gemm, gemmEpilogue, type GemmOptions, type GemmProblem, type GemmEpilogueCall } from './gemm.js';
+export {
+  Gemm,
+  gemm,
+  gemmEpilogue,
+  type GemmOptions,
+  type GemmProblem,
+  type GemmEpilogueCall,
+} from './gemm.js';
 export {
   GemmEpilogueError,
   gemmEpilogueCode,

@@ -45,7 +45,9 @@ export interface TuningProblem {
 
 /** Where tuning records live: a KernelCache (its getRecord/putRecord). */
 export interface TuningRecordStore {
+  /** The payload stored under the record's key spec, or undefined. */
   getRecord(spec: KeySpec): Promise<Buffer | undefined>;
+  /** Stores a payload under the record's key spec (`replace`: over an existing one). */
   putRecord(spec: KeySpec, payload: Buffer, opts?: { costMs?: number; replace?: boolean }): Promise<void>;
 }
 
@@ -213,7 +215,8 @@ function payloadProblem(
   const d = data as Record<string, unknown>;
   if (d['schema'] !== TUNING_SCHEMA) return { why: `schema ${String(d['schema'])}` };
   if (d['kind'] !== kind) return { why: `kind ${String(d['kind'])}` };
-  if (canonicalJson(d['identity']) !== canonicalJson(identity)) return { why: 'another device, arch or driver' };
+  if (canonicalJson(d['identity']) !== canonicalJson(identity))
+    return { why: 'another device, arch or driver' };
   if (canonicalJson(d['epochs']) !== canonicalJson(epochs())) return { why: 'another code-generation epoch' };
   if (canonicalJson(d['problem']) !== canonicalJson(problem)) return { why: 'another problem' };
   const ms = d['ms'];
@@ -281,7 +284,11 @@ export async function tune<C>(o: TuneOptions<C>): Promise<TuneOutcome<C>> {
     const raw = await o.store.getRecord(spec);
     if (raw !== undefined) {
       const p = payloadProblem(raw, 'tuning-timing', o.identity, o.problem);
-      if ('data' in p && p.data['digest'] === digest && canonicalJson(p.data['config']) === canonicalJson(c)) {
+      if (
+        'data' in p &&
+        p.data['digest'] === digest &&
+        canonicalJson(p.data['config']) === canonicalJson(c)
+      ) {
         timings[digest] = p.data['ms'] as number;
         reusedTimings++;
         continue;

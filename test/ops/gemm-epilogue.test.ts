@@ -19,11 +19,25 @@ import {
 import { GEMM_CONFIGS, gemmSource, type GemmConfig, type GemmSpec } from '../../src/ops/gemm-source.js';
 import { Gemm } from '../../src/ops/gemm.js';
 import type { DType } from '../../src/ops/tensor.js';
-import { assertNvrtcSafe, assertShapeErrors, DTYPES, fake, findNvcc, noJit, recordingJit, twoAtATime } from './helpers.js';
+import {
+  assertNvrtcSafe,
+  assertShapeErrors,
+  DTYPES,
+  fake,
+  findNvcc,
+  noJit,
+  recordingJit,
+  twoAtATime,
+} from './helpers.js';
 
 const run = promisify(execFile);
 const large = (d: DType): GemmConfig => (d === 'float32' ? GEMM_CONFIGS.f32Large : GEMM_CONFIGS.mmaLarge);
-const spec = (dtype: DType, epilogue: GemmEpilogueOptions | undefined, aligned = true, config = large(dtype)): GemmSpec => {
+const spec = (
+  dtype: DType,
+  epilogue: GemmEpilogueOptions | undefined,
+  aligned = true,
+  config = large(dtype),
+): GemmSpec => {
   const e = lowerGemmEpilogue(epilogue, dtype);
   return { dtype, transA: false, transB: false, aligned, config, ...(e ? { epilogue: e } : {}) };
 };
@@ -40,12 +54,16 @@ const castTo = (d: DType): DType => (d === 'float32' ? 'float16' : 'float32');
 
 describe('lowerGemmEpilogue', () => {
   test('the structured form is scale · activation(acc + bias) + residual', () => {
-    const text = (o: GemmEpilogueOptions): string | undefined => lowerGemmEpilogue(o, 'float16')?.lowered.text;
+    const text = (o: GemmEpilogueOptions): string | undefined =>
+      lowerGemmEpilogue(o, 'float16')?.lowered.text;
     assert.equal(text({ bias: true, activation: 'gelu' }), 'geluErf(add(x0,x1))');
     assert.equal(text({ bias: true, activation: 'gelu-erf' }), 'geluErf(add(x0,x1))');
     assert.equal(text({ activation: 'gelu-tanh' }), 'gelu(x0)');
     assert.equal(text({ activation: 'silu', residual: true }), 'add(silu(x0),x2)');
-    assert.equal(text({ bias: true, activation: 'relu', scale: 3, residual: true }), 'add(mul(relu(add(x0,x1)),s0),x2)');
+    assert.equal(
+      text({ bias: true, activation: 'relu', scale: 3, residual: true }),
+      'add(mul(relu(add(x0,x1)),s0),x2)',
+    );
     assert.equal(text({ expr: ({ acc, residual }) => acc.add(residual).tanh() }), 'tanh(add(x0,x2))');
     const e = lowerGemmEpilogue({ bias: true, scale: 0.25 }, 'float32');
     assert.ok(e);
@@ -74,9 +92,15 @@ describe('lowerGemmEpilogue', () => {
 
   test('bad epilogues are GemmEpilogueErrors that say what to write instead', () => {
     const bad: [GemmEpilogueOptions, RegExp][] = [
-      [{ activation: 'tanhh' as never }, /unknown epilogue activation 'tanhh'; expected one of none, relu, gelu/],
+      [
+        { activation: 'tanhh' as never },
+        /unknown epilogue activation 'tanhh'; expected one of none, relu, gelu/,
+      ],
       [{ bais: true } as never, /unknown epilogue field 'bais'/],
-      [{ bias: true, expr: ({ acc }) => acc }, /epilogue.expr replaces bias\/activation\/scale\/residual; drop 'bias'/],
+      [
+        { bias: true, expr: ({ acc }) => acc },
+        /epilogue.expr replaces bias\/activation\/scale\/residual; drop 'bias'/,
+      ],
       [{ expr: ({ bias }) => bias.relu() }, /never reads acc/],
       [{ expr: ({ acc }) => acc.add(ew.input(3)) }, /reads an input other than acc, bias and residual/],
       [{ expr: () => 1 as never }, /must return an expression/],
@@ -115,7 +139,10 @@ describe('fused epilogue sources', () => {
       assert.match(s, /cuop_gelu_erf\(/);
       assert.match(gemmSource(spec(d, VARIANTS[1]![1])).source, /cuop_gelu_tanh\(/);
       assert.match(gemmSource(spec(d, VARIANTS[3]![1])).source, /cuop_sigmoid\(/);
-      assert.match(gemmSource(spec(d, { outDtype: castTo(d) })).source, new RegExp(`typedef ${castTo(d) === 'float16' ? '__half' : 'float'} cuop_out_t;`));
+      assert.match(
+        gemmSource(spec(d, { outDtype: castTo(d) })).source,
+        new RegExp(`typedef ${castTo(d) === 'float16' ? '__half' : 'float'} cuop_out_t;`),
+      );
     }
   });
 
@@ -137,20 +164,44 @@ describe('Gemm with an epilogue: validation and launch (fake device, no GPU)', (
     const C = fake([64, 48], 'float16');
     const bias = fake([48], 'float16');
     const res = fake([64, 48], 'float16');
-    const go = (inputs: ReturnType<typeof fake>[], out = C) => () => op.forward(inputs, [out], { jit: noJit });
+    const go =
+      (inputs: ReturnType<typeof fake>[], out = C) =>
+      () =>
+        op.forward(inputs, [out], { jit: noJit });
     await assertShapeErrors([
       ['missing residual', go([A, B, bias]), /gemm takes 4 inputs \[A, B, bias, residual\] for its epilogue/],
-      ['bias length', go([A, B, fake([64], 'float16'), res]), /bias must have shape \[48\] \(one value per column of C\), got \[64\]/],
+      [
+        'bias length',
+        go([A, B, fake([64], 'float16'), res]),
+        /bias must have shape \[48\] \(one value per column of C\), got \[64\]/,
+      ],
       ['bias rank', go([A, B, fake([1, 48], 'float16'), res]), /bias must have shape \[48\]/],
-      ['bias dtype', go([A, B, fake([48], 'float32'), res]), /bias is float32 but must be float16 \(the output dtype\)/],
-      ['residual shape', go([A, B, bias, fake([48, 64], 'float16')]), /residual must have shape \[64, 48\] \(the shape of C\)/],
-      ['residual strides', go([A, B, bias, fake([64, 48], 'float16', { strides: [1, 64] })]), /residual must be contiguous/],
+      [
+        'bias dtype',
+        go([A, B, fake([48], 'float32'), res]),
+        /bias is float32 but must be float16 \(the output dtype\)/,
+      ],
+      [
+        'residual shape',
+        go([A, B, bias, fake([48, 64], 'float16')]),
+        /residual must have shape \[64, 48\] \(the shape of C\)/,
+      ],
+      [
+        'residual strides',
+        go([A, B, bias, fake([64, 48], 'float16', { strides: [1, 64] })]),
+        /residual must be contiguous/,
+      ],
     ]);
     const cast = new Gemm({ dtype: 'bfloat16', epilogue: { outDtype: 'float32', bias: true } });
     await assertShapeErrors([
       [
         'C of the input dtype',
-        () => cast.forward([fake([8, 8], 'bfloat16'), fake([8, 8], 'bfloat16'), fake([8])], [fake([8, 8], 'bfloat16')], { jit: noJit }),
+        () =>
+          cast.forward(
+            [fake([8, 8], 'bfloat16'), fake([8, 8], 'bfloat16'), fake([8])],
+            [fake([8, 8], 'bfloat16')],
+            { jit: noJit },
+          ),
         /C is bfloat16 but this Gemm writes float32/,
       ],
     ]);
@@ -158,7 +209,11 @@ describe('Gemm with an epilogue: validation and launch (fake device, no GPU)', (
 
   test('forward passes bias, residual and the scalars after alpha and beta', async () => {
     const { jit, launches } = recordingJit();
-    const op = new Gemm({ dtype: 'float32', alpha: 2, epilogue: { bias: true, activation: 'relu', scale: 0.5, residual: true } });
+    const op = new Gemm({
+      dtype: 'float32',
+      alpha: 2,
+      epilogue: { bias: true, activation: 'relu', scale: 0.5, residual: true },
+    });
     const A = fake([64, 32]);
     const B = fake([32, 48]);
     const C = fake([64, 48]);
@@ -209,7 +264,9 @@ describe('fused epilogue sources compile with nvcc', { skip: nvcc ? false : 'nvc
           const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
           const spill = num(/(\d+) bytes spill stores/) + num(/(\d+) bytes spill loads/);
           const stack = num(/(\d+) bytes stack frame/);
-          return spill === 0 && stack === 0 ? '' : `${label} ${arch}: ${spill} spill bytes, ${stack} stack bytes`;
+          return spill === 0 && stack === 0
+            ? ''
+            : `${label} ${arch}: ${spill} spill bytes, ${stack} stack bytes`;
         });
       });
       const problems = (await twoAtATime(jobs)).filter((p) => p !== '');

@@ -11,7 +11,12 @@ import { after, describe, test } from 'node:test';
 import { cacheKey, CODEGEN_EPOCH } from '../../src/cache/key.js';
 import { KernelCache } from '../../src/cache/kernel-cache.js';
 import { recordKeySpec } from '../../src/cache/records.js';
-import { GEMM_CONFIGS, defaultGemmConfig, validateGemmConfig, type GemmConfig } from '../../src/ops/gemm-source.js';
+import {
+  GEMM_CONFIGS,
+  defaultGemmConfig,
+  validateGemmConfig,
+  type GemmConfig,
+} from '../../src/ops/gemm-source.js';
 import { gemmCandidates, gemmTuningProblem, pow2Bucket } from '../../src/ops/gemm-tune.js';
 import {
   candidateSetDigest,
@@ -39,7 +44,13 @@ function tempDir(): string {
   return d;
 }
 function cacheAt(dir: string | null): KernelCache {
-  return new KernelCache({ dir, env: {}, logger: quiet, remote: false, policy: { maintenanceIntervalMs: 0 } });
+  return new KernelCache({
+    dir,
+    env: {},
+    logger: quiet,
+    remote: false,
+    policy: { maintenanceIntervalMs: 0 },
+  });
 }
 
 const ID: TuningIdentity = { device: 'NVIDIA H200', arch: 'sm_90', driver: '13000' };
@@ -87,7 +98,12 @@ describe('tuning record keys', () => {
       const v = PROBLEM.fields[field];
       const other = typeof v === 'boolean' ? !v : typeof v === 'number' ? v * 2 : `${String(v)}x`;
       variants.push(
-        tuningRecordSpec('tuning-winner', ID, { ...PROBLEM, fields: { ...PROBLEM.fields, [field]: other } }, 'abc'),
+        tuningRecordSpec(
+          'tuning-winner',
+          ID,
+          { ...PROBLEM, fields: { ...PROBLEM.fields, [field]: other } },
+          'abc',
+        ),
       );
     }
     for (const v of variants) keys.add(cacheKey(v));
@@ -97,8 +113,18 @@ describe('tuning record keys', () => {
     assert.match(text, new RegExp(`schema=${TUNING_SCHEMA}\\n`));
     assert.match(text, new RegExp(`cacheEpoch=${CODEGEN_EPOCH}\\n`));
     assert.match(text, new RegExp(`opsEpoch=${OPS_CODEGEN_EPOCH}\\n`));
-    const schema2 = recordKeySpec({ kind: 'tuning-winner', schema: TUNING_SCHEMA + 1, target: 'sm_90', fields: {} });
-    const schema1 = recordKeySpec({ kind: 'tuning-winner', schema: TUNING_SCHEMA, target: 'sm_90', fields: {} });
+    const schema2 = recordKeySpec({
+      kind: 'tuning-winner',
+      schema: TUNING_SCHEMA + 1,
+      target: 'sm_90',
+      fields: {},
+    });
+    const schema1 = recordKeySpec({
+      kind: 'tuning-winner',
+      schema: TUNING_SCHEMA,
+      target: 'sm_90',
+      fields: {},
+    });
     assert.notEqual(cacheKey(schema1), cacheKey(schema2));
     // A record's key is never a kernel's: the record compiler is in it.
     assert.equal(tuningRecordSpec('tuning-winner', ID, PROBLEM, 'abc').compiler.id, 'cuop-record');
@@ -127,7 +153,14 @@ describe('tune over a real cache', () => {
     const t1 = timer();
     const stats = emptyTuningStats();
     const before = tuningStats();
-    const r1 = await tune({ identity: ID, problem: PROBLEM, candidates: cfgs(32, 64, 128), time: t1.time, store: first, stats });
+    const r1 = await tune({
+      identity: ID,
+      problem: PROBLEM,
+      candidates: cfgs(32, 64, 128),
+      time: t1.time,
+      store: first,
+      stats,
+    });
     assert.deepEqual(r1.winner, { tile: 64 });
     assert.equal(r1.reused, false);
     assert.equal(r1.timed, 3);
@@ -186,7 +219,13 @@ describe('tune over a real cache', () => {
     assert.equal(Object.keys(r.timings).length, 4);
     // And the grown set's winner record is there for the next process.
     const t3 = timer();
-    const again = await tune({ identity: ID, problem: PROBLEM, candidates: cfgs(256, 64, 32, 16), time: t3.time, store: fresh });
+    const again = await tune({
+      identity: ID,
+      problem: PROBLEM,
+      candidates: cfgs(256, 64, 32, 16),
+      time: t3.time,
+      store: fresh,
+    });
     assert.equal(again.reused, true);
     assert.deepEqual(t3.timed, []);
     await fresh.close();
@@ -216,9 +255,15 @@ describe('tune over a real cache', () => {
       ['another device', JSON.stringify({ ...good, identity: { ...ID, device: 'NVIDIA A100' } })],
       ['another arch', JSON.stringify({ ...good, identity: { ...ID, arch: 'sm_80' } })],
       ['another driver', JSON.stringify({ ...good, identity: { ...ID, driver: '12080' } })],
-      ['another epoch', JSON.stringify({ ...good, epochs: { cache: CODEGEN_EPOCH, ops: OPS_CODEGEN_EPOCH + 1 } })],
+      [
+        'another epoch',
+        JSON.stringify({ ...good, epochs: { cache: CODEGEN_EPOCH, ops: OPS_CODEGEN_EPOCH + 1 } }),
+      ],
       ['another problem', JSON.stringify({ ...good, problem: { ...PROBLEM, op: 'softmax' } })],
-      ['winner not a candidate', JSON.stringify({ ...good, winner: configDigest({ tile: 999 }), config: { tile: 999 } })],
+      [
+        'winner not a candidate',
+        JSON.stringify({ ...good, winner: configDigest({ tile: 999 }), config: { tile: 999 } }),
+      ],
       ['config not the winner', JSON.stringify({ ...good, config: { tile: 999 } })],
       ['another candidate set', JSON.stringify({ ...good, candidates: 'feed' })],
       ['bad time', JSON.stringify({ ...good, ms: -1 })],
@@ -240,7 +285,14 @@ describe('tune over a real cache', () => {
       const next = cacheAt(dir);
       const t2 = timer();
       const s2 = emptyTuningStats();
-      const r2 = await tune({ identity: ID, problem: PROBLEM, candidates, time: t2.time, store: next, stats: s2 });
+      const r2 = await tune({
+        identity: ID,
+        problem: PROBLEM,
+        candidates,
+        time: t2.time,
+        store: next,
+        stats: s2,
+      });
       assert.equal(r2.reused, true, `${label}: replaced`);
       assert.equal(s2.tuningRejected, 0, label);
       assert.deepEqual(t2.timed, []);
@@ -265,7 +317,14 @@ describe('tune over a real cache', () => {
     await cache.putRecord(spec, Buffer.from(JSON.stringify(foreign)));
     const stats = emptyTuningStats();
     const t = timer();
-    const r = await tune({ identity: ID, problem: PROBLEM, candidates: cfgs(32, 64), time: t.time, store: cache, stats });
+    const r = await tune({
+      identity: ID,
+      problem: PROBLEM,
+      candidates: cfgs(32, 64),
+      time: t.time,
+      store: cache,
+      stats,
+    });
     assert.equal(stats.tuningRejected, 1);
     assert.deepEqual(t.timed, [32, 64]);
     assert.deepEqual(r.winner, { tile: 64 }, 'the foreign 0.001 ms did not win');
@@ -289,7 +348,13 @@ describe('tune over a real cache', () => {
     assert.deepEqual(r.winner, { tile: 32 });
     assert.equal(stats.candidatesFailed, 1);
     await assert.rejects(
-      tune({ identity: ID, problem: { ...PROBLEM, op: 'x' }, candidates: cfgs(1), time: () => Promise.reject(new Error('no')), store }),
+      tune({
+        identity: ID,
+        problem: { ...PROBLEM, op: 'x' },
+        candidates: cfgs(1),
+        time: () => Promise.reject(new Error('no')),
+        store,
+      }),
       /every candidate failed/,
     );
   });
@@ -303,16 +368,30 @@ describe('tune over a real cache', () => {
     assert.equal(exported.entries, 4, 'three timing records and the winner');
     await from.close();
     const to = cacheAt(tempDir());
-    const imported = await to.importBundle(bundle, { secrets: [], requireSignature: false, archs: ['sm_90'] });
+    const imported = await to.importBundle(bundle, {
+      secrets: [],
+      requireSignature: false,
+      archs: ['sm_90'],
+    });
     assert.equal(imported.imported.length, 4);
     const t2 = timer();
-    const r = await tune({ identity: ID, problem: PROBLEM, candidates: cfgs(32, 64, 128), time: t2.time, store: to });
+    const r = await tune({
+      identity: ID,
+      problem: PROBLEM,
+      candidates: cfgs(32, 64, 128),
+      time: t2.time,
+      store: to,
+    });
     assert.equal(r.reused, true);
     assert.deepEqual(t2.timed, []);
     await to.close();
     // An sm_80 host's import skips the sm_90 records, as it would skip sm_90 kernels.
     const other = cacheAt(tempDir());
-    const skipped = await other.importBundle(bundle, { secrets: [], requireSignature: false, archs: ['sm_80'] });
+    const skipped = await other.importBundle(bundle, {
+      secrets: [],
+      requireSignature: false,
+      archs: ['sm_80'],
+    });
     assert.equal(skipped.imported.length, 0);
     await other.close();
   });
@@ -349,7 +428,10 @@ describe('KernelCache records', () => {
     const report = await c3.validateCacheIntegrity();
     assert.equal(report.problems.length, 0, 'records pass the integrity check like kernels');
     await c3.close();
-    await assert.rejects(c3.getRecord({ ...spec, compiler: { id: 'nvrtc', version: '13.0' } }), /key spec of a record/);
+    await assert.rejects(
+      c3.getRecord({ ...spec, compiler: { id: 'nvrtc', version: '13.0' } }),
+      /key spec of a record/,
+    );
   });
 });
 
@@ -358,13 +440,24 @@ describe('GEMM candidates', () => {
   test("'auto' is the default and the short list; 'exhaustive' adds every valid grid config", () => {
     for (const dtype of ['float32', 'float16'] as const) {
       const def = defaultGemmConfig(dtype, 4096, 4096);
-      const o = { dtype, aligned: true, transA: false, transB: false, defaultConfig: def, maxSharedBytes: maxShared };
+      const o = {
+        dtype,
+        aligned: true,
+        transA: false,
+        transB: false,
+        defaultConfig: def,
+        maxSharedBytes: maxShared,
+      };
       const auto = gemmCandidates({ ...o, mode: 'auto' });
       const all = gemmCandidates({ ...o, mode: 'exhaustive' });
       assert.deepEqual(auto[0], def, 'the default comes first');
       assert.ok(auto.length >= 4 && auto.length <= 6, `auto: ${auto.length}`);
       assert.ok(all.length > 3 * auto.length, `exhaustive: ${all.length}`);
-      assert.deepEqual(all.slice(0, auto.length), auto, 'the short list stays in the exhaustive set (its timings are reused)');
+      assert.deepEqual(
+        all.slice(0, auto.length),
+        auto,
+        'the short list stays in the exhaustive set (its timings are reused)',
+      );
       for (const c of all) validateGemmConfig(dtype, c);
       assert.equal(new Set(all.map((c) => JSON.stringify(c))).size, all.length, 'no duplicates');
     }
@@ -380,7 +473,7 @@ describe('GEMM candidates', () => {
       mode: 'exhaustive' as const,
     };
     const small = gemmCandidates({ ...o, maxSharedBytes: 48 * 1024 });
-    assert.ok(small.every((c) => c.stages * ((c.bm * (c.bk + 8)) + c.bk * (c.bn + 8)) * 2 <= 48 * 1024));
+    assert.ok(small.every((c) => c.stages * (c.bm * (c.bk + 8) + c.bk * (c.bn + 8)) * 2 <= 48 * 1024));
     const staged = gemmCandidates({ ...o, maxSharedBytes: maxShared, override: { stages: 2 } });
     assert.ok(staged.every((c) => c.stages === 2));
   });
