@@ -41,6 +41,13 @@ export {
 } from './tier.js';
 export { recordProblem } from './verify.js';
 export { sha256Hex } from './sha256.js';
+export {
+  RECORD_COMPILER_ID,
+  recordKeySpec,
+  recordText,
+  isRecordSpec,
+  type RecordDescription,
+} from './records.js';
 export { CacheLayout } from './layout.js';
 export {
   leaseOrWait,

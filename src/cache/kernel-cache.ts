@@ -3,7 +3,7 @@
 // published to every tier; stats (stats.ts) count it all; maintenance (maintenance.ts) keeps the disk in bounds.
 // Never fails the caller because of the cache: a fault degrades to a miss and a recompile.
 import type { CompileResult } from '../compiler/types.js';
-import { compileRecord, type CompileExtras } from './compile-record.js';
+import { buildMetadata, compileRecord, type CompileExtras } from './compile-record.js';
 import { DiskTier } from './disk-tier.js';
 import type { NearEntry } from './explain.js';
 import {
@@ -58,6 +58,7 @@ import {
   type CacheLookupMessage,
 } from './trace.js';
 import { trustRule, type TrustRule } from './trust.js';
+import { isRecordSpec } from './records.js';
 
 export type { CacheLookup, LookupTier } from './lookup.js';
 export type { CompileExtras } from './compile-record.js';
@@ -514,6 +515,60 @@ export class KernelCache {
     } catch (e) {
       this.log.debug(`miss ${key} (no explanation: ${errorText(e)})`);
     }
+  }
+
+  // ---------------------------------------------------------------- records (records.ts)
+
+  /**
+   * The payload of a small non-kernel record (a spec made by recordKeySpec) from memory or the first tier holding it,
+   * verified like any entry and copied up; undefined when no tier has it. A hit counts as a cache hit; a miss counts
+   * nothing (no compile follows). The payload is the caller's to validate: the cache vouches for its integrity only.
+   */
+  async getRecord(spec: KeySpec): Promise<Buffer | undefined> {
+    if (!isRecordSpec(spec)) throw new TypeError('getRecord takes the key spec of a record (recordKeySpec)');
+    const key = memoizedCacheKey(spec);
+    const resident = this.memory.peek(key);
+    if (resident !== undefined) {
+      this.lookup.noteMemoryHit(resident);
+      return resident.image;
+    }
+    return (await this.lookup.find(spec, key))?.entry.image;
+  }
+
+  /**
+   * Stores a record's payload in memory and every writable tier (disk, remote), as a compile's image would be.
+   * Entries are immutable by key: an existing sound entry is kept unless `replace` is set, which first removes it
+   * from every writable tier (for a payload the caller rejected). `costMs` is recorded as the entry's compile time,
+   * so the stats' saved time counts what a hit saved (e.g. the tuning it made unnecessary).
+   */
+  async putRecord(
+    spec: KeySpec,
+    payload: Buffer,
+    opts: { costMs?: number; replace?: boolean } = {},
+  ): Promise<void> {
+    if (!isRecordSpec(spec)) throw new TypeError('putRecord takes the key spec of a record (recordKeySpec)');
+    const key = memoizedCacheKey(spec);
+    if (opts.replace) {
+      await this.memory.delete(key);
+      for (const t of this.lower) {
+        if (t.capabilities.readOnly) continue;
+        await t
+          .delete(key)
+          .catch((e: unknown) => this.log.debug(`replace ${key} in ${t.name}: ${errorText(e)}`));
+      }
+    }
+    const result: CompileResult = {
+      image: payload,
+      imageKind: spec.imageKind,
+      target: spec.target,
+      log: '',
+      loweredNames: {},
+      compileMs: Math.max(0, opts.costMs ?? 0),
+      compiler: spec.compiler as CompileResult['compiler'],
+    };
+    const now = this.clock();
+    const meta = buildMetadata(key, spec, result, { saveSource: true, now });
+    await this.lookup.store(spec, key, { key, image: payload, meta }, undefined);
   }
 
   // ---------------------------------------------------------------- bundles (bundle-import.ts, bundle.ts)

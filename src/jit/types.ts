@@ -1,3 +1,4 @@
+import type { KernelCache } from '../cache/index.js';
 import type { LinkInputKind } from '../compiler/index.js';
 import type { ParamType } from '../cuda/index.js';
 import type { Device, Kernel } from '../runtime/index.js';
@@ -37,6 +38,11 @@ export interface ModuleSpec {
 export interface KernelProvider {
   /** The kernel of `spec`, loaded on `device` (default: device 0) and ready to launch. */
   kernel(spec: KernelSpec, device?: Device): Promise<Kernel>;
+  /**
+   * Where operators keep small non-kernel records (tuning results) beside the kernels: the provider's cache, when it
+   * has one (a JitCompiler's). Without it, records live in the operator's process only.
+   */
+  readonly cache?: Pick<KernelCache, 'getRecord' | 'putRecord'>;
 }
 
 /** One program of a link: compiled relocatable (`-rdc=true` is added), or to LTO IR when the link is `lto`. */

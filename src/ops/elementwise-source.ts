@@ -289,7 +289,8 @@ const HELPERS: readonly (readonly [call: string, file: string])[] = [
   ['cuop_sigmoid(', 'ew-sigmoid.cuh'],
 ];
 
-function helpersFor(body: readonly string[]): string[] {
+/** The ew-*.cuh device functions (GELU, sigmoid) that an expression's lowered body calls, as source lines. */
+export function helpersFor(body: readonly string[]): string[] {
   const code = body.join('\n');
   return HELPERS.filter(([call]) => code.includes(call)).flatMap(([, file]) => cudaLines(file));
 }

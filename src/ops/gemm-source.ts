@@ -13,8 +13,11 @@
 //    shared memory (rows padded by 16 bytes so ldmatrix and cp.async are bank-conflict free).
 // Both handle any M, N, K: out-of-range loads are zero-filled, stores are guarded. Vector (16-byte) global accesses are
 // used only when `aligned` is set (leading dimensions multiples of 16 bytes and 16-byte aligned base pointers).
+import { createHash } from 'node:crypto';
+
 import type { ParamType } from '../cuda/index.js';
 import { cudaLines, fillCuda } from './cuda-text.js';
+import { epilogueText, gemmEpilogueCode, type GemmEpilogue } from './gemm-epilogue.js';
 import type { DType } from './tensor.js';
 
 /** Tile configuration. float32 uses bm, bn, bk (threads = bm/8 · bn/8); the tensor-core kernels use all fields. */
@@ -43,13 +46,15 @@ export interface GemmSpec {
   readonly config: GemmConfig;
   /** 16-byte vector paths allowed: see gemmAligned(). */
   readonly aligned: boolean;
+  /** A fused epilogue (lowerGemmEpilogue); absent: the plain `alpha·acc + beta·C` store, the source as it always was. */
+  readonly epilogue?: GemmEpilogue;
 }
 
 export interface GemmSource {
   readonly source: string;
   /** extern "C" kernel name. */
   readonly name: string;
-  /** (A, B, C, M, N, K, alpha, beta). */
+  /** (A, B, C, M, N, K, alpha, beta), then a fused epilogue's bias, residual and scalars. */
   readonly signature: readonly ParamType[];
   readonly programName: string;
   readonly options: readonly string[];
@@ -204,6 +209,48 @@ function gridFor(bm: number, bn: number): (M: number, N: number) => [number, num
   return (M, N) => [Math.max(1, ceilDiv(M, bm) * ceilDiv(N, bn)), 1, 1];
 }
 
+// The epilogue's template values and name suffix: the plain store (the source as it always was) or the fused one.
+function epilogueParts(
+  spec: GemmSpec,
+  plainOut: string,
+  kernel: 'simt' | 'mma',
+): { values: Record<string, string | string[]>; suffix: string; signature: readonly ParamType[] } {
+  const e = spec.epilogue;
+  if (e === undefined) {
+    return {
+      values: {
+        OUT_T: plainOut,
+        EPILOGUE_DEFS: [],
+        EPILOGUE_PARAMS: '',
+        EPILOGUE: cudaLines(`gemm-${kernel}-store.cuh`),
+      },
+      suffix: '',
+      signature: GEMM_SIGNATURE,
+    };
+  }
+  const code = gemmEpilogueCode(e);
+  const store =
+    kernel === 'simt'
+      ? cudaLines('gemm-simt-store-fused.cuh', {
+          APPLY_J: code.apply('alpha * acc[i][h * 4 + j]', 'r', 'c + j'),
+        })
+      : cudaLines('gemm-mma-store-fused.cuh', {
+          APPLY_0: code.apply('alpha * acc[mt][nt][2 * h]', 'row', 'col'),
+          APPLY_1: code.apply('alpha * acc[mt][nt][2 * h + 1]', 'row', 'col + 1'),
+        });
+  const digest = createHash('sha256').update(epilogueText(e)).digest('hex').slice(0, 10);
+  return {
+    values: {
+      OUT_T: code.outType,
+      EPILOGUE_DEFS: [...code.defs],
+      EPILOGUE_PARAMS: code.params,
+      EPILOGUE: store,
+    },
+    suffix: `_e${digest}`,
+    signature: Object.freeze([...GEMM_SIGNATURE, ...code.signature]),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // float32 SIMT kernel
 
@@ -213,8 +260,10 @@ function simtSource(spec: GemmSpec): GemmSource {
   // Occupancy hint: 256-thread tiles are capped at 128 registers (2 blocks per SM) where that does not spill; smaller
   // blocks get a cap near 168 registers (3 blocks of 128 threads) or none at all.
   const minBlocks = threads >= 256 ? (spec.aligned || bk <= 8 ? 2 : 1) : threads >= 128 ? 3 : 1;
-  const name = `cuop_gemm_f32_${trans(spec)}_${bm}x${bn}x${bk}_${spec.aligned ? 'v4' : 'v1'}`;
+  const epi = epilogueParts(spec, 'float', 'simt');
+  const name = `cuop_gemm_f32_${trans(spec)}_${bm}x${bn}x${bk}_${spec.aligned ? 'v4' : 'v1'}${epi.suffix}`;
   const source = fillCuda('gemm-simt.cu', {
+    ...epi.values,
     BM: bm,
     BN: bn,
     BK: bk,
@@ -228,7 +277,7 @@ function simtSource(spec: GemmSpec): GemmSource {
   return {
     source,
     name,
-    signature: GEMM_SIGNATURE,
+    signature: epi.signature,
     programName: `${name}.cu`,
     options: [],
     sharedMemBytes: 0,
@@ -245,15 +294,17 @@ function mmaSource(spec: GemmSpec): GemmSource {
   const { bm, bn, bk, warpsM, warpsN, stages } = spec.config;
   const threads = warpsM * warpsN * 32;
   const tag = DT_TAG[spec.dtype];
+  const epi = epilogueParts(spec, 'T', 'mma');
   const name =
     `cuop_gemm_${tag}_${trans(spec)}_${bm}x${bn}x${bk}_w${warpsM}x${warpsN}_s${stages}_` +
-    `${spec.aligned ? 'v8' : 'v1'}`;
+    `${spec.aligned ? 'v8' : 'v1'}${epi.suffix}`;
   const aRows = spec.transA ? bk : bm;
   const aCols = spec.transA ? bm : bk;
   const bRows = spec.transB ? bn : bk;
   const bCols = spec.transB ? bk : bn;
   const sharedMemBytes = stages * (aRows * (aCols + 8) + bRows * (bCols + 8)) * 2;
   const source = fillCuda('gemm-mma.cu', {
+    ...epi.values,
     DTYPE: spec.dtype,
     DTYPE_HEADER: cudaLines(`gemm-mma-${spec.dtype}.cuh`),
     BM: bm,
@@ -271,7 +322,7 @@ function mmaSource(spec: GemmSpec): GemmSource {
   return {
     source,
     name,
-    signature: GEMM_SIGNATURE,
+    signature: epi.signature,
     programName: `${name}.cu`,
     options: [],
     sharedMemBytes,

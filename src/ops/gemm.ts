@@ -1,6 +1,13 @@
 import { defaultKernelProvider } from '../jit/default-provider.js';
-import type { KernelSpec } from '../jit/types.js';
-import { f32, i32, type Kernel } from '../runtime/index.js';
+import type { KernelProvider, KernelSpec } from '../jit/types.js';
+import { f32, i32, type Device, type Kernel, type KernelArg, type Stream } from '../runtime/index.js';
+import {
+  epilogueText,
+  lowerGemmEpilogue,
+  type GemmEpilogue,
+  type GemmEpilogueOptions,
+} from './gemm-epilogue.js';
+import { deviceIdentity, gemmCandidates, gemmTuningProblem, timeGemmLaunch } from './gemm-tune.js';
 import {
   defaultGemmConfig,
   gemmAligned,
@@ -12,6 +19,15 @@ import {
 } from './gemm-source.js';
 import type { ForwardOptions, Operator } from './operator.js';
 import { ShapeError, Tensor, type DType } from './tensor.js';
+import {
+  emptyTuningStats,
+  MemoryRecordStore,
+  tune,
+  TUNE_MODES,
+  type TuneMode,
+  type TuneOutcome,
+  type TuningStats,
+} from './tune.js';
 
 /** C = alpha · op(A) · op(B) + beta · C: the dtype, the transposes, the scalars and any tile config. */
 export interface GemmOptions {
@@ -27,6 +43,17 @@ export interface GemmOptions {
   readonly beta?: number;
   /** Override parts of the tile configuration chosen by shape. */
   readonly config?: Partial<GemmConfig>;
+  /**
+   * A fused epilogue: `{ bias, activation, scale, residual, outDtype }` or `{ expr }` (see gemm-epilogue.ts). Its
+   * bias (length N) and residual (M×N) tensors follow A and B in forward's inputs, in that order.
+   */
+  readonly epilogue?: GemmEpilogueOptions;
+  /**
+   * Tile configuration by timing (default 'off': chosen by shape). 'auto' times a few candidates, 'exhaustive' every
+   * valid one, on the first forward of each shape bucket (powers of two of M, N, K); the winner is stored in the
+   * kernel cache (every tier, bundles) and reused by later forwards and processes without timing.
+   */
+  readonly tune?: TuneMode;
 }
 
 /** The problem a forward call solves, after validation. */
@@ -52,8 +79,19 @@ export class Gemm implements Operator {
   readonly alpha: number;
   readonly beta: number;
   readonly configOverride: Partial<GemmConfig> | undefined;
+  /** The fused epilogue, lowered; undefined for the plain `alpha·acc + beta·C`. */
+  readonly epilogue: GemmEpilogue | undefined;
+  /** C's dtype (the epilogue's outDtype, else dtype). */
+  readonly outDtype: DType;
+  readonly tune: TuneMode;
+  /** This operator's tuning counters (the process's, over every operator: tuningStats() in tune.ts). */
+  readonly tuningStats: TuningStats = emptyTuningStats();
+  /** The last tuning decision of this operator (tuned or reused), for inspection. */
+  lastTuning: TuneOutcome<GemmConfig> | undefined;
   /** Kernels whose dynamic shared-memory limit has been raised already. */
   private readonly raised = new WeakSet<Kernel>();
+  /** Tuned configurations by problem (bucket), per device. */
+  private readonly tuned = new Map<string, Promise<GemmConfig>>();
 
   constructor(options: GemmOptions = {}) {
     this.dtype = options.dtype ?? 'float32';
@@ -66,21 +104,43 @@ export class Gemm implements Operator {
       throw new TypeError(`Gemm: alpha and beta must be finite numbers (got ${this.alpha}, ${this.beta})`);
     }
     this.configOverride = options.config;
+    this.epilogue = lowerGemmEpilogue(options.epilogue, this.dtype);
+    this.outDtype = this.epilogue?.outDtype ?? this.dtype;
+    this.tune = options.tune ?? 'off';
+    if (!TUNE_MODES.includes(this.tune)) {
+      throw new TypeError(`Gemm: tune must be 'off', 'auto' or 'exhaustive', got ${String(this.tune)}`);
+    }
+  }
+
+  /** Number of input tensors forward() takes: A, B, then the epilogue's bias and residual when it reads them. */
+  get arity(): number {
+    return 2 + (this.epilogue?.bias ? 1 : 0) + (this.epilogue?.residual ? 1 : 0);
   }
 
   /** Check shapes, dtypes and devices; returns M, N, K. Throws ShapeError before anything touches the GPU. */
   validate(inputs: readonly Tensor[], outputs: readonly Tensor[]): GemmProblem {
-    if (inputs.length !== 2) throw new ShapeError(`gemm takes 2 inputs [A, B], got ${inputs.length}`);
+    if (inputs.length !== this.arity) {
+      const names = [
+        'A',
+        'B',
+        ...(this.epilogue?.bias ? ['bias'] : []),
+        ...(this.epilogue?.residual ? ['residual'] : []),
+      ];
+      throw new ShapeError(
+        `gemm takes ${this.arity} inputs [${names.join(', ')}]${this.epilogue ? ` for its epilogue ${this.epilogue.lowered.text}` : ''}, got ${inputs.length}`,
+      );
+    }
     if (outputs.length !== 1) throw new ShapeError(`gemm takes 1 output [C], got ${outputs.length}`);
     const [A, B] = inputs as [Tensor, Tensor];
     const C = outputs[0] as Tensor;
     const problem = this.validateInputs(A, B);
-    this.checkMatrix('C', C);
+    this.checkMatrix('C', C, this.outDtype);
     const { M, N } = problem;
     if (C.shape[0] !== M || C.shape[1] !== N) {
       throw new ShapeError(`gemm: C must be ${M}×${N} for ${this.describe(A, B)}, got [${C.shape}]`);
     }
     if (A.device !== C.device) throw new ShapeError('gemm: A, B and C must be on the same device');
+    this.validateEpilogueInputs(inputs.slice(2), M, N, A);
     return problem;
   }
 
@@ -108,10 +168,40 @@ export class Gemm implements Operator {
     return { M, N, K: KA };
   }
 
-  private checkMatrix(n: string, t: Tensor): void {
+  /** The epilogue's bias (length N) and residual (M×N): tensors of the output dtype on A's device. */
+  private validateEpilogueInputs(extra: readonly Tensor[], M: number, N: number, A: Tensor): void {
+    const e = this.epilogue;
+    if (!e) return;
+    let i = 0;
+    const check = (what: string, shape: readonly number[]): void => {
+      const t = extra[i++];
+      if (!(t instanceof Tensor)) throw new ShapeError(`gemm: the epilogue's ${what} is not a Tensor`);
+      const want = `[${shape.join(', ')}]`;
+      if (t.rank !== shape.length || t.shape.some((d, k) => d !== shape[k])) {
+        throw new ShapeError(
+          `gemm: the epilogue's ${what} must have shape ${want} (${what === 'bias' ? 'one value per column of C' : 'the shape of C'}), got [${t.shape}]`,
+        );
+      }
+      if (t.dtype !== this.outDtype) {
+        throw new ShapeError(
+          `gemm: the epilogue's ${what} is ${t.dtype} but must be ${this.outDtype} (the output dtype); convert it first`,
+        );
+      }
+      if (!t.isContiguous)
+        throw new ShapeError(`gemm: the epilogue's ${what} must be contiguous (strides [${t.strides}])`);
+      if (t.device !== A.device)
+        throw new ShapeError(`gemm: the epilogue's ${what} must be on the device of A`);
+    };
+    if (e.bias) check('bias', [N]);
+    if (e.residual) check('residual', [M, N]);
+  }
+
+  private checkMatrix(n: string, t: Tensor, dtype: DType = this.dtype): void {
     if (t.rank !== 2) throw new ShapeError(`gemm: ${n} must be a matrix (rank 2), got shape [${t.shape}]`);
-    if (t.dtype !== this.dtype)
-      throw new ShapeError(`gemm: ${n} is ${t.dtype} but this Gemm is ${this.dtype}`);
+    if (t.dtype !== dtype)
+      throw new ShapeError(
+        `gemm: ${n} is ${t.dtype} but this Gemm ${n === 'C' && dtype !== this.dtype ? 'writes' : 'is'} ${dtype}`,
+      );
     if (!t.isContiguous)
       throw new ShapeError(`gemm: ${n} must be row-major contiguous (strides [${t.strides}])`);
   }
@@ -132,16 +222,17 @@ export class Gemm implements Operator {
     return c;
   }
 
-  /** The kernel specialization for a validated problem. Pure: no GPU. */
-  specFor(problem: GemmProblem, pointers: readonly bigint[], smCount: number): GemmSpec {
+  /** The kernel specialization for a validated problem (`config`: a tuned one instead of the shape's). Pure: no GPU. */
+  specFor(problem: GemmProblem, pointers: readonly bigint[], smCount: number, config?: GemmConfig): GemmSpec {
     const { M, N, K } = problem;
     const aligned = gemmAligned(this.dtype, this.transA, this.transB, M, N, K, pointers);
     return {
       dtype: this.dtype,
       transA: this.transA,
       transB: this.transB,
-      config: this.configFor(M, N, smCount, aligned),
+      config: config ?? this.configFor(M, N, smCount, aligned),
       aligned,
+      ...(this.epilogue ? { epilogue: this.epilogue } : {}),
     };
   }
 
@@ -153,13 +244,52 @@ export class Gemm implements Operator {
     const problem = this.validate(inputs, outputs);
     const [A, B] = inputs as [Tensor, Tensor];
     const C = outputs[0] as Tensor;
-    const { M, N, K } = problem;
+    const { M, N } = problem;
     if (M === 0 || N === 0) return;
     const device = C.device;
-    const { gen, kernelSpec } = generated(
-      this.specFor(problem, [A.devicePtr, B.devicePtr, C.devicePtr], device.multiprocessorCount),
-    );
-    const kernel = await (options.jit ?? defaultKernelProvider()).kernel(kernelSpec, device);
+    const provider = options.jit ?? defaultKernelProvider();
+    const pointers = [A.devicePtr, B.devicePtr, C.devicePtr];
+    let spec = this.specFor(problem, pointers, device.multiprocessorCount);
+    if (this.tune !== 'off') {
+      const config = await this.tunedConfig(spec, problem, provider, device, inputs, options.stream);
+      spec = { ...spec, config };
+    }
+    const { gen, kernelSpec } = generated(spec);
+    const kernel = await this.loaded(provider, kernelSpec, gen, device);
+    const launch = {
+      grid: gen.grid(M, N),
+      block: gen.block,
+      sharedMem: gen.sharedMemBytes,
+      ...(options.stream ? { stream: options.stream } : {}),
+    };
+    kernel.launch(launch, this.args(inputs, C, problem));
+  }
+
+  /** The kernel arguments: A, B, C, M, N, K, alpha, beta, then the epilogue's bias, residual and scalars. */
+  private args(inputs: readonly Tensor[], C: Tensor, p: GemmProblem): KernelArg[] {
+    const [A, B, ...extra] = inputs as Tensor[];
+    const base: KernelArg[] = [
+      A as Tensor,
+      B as Tensor,
+      C,
+      i32(p.M),
+      i32(p.N),
+      i32(p.K),
+      f32(this.alpha),
+      f32(this.beta),
+    ];
+    if (!this.epilogue) return base;
+    return [...base, ...extra, ...this.epilogue.lowered.scalars.map((s) => f32(s))];
+  }
+
+  /** The kernel of a generated spec on `device`, its dynamic shared-memory limit raised where it needs more than 48 KiB. */
+  private async loaded(
+    provider: KernelProvider,
+    kernelSpec: KernelSpec,
+    gen: GemmSource,
+    device: Device,
+  ): Promise<Kernel> {
+    const kernel = await provider.kernel(kernelSpec, device);
     if (gen.sharedMemBytes > 48 * 1024 && !this.raised.has(kernel)) {
       if (gen.sharedMemBytes > device.maxSharedMemoryPerBlockOptin) {
         throw new RangeError(
@@ -170,15 +300,97 @@ export class Gemm implements Operator {
       kernel.setMaxDynamicSharedMemory(gen.sharedMemBytes);
       this.raised.add(kernel);
     }
-    const launch = {
-      grid: gen.grid(M, N),
-      block: gen.block,
-      sharedMem: gen.sharedMemBytes,
-      ...(options.stream ? { stream: options.stream } : {}),
-    };
-    kernel.launch(launch, [A, B, C, i32(M), i32(N), i32(K), f32(this.alpha), f32(this.beta)]);
+    return kernel;
+  }
+
+  /**
+   * The tuned configuration of this problem's bucket: from this operator's memo, else from the tuner (a stored
+   * winner record, or timing the candidates — compiled concurrently — on a scratch output of C's shape).
+   */
+  private tunedConfig(
+    spec: GemmSpec,
+    problem: GemmProblem,
+    provider: KernelProvider,
+    device: Device,
+    inputs: readonly Tensor[],
+    stream: Stream | undefined,
+  ): Promise<GemmConfig> {
+    const tuningProblem = gemmTuningProblem({
+      dtype: this.dtype,
+      outDtype: this.outDtype,
+      transA: this.transA,
+      transB: this.transB,
+      aligned: spec.aligned,
+      epilogue: epilogueText(this.epilogue),
+      ...problem,
+    });
+    const id = `${device.ordinal}|${JSON.stringify(tuningProblem.fields)}`;
+    let pending = this.tuned.get(id);
+    if (pending === undefined) {
+      pending = this.runTuning(spec, problem, provider, device, inputs, stream, tuningProblem);
+      this.tuned.set(id, pending);
+      pending.catch(() => this.tuned.delete(id));
+    }
+    return pending;
+  }
+
+  private async runTuning(
+    spec: GemmSpec,
+    problem: GemmProblem,
+    provider: KernelProvider,
+    device: Device,
+    inputs: readonly Tensor[],
+    stream: Stream | undefined,
+    tuningProblem: ReturnType<typeof gemmTuningProblem>,
+  ): Promise<GemmConfig> {
+    const candidates = gemmCandidates({
+      dtype: this.dtype,
+      mode: this.tune === 'exhaustive' ? 'exhaustive' : 'auto',
+      aligned: spec.aligned,
+      transA: this.transA,
+      transB: this.transB,
+      defaultConfig: spec.config,
+      override: this.configOverride,
+      maxSharedBytes: device.maxSharedMemoryPerBlockOptin,
+    });
+    if (candidates.length <= 1) return spec.config;
+    const of = (config: GemmConfig) => generated({ ...spec, config });
+    let scratch: Tensor | undefined;
+    try {
+      const outcome = await tune<GemmConfig>({
+        identity: deviceIdentity(device),
+        problem: tuningProblem,
+        candidates,
+        store: provider.cache ?? processRecords,
+        stats: this.tuningStats,
+        prepare: async (cs) => {
+          // Compiled concurrently through the provider (and so the cache); a failure shows when that one is timed.
+          await Promise.allSettled(cs.map((c) => provider.kernel(of(c).kernelSpec, device)));
+        },
+        time: async (config) => {
+          const { gen, kernelSpec } = of(config);
+          const kernel = await this.loaded(provider, kernelSpec, gen, device);
+          scratch ??= Tensor.empty(device, [problem.M, problem.N], this.outDtype, stream);
+          const launch = {
+            grid: gen.grid(problem.M, problem.N),
+            block: gen.block,
+            sharedMem: gen.sharedMemBytes,
+            ...(stream ? { stream } : {}),
+          };
+          const args = this.args(inputs, scratch, problem);
+          return timeGemmLaunch(device, stream, () => kernel.launch(launch, args));
+        },
+      });
+      this.lastTuning = outcome;
+      return outcome.winner;
+    } finally {
+      scratch?.dispose();
+    }
   }
 }
+
+/** Tuning records of providers without a cache: this process only. */
+const processRecords = new MemoryRecordStore();
 
 // Generated kernels by specialization, shared by every Gemm: a repeat forward reuses the same spec object, so it
 // neither rebuilds the ~12 KB source nor rehashes it for the cache key (the JIT's resident map is keyed by object).
@@ -217,6 +429,49 @@ export async function gemm(
   const C = Tensor.empty(A.device, [M, N], A.dtype, opts.stream);
   try {
     await op.forward([A, B], [C], opts);
+  } catch (e) {
+    C.dispose();
+    throw e;
+  }
+  return C;
+}
+
+/** What gemmEpilogue fuses: the tensors of the epilogue and the structured options (see GemmEpilogueOptions). */
+export interface GemmEpilogueCall extends Omit<GemmOptions, 'beta' | 'dtype' | 'epilogue'>, ForwardOptions {
+  /** A length-N tensor of the output dtype, added per column. */
+  readonly bias?: Tensor;
+  /** An M×N tensor of the output dtype, added last. */
+  readonly residual?: Tensor;
+  readonly activation?: GemmEpilogueOptions['activation'];
+  readonly scale?: number;
+  /** C's dtype (default A's): the cast in the epilogue. */
+  readonly outDtype?: DType;
+}
+
+/**
+ * `scale · activation(alpha·op(A)·op(B) + bias) + residual` in one kernel, into a newly allocated tensor of outDtype
+ * (default A's dtype): e.g. `gemmEpilogue(A, B, { bias, activation: 'gelu' })` is `gelu(A·B + bias)`.
+ */
+export async function gemmEpilogue(A: Tensor, B: Tensor, opts: GemmEpilogueCall = {}): Promise<Tensor> {
+  const { bias, residual, activation, scale, outDtype, ...rest } = opts;
+  const op = new Gemm({
+    ...rest,
+    dtype: A.dtype,
+    beta: 0,
+    epilogue: {
+      ...(bias !== undefined ? { bias: true } : {}),
+      ...(residual !== undefined ? { residual: true } : {}),
+      ...(activation !== undefined ? { activation } : {}),
+      ...(scale !== undefined ? { scale } : {}),
+      ...(outDtype !== undefined ? { outDtype } : {}),
+    },
+  });
+  const inputs = [A, B, ...(bias !== undefined ? [bias] : []), ...(residual !== undefined ? [residual] : [])];
+  const { M, N } = op.validateInputs(A, B); // before allocating anything
+  const C = Tensor.empty(A.device, [M, N], op.outDtype, opts.stream);
+  try {
+    op.validate(inputs, [C]);
+    await op.forward(inputs, [C], opts);
   } catch (e) {
     C.dispose();
     throw e;

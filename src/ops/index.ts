@@ -47,4 +47,44 @@ export {
 export { Reduce, sum, max } from './reduce.js';
 export { softmaxSource, type SoftmaxSource, type SoftmaxSourceOptions } from './softmax-source.js';
 export { Softmax, softmax } from './softmax.js';
-export { Gemm, gemm } from './gemm.js';
+export {
+  Gemm,
+  gemm,
+  gemmEpilogue,
+  type GemmOptions,
+  type GemmProblem,
+  type GemmEpilogueCall,
+} from './gemm.js';
+export {
+  GemmEpilogueError,
+  gemmEpilogueCode,
+  lowerGemmEpilogue,
+  epilogueText,
+  type GemmActivation,
+  type GemmEpilogue,
+  type GemmEpilogueCode,
+  type GemmEpilogueOperands,
+  type GemmEpilogueOptions,
+} from './gemm-epilogue.js';
+export {
+  tune,
+  tuningStats,
+  tuningRecordSpec,
+  configDigest,
+  candidateSetDigest,
+  canonicalJson,
+  emptyTuningStats,
+  MemoryRecordStore,
+  OPS_CODEGEN_EPOCH,
+  TUNING_SCHEMA,
+  TUNE_MODES,
+  type TuneMode,
+  type TuneOptions,
+  type TuneOutcome,
+  type TuningIdentity,
+  type TuningProblem,
+  type TuningRecordKind,
+  type TuningRecordStore,
+  type TuningStats,
+} from './tune.js';
+export { gemmCandidates, gemmTuningProblem, pow2Bucket } from './gemm-tune.js';

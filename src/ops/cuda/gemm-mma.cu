@@ -9,6 +9,10 @@
 //#   {{ALIGNED}}                 true / false: 16-byte cp.async copies and paired stores allowed
 //#   {{TILE_COORDS}}             gemm-tile-coords.cuh
 //#   {{NAME}}                    the extern "C" kernel name
+//#   {{OUT_T}}                   C's element type: T, or cuop_out_t with a fused epilogue
+//#   {{EPILOGUE_DEFS}}           the fused epilogue's device code (gemmEpilogueCode), or nothing
+//#   {{EPILOGUE_PARAMS}}         its extra kernel parameters (', const cuop_out_t *__restrict__ bias, …'), or ''
+//#   {{EPILOGUE}}                gemm-mma-store.cuh, or gemm-mma-store-fused.cuh with a fused epilogue
 // cuop GEMM, {{DTYPE}} inputs, float32 accumulation on tensor cores (mma.sync m16n8k16), generated
 {{DTYPE_HEADER}}
 constexpr int BM = {{BM}};
@@ -99,9 +103,10 @@ __device__ __forceinline__ void load_tile(unsigned short *s, const unsigned shor
   }
 }
 
+{{EPILOGUE_DEFS}}
 extern "C" __global__ void __launch_bounds__(THREADS)
-{{NAME}}(const T *__restrict__ A, const T *__restrict__ B, T *__restrict__ C, int M, int N, int K, float alpha,
-    float beta) {
+{{NAME}}(const T *__restrict__ A, const T *__restrict__ B, {{OUT_T}} *__restrict__ C, int M, int N, int K, float alpha,
+    float beta{{EPILOGUE_PARAMS}}) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   unsigned short *As = reinterpret_cast<unsigned short *>(smem_raw);
   unsigned short *Bs = As + STAGES * A_STAGE;
@@ -217,37 +222,5 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   }
   cp_async_wait<0>();
 
-  // Epilogue. Accumulator layout of m16n8: c0,c1 at (row g, cols 2q, 2q+1), c2,c3 at (row g+8, same cols),
-  // g = lane/4, q = lane%4.
-  const int g = lane / 4;
-  const int q = lane % 4;
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt) {
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt) {
-      const int col = n0 + wn * WTN + nt * 8 + q * 2;
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int row = m0 + wm * WTM + mt * 16 + g + h * 8;
-        if (row >= M) continue;
-        float v0 = alpha * acc[mt][nt][2 * h];
-        float v1 = alpha * acc[mt][nt][2 * h + 1];
-        T *p = C + (long long)row * N + col;
-        if (ALIGNED) {
-          // N is a multiple of 8 and col is even: both elements are in range or neither is.
-          if (col < N) {
-            if (beta != 0.f) {
-              const T2 o = *reinterpret_cast<const T2 *>(p);
-              v0 = fmaf(beta, __low2float(o), v0);
-              v1 = fmaf(beta, __high2float(o), v1);
-            }
-            *reinterpret_cast<T2 *>(p) = pack2(v0, v1);
-          }
-        } else {
-          if (col < N) p[0] = from_f32(beta != 0.f ? fmaf(beta, to_f32(p[0]), v0) : v0);
-          if (col + 1 < N) p[1] = from_f32(beta != 0.f ? fmaf(beta, to_f32(p[1]), v1) : v1);
-        }
-      }
-    }
-  }
+{{EPILOGUE}}
 }

@@ -6,6 +6,10 @@
 //#   {{TILE_COORDS}}             gemm-tile-coords.cuh
 //#   {{MIN_BLOCKS}}              second __launch_bounds__ argument (occupancy hint)
 //#   {{NAME}}                    the extern "C" kernel name
+//#   {{OUT_T}}                   C's element type: float, or cuop_out_t with a fused epilogue
+//#   {{EPILOGUE_DEFS}}           the fused epilogue's device code (gemmEpilogueCode), or nothing
+//#   {{EPILOGUE_PARAMS}}         its extra kernel parameters (', const cuop_out_t *__restrict__ bias, …'), or ''
+//#   {{EPILOGUE}}                gemm-simt-store.cuh, or gemm-simt-store-fused.cuh with a fused epilogue
 // cuop GEMM, float32 SIMT (FFMA), generated
 constexpr int BM = {{BM}};
 constexpr int BN = {{BN}};
@@ -39,10 +43,11 @@ __device__ __forceinline__ float4 load4(const float *__restrict__ g, long long l
   }
   return v;
 }
+{{EPILOGUE_DEFS}}
 
 extern "C" __global__ void __launch_bounds__(THREADS, {{MIN_BLOCKS}})
-{{NAME}}(const float *__restrict__ A, const float *__restrict__ B, float *__restrict__ C, int M, int N, int K,
-    float alpha, float beta) {
+{{NAME}}(const float *__restrict__ A, const float *__restrict__ B, {{OUT_T}} *__restrict__ C, int M, int N, int K,
+    float alpha, float beta{{EPILOGUE_PARAMS}}) {
   __shared__ __align__(16) float As[2][BK][SA];   // As[k][m]: A transposed, k-major
   __shared__ __align__(16) float Bs[2][BK][SB];   // Bs[k][n]
   const int tid = threadIdx.x;
@@ -139,35 +144,5 @@ extern "C" __global__ void __launch_bounds__(THREADS, {{MIN_BLOCKS}})
     __syncthreads();
   }
 
-  // Epilogue: thread owns rows {ty*4+i, BM/2+ty*4+i} and columns {tx*4+j, BN/2+tx*4+j}, i, j < 4.
-#pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    const int r = m0 + (i < 4 ? ty * 4 + i : BM / 2 + ty * 4 + (i - 4));
-    if (r >= M) continue;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int c = n0 + h * (BN / 2) + tx * 4;
-      float *p = C + (long long)r * N + c;
-      float v[4];
-#pragma unroll
-      for (int j = 0; j < 4; ++j) v[j] = alpha * acc[i][h * 4 + j];
-      if (ALIGNED) {
-        if (c < N) {
-          if (beta != 0.f) {
-            const float4 o = *reinterpret_cast<const float4 *>(p);
-            v[0] = fmaf(beta, o.x, v[0]);
-            v[1] = fmaf(beta, o.y, v[1]);
-            v[2] = fmaf(beta, o.z, v[2]);
-            v[3] = fmaf(beta, o.w, v[3]);
-          }
-          *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
-        }
-      } else {
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          if (c + j < N) p[j] = beta != 0.f ? fmaf(beta, p[j], v[j]) : v[j];
-        }
-      }
-    }
-  }
+{{EPILOGUE}}
 }

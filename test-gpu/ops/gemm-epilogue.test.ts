@@ -1,0 +1,197 @@
+// GPU tests of GEMM's fused epilogues against a float64 CPU reference built from the dtype-rounded inputs: every
+// variant (bias, each activation, scale, residual, the expression form, output casts) for float32 / float16 /
+// bfloat16, aligned and unaligned shapes, two transposes, beta 0 (C poisoned: never read) and beta ≠ 0. Outputs are
+// NaN-poisoned with a guard zone past the end; every element and the guard are checked.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+
+import { driverAvailable } from '../../src/cuda/driver.js';
+import type { GemmEpilogueOptions } from '../../src/ops/gemm-epilogue.js';
+import { Gemm, gemmEpilogue } from '../../src/ops/gemm.js';
+import { encodeHost, Tensor, type DType } from '../../src/ops/tensor.js';
+import { Device } from '../../src/runtime/index.js';
+import { check, DTYPES, newSeed, poisonedOutput, randomValues, TOL } from './helpers.js';
+
+const skip = driverAvailable() ? false : 'no CUDA driver on this machine';
+
+/** erf to ~1e-13 (series for small |x|, continued fraction erfc for large), for the float64 reference. */
+function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    let sum = ax;
+    let term = ax;
+    for (let n = 1; n < 60; n++) {
+      term *= (-ax * ax) / n;
+      sum += term / (2 * n + 1);
+    }
+    return Math.sign(x) * ((2 / Math.sqrt(Math.PI)) * sum);
+  }
+  let f = 0;
+  for (let n = 60; n >= 1; n--) f = n / 2 / (ax + f);
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
+  return Math.sign(x) * (1 - erfc);
+}
+const gelu = (x: number): number => 0.5 * x * (1 + erf(x / Math.SQRT2));
+const geluTanh = (x: number): number =>
+  0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+interface Variant {
+  readonly label: string;
+  readonly epilogue: GemmEpilogueOptions;
+  /** y(acc, bias[col], residual[row, col]) in float64. */
+  readonly ref: (acc: number, bias: number, res: number) => number;
+}
+const VARIANTS: readonly Variant[] = [
+  { label: 'bias', epilogue: { bias: true }, ref: (a, b) => a + b },
+  { label: 'bias+gelu', epilogue: { bias: true, activation: 'gelu' }, ref: (a, b) => gelu(a + b) },
+  { label: 'gelu-tanh', epilogue: { activation: 'gelu-tanh' }, ref: (a) => geluTanh(a) },
+  {
+    label: 'bias+relu+residual',
+    epilogue: { bias: true, activation: 'relu', residual: true },
+    ref: (a, b, r) => Math.max(a + b, 0) + r,
+  },
+  { label: 'silu+scale', epilogue: { activation: 'silu', scale: -0.75 }, ref: (a) => -0.75 * a * sigmoid(a) },
+  {
+    label: 'bias+gelu+scale+residual',
+    epilogue: { bias: true, activation: 'gelu', scale: 0.5, residual: true },
+    ref: (a, b, r) => 0.5 * gelu(a + b) + r,
+  },
+  {
+    label: 'expr',
+    epilogue: { expr: ({ acc, bias, residual }) => acc.mul(residual).add(bias).tanh().maximum(acc) },
+    ref: (a, b, r) => Math.max(Math.tanh(a * r + b), a),
+  },
+];
+/** [M, N, K]: aligned (vector paths), unaligned (odd K and N), a thin one. */
+const SIZES: readonly [number, number, number][] = [
+  [256, 256, 128],
+  [127, 129, 31],
+  [64, 136, 72],
+  [1, 300, 70],
+];
+const TRANS: readonly [boolean, boolean][] = [
+  [false, false],
+  [true, true],
+];
+
+describe('fused GEMM epilogues against a float64 reference', { skip }, () => {
+  const device = skip ? undefined : Device.get(0);
+  after(() => device?.synchronize());
+
+  async function runCase(
+    dtype: DType,
+    outDtype: DType,
+    v: Variant,
+    [M, N, K]: readonly [number, number, number],
+    [transA, transB]: readonly [boolean, boolean],
+    alpha: number,
+    beta: number,
+  ): Promise<void> {
+    const dev = device as Device;
+    const seed = newSeed();
+    const label = `${dtype}->${outDtype} ${v.label} ${M}x${N}x${K} ${transA ? 't' : 'n'}${transB ? 't' : 'n'} a=${alpha} b=${beta} seed=${seed}`;
+    const a = randomValues([M * K], dtype, seed, 0, 1);
+    const b = randomValues([K * N], dtype, seed + 1, 0, 1);
+    const bias = randomValues([N], outDtype, seed + 2, 0, 1);
+    const res = randomValues([M * N], outDtype, seed + 3, 0, 1);
+    const c0 = beta !== 0 ? randomValues([M * N], outDtype, seed + 4, 0, 1) : undefined;
+    const op = new Gemm({ dtype, transA, transB, alpha, beta, epilogue: { ...v.epilogue, outDtype } });
+    const A = Tensor.fromArray(dev, a, transA ? [K, M] : [M, K], dtype);
+    const B = Tensor.fromArray(dev, b, transB ? [N, K] : [K, N], dtype);
+    const extra: Tensor[] = [];
+    if (op.epilogue?.bias) extra.push(Tensor.fromArray(dev, bias, [N], outDtype));
+    if (op.epilogue?.residual) extra.push(Tensor.fromArray(dev, res, [M, N], outDtype));
+    const out = poisonedOutput(dev, [M, N], outDtype);
+    try {
+      if (c0) out.tensor.buffer.upload(encodeHost(c0, outDtype));
+      await op.forward([A, B, ...extra], [out.tensor]);
+      dev.synchronize();
+      const ref = new Float64Array(M * N);
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          let s = 0;
+          for (let k = 0; k < K; k++) {
+            const av = transA ? (a[k * M + i] as number) : (a[i * K + k] as number);
+            const bv = transB ? (b[j * K + k] as number) : (b[k * N + j] as number);
+            s += av * bv;
+          }
+          const y = v.ref(alpha * s, bias[j] as number, res[i * N + j] as number);
+          ref[i * N + j] = y + (c0 ? beta * (c0[i * N + j] as number) : 0);
+        }
+      }
+      // 16-bit inputs or output: the tolerance of the coarser type.
+      const tol = Math.max(TOL[dtype], TOL[outDtype]);
+      check(label, out.read(), ref, dtype === 'float32' && outDtype === 'float32' ? 1e-5 : tol);
+    } finally {
+      for (const t of [A, B, ...extra, out.tensor]) t.dispose();
+    }
+  }
+
+  for (const dtype of DTYPES) {
+    test(`${dtype}: every variant, sizes, transposes, beta 0 and beta ≠ 0`, async () => {
+      const failures: string[] = [];
+      for (const v of VARIANTS) {
+        for (const size of SIZES) {
+          for (const tr of TRANS) {
+            for (const [alpha, beta] of [
+              [1, 0],
+              [0.5, -1.25],
+            ] as const) {
+              try {
+                await runCase(dtype, dtype, v, size, tr, alpha, beta);
+              } catch (e) {
+                failures.push((e as Error).message);
+              }
+            }
+          }
+        }
+      }
+      assert.deepEqual(failures, [], failures.join('\n'));
+    });
+
+    test(`${dtype}: output casts to every other dtype`, async () => {
+      const failures: string[] = [];
+      for (const outDtype of DTYPES.filter((d) => d !== dtype)) {
+        for (const v of [VARIANTS[1]!, VARIANTS[5]!]) {
+          for (const size of SIZES) {
+            for (const beta of [0, 0.5]) {
+              try {
+                await runCase(dtype, outDtype, v, size, [false, true], 1, beta);
+              } catch (e) {
+                failures.push((e as Error).message);
+              }
+            }
+          }
+        }
+      }
+      assert.deepEqual(failures, [], failures.join('\n'));
+    });
+  }
+
+  test('gemmEpilogue(A, B, { bias, activation }) is gelu(A·B + bias) in one call', async () => {
+    const dev = device as Device;
+    const [M, N, K] = [96, 80, 64];
+    const a = randomValues([M * K], 'float16', 7, 0, 1);
+    const b = randomValues([K * N], 'float16', 8, 0, 1);
+    const bias = randomValues([N], 'float16', 9, 0, 1);
+    const A = Tensor.fromArray(dev, a, [M, K], 'float16');
+    const B = Tensor.fromArray(dev, b, [K, N], 'float16');
+    const Bias = Tensor.fromArray(dev, bias, [N], 'float16');
+    const C = await gemmEpilogue(A, B, { bias: Bias, activation: 'gelu', outDtype: 'float32' });
+    try {
+      assert.equal(C.dtype, 'float32');
+      const got = C.toArray();
+      const ref = new Float64Array(M * N);
+      for (let i = 0; i < M; i++)
+        for (let j = 0; j < N; j++) {
+          let s = 0;
+          for (let k = 0; k < K; k++) s += (a[i * K + k] as number) * (b[k * N + j] as number);
+          ref[i * N + j] = gelu(s + (bias[j] as number));
+        }
+      check('gemmEpilogue', { values: Float64Array.from(got), guardHit: -1 }, ref, 1e-4);
+    } finally {
+      for (const t of [A, B, Bias, C]) t.dispose();
+    }
+  });
+});
