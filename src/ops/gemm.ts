@@ -10,6 +10,8 @@ import {
   type GemmSource,
   type GemmSpec,
 } from './gemm-source.js';
+import type { WgmmaConfig } from './gemm-wgmma-source.js';
+import { wgmmaApplies, wgmmaForward } from './gemm-wgmma.js';
 import type { ForwardOptions, Operator } from './operator.js';
 import { ShapeError, Tensor, type DType } from './tensor.js';
 
@@ -27,6 +29,12 @@ export interface GemmOptions {
   readonly beta?: number;
   /** Override parts of the tile configuration chosen by shape. */
   readonly config?: Partial<GemmConfig>;
+  /**
+   * The Hopper (sm_90a wgmma + TMA) kernel for float16/bfloat16 on compute capability 9.0: false never uses it; an
+   * object overrides parts of its tile config (WGMMA_CONFIGS). Default: used when the operands allow TMA, unless
+   * `config` asks for an mma.sync tile.
+   */
+  readonly wgmma?: false | Partial<WgmmaConfig>;
 }
 
 /** The problem a forward call solves, after validation. */
@@ -52,6 +60,8 @@ export class Gemm implements Operator {
   readonly alpha: number;
   readonly beta: number;
   readonly configOverride: Partial<GemmConfig> | undefined;
+  /** The `wgmma` option as given. */
+  readonly wgmma: false | Partial<WgmmaConfig> | undefined;
   /** Kernels whose dynamic shared-memory limit has been raised already. */
   private readonly raised = new WeakSet<Kernel>();
 
@@ -66,6 +76,7 @@ export class Gemm implements Operator {
       throw new TypeError(`Gemm: alpha and beta must be finite numbers (got ${this.alpha}, ${this.beta})`);
     }
     this.configOverride = options.config;
+    this.wgmma = options.wgmma;
   }
 
   /** Check shapes, dtypes and devices; returns M, N, K. Throws ShapeError before anything touches the GPU. */
@@ -155,6 +166,9 @@ export class Gemm implements Operator {
     const C = outputs[0] as Tensor;
     const { M, N, K } = problem;
     if (M === 0 || N === 0) return;
+    // Hopper (compute capability 9.0), float16/bfloat16, TMA-addressable operands: the wgmma kernel (gemm-wgmma.ts).
+    if (wgmmaApplies(this, C.device, M, N, K, [A.devicePtr, B.devicePtr, C.devicePtr]))
+      return wgmmaForward(this, A, B, C, problem, options);
     const device = C.device;
     const { gen, kernelSpec } = generated(
       this.specFor(problem, [A.devicePtr, B.devicePtr, C.devicePtr], device.multiprocessorCount),
