@@ -601,7 +601,16 @@ export const TensorMapDataType = {
 } as const;
 
 /** Bytes per element of each TensorMapDataType. */
-const TENSOR_MAP_ELEMENT_BYTES: Readonly<Record<number, number>> = { 0: 1, 1: 2, 2: 4, 3: 4, 6: 2, 7: 4, 8: 8, 9: 2 };
+const TENSOR_MAP_ELEMENT_BYTES: Readonly<Record<number, number>> = {
+  0: 1,
+  1: 2,
+  2: 4,
+  3: 4,
+  6: 2,
+  7: 4,
+  8: 8,
+  9: 2,
+};
 
 /** CUtensorMapSwizzle: how TMA permutes 16-byte chunks inside each 32/64/128-byte row of the shared-memory box. */
 export const TensorMapSwizzle = { None: 0, B32: 1, B64: 2, B128: 3 } as const;
@@ -647,7 +656,8 @@ export function tensorMapProblem(t: TensorMapTiled): string | undefined {
   if (t.globalStrides.length !== rank - 1)
     return `globalStrides has ${t.globalStrides.length} entries; rank ${rank} needs ${rank - 1}`;
   const es = t.elementStrides ?? [];
-  if (t.elementStrides && es.length !== rank) return `elementStrides has ${es.length} entries for rank ${rank}`;
+  if (t.elementStrides && es.length !== rank)
+    return `elementStrides has ${es.length} entries for rank ${rank}`;
   if (typeof t.globalAddress !== 'bigint' || t.globalAddress <= 0n || t.globalAddress % 16n !== 0n)
     return `globalAddress 0x${t.globalAddress.toString(16)} is not a 16-byte aligned device address`;
   for (let i = 0; i < rank; i++) {
@@ -672,7 +682,8 @@ export function tensorMapProblem(t: TensorMapTiled): string | undefined {
   if (span !== undefined && inner > span)
     return `the box's inner extent (${inner} bytes) exceeds the ${span}-byte swizzle span`;
   const l2 = t.l2Promotion ?? TensorMapL2Promotion.None;
-  if (!Number.isInteger(l2) || l2 < 0 || l2 > 3) return `l2Promotion ${l2} is not one of TensorMapL2Promotion`;
+  if (!Number.isInteger(l2) || l2 < 0 || l2 > 3)
+    return `l2Promotion ${l2} is not one of TensorMapL2Promotion`;
   return undefined;
 }
 
@@ -685,7 +696,12 @@ export function tensorMapProblem(t: TensorMapTiled): string | undefined {
 export function encodeTensorMapTiled(t: TensorMapTiled): Uint8Array {
   const problem = tensorMapProblem(t);
   if (problem !== undefined) {
-    throw new CudaError(CUDA_ERROR_INVALID_VALUE, 'CUDA_ERROR_INVALID_VALUE', 'cuTensorMapEncodeTiled', problem);
+    throw new CudaError(
+      CUDA_ERROR_INVALID_VALUE,
+      'CUDA_ERROR_INVALID_VALUE',
+      'cuTensorMapEncodeTiled',
+      problem,
+    );
   }
   const r = cuda();
   if (!r.cuTensorMapEncodeTiled) {

@@ -93,11 +93,13 @@ export function validateWgmmaConfig(dtype: DType, c: WgmmaConfig): void {
   if (c.bk !== 64) fail('bk must be 64 (one 128-byte swizzled row of 16-bit elements per k-tile)');
   if (c.consumers !== 1 && c.consumers !== 2) fail('consumers must be 1 or 2 warpgroups');
   if (c.bm !== 64 * c.consumers) fail(`bm must be 64·consumers = ${64 * c.consumers}`);
-  if (c.bn % 64 !== 0 || c.bn > 256) fail('bn must be 64, 128, 192 or 256 (64-wide TMA panels, wgmma N ≤ 256)');
+  if (c.bn % 64 !== 0 || c.bn > 256)
+    fail('bn must be 64, 128, 192 or 256 (64-wide TMA panels, wgmma N ≤ 256)');
   if (c.stages < 2) fail('stages must be at least 2');
   if (c.cluster !== 1) fail('cluster must be 1 (TMA multicast across a cluster is not implemented)');
   const smem = wgmmaSharedBytes(c);
-  if (smem > SM90_MAX_SHARED_BYTES) fail(`${smem} bytes of shared memory (sm_90 allows ${SM90_MAX_SHARED_BYTES})`);
+  if (smem > SM90_MAX_SHARED_BYTES)
+    fail(`${smem} bytes of shared memory (sm_90 allows ${SM90_MAX_SHARED_BYTES})`);
 }
 
 const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
