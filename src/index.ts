@@ -105,3 +105,4 @@ export type { FieldScalar } from './runtime/struct-layout.js';
 export type { PromCounter, PromGauge, PromMetric, PromMetricConfig } from './api/metrics.js';
 export type { GemmConfig, GemmSpec } from './ops/gemm-source.js';
 export type { GemmOptions, GemmProblem } from './ops/gemm.js';
+export type { WgmmaConfig } from './ops/gemm-wgmma-source.js';

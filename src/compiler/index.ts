@@ -6,6 +6,7 @@ export { NvrtcCompiler, type NvrtcCompilerOptions } from './nvrtc-compiler.js';
 export {
   selectCompiler,
   parseArch,
+  archFromOptions,
   archName,
   resolveTarget,
   sourceFileName,

@@ -115,6 +115,30 @@ function splitArch(arch: string): { number: number; suffix: string } {
   return { number: n, suffix: m[2] ?? '' };
 }
 
+const ARCH_OPTION_RE = /^(?:-arch|--gpu-architecture)=(sm_\d{2,3}[af])$/;
+
+/**
+ * The arch a spec compiles for on a device of `arch`: an arch-specific or family target named in the options
+ * (`-arch=sm_90a` or `--gpu-architecture=sm_90a`, needed for wgmma, TMA multicast, setmaxnreg) replaces the
+ * device's plain one when it is for the same compute capability, and leaves the options (the compilers add their own
+ * arch flag). Anything else is returned as it is. Throws a RangeError when the named target is for another device.
+ */
+export function archFromOptions(
+  arch: string,
+  options: readonly string[],
+): { arch: string; options: readonly string[] } {
+  const named = options.map((o) => ARCH_OPTION_RE.exec(o)?.[1]).filter((a): a is string => a !== undefined);
+  if (named.length === 0) return { arch, options };
+  const wanted = named[named.length - 1] as string;
+  if (parseArch(wanted) !== parseArch(arch)) {
+    throw new RangeError(
+      `the kernel is compiled for ${wanted} (its options say so), which cannot run on a ${arch} device: ` +
+        'arch-specific targets run only on their own compute capability',
+    );
+  }
+  return { arch: wanted, options: options.filter((o) => !ARCH_OPTION_RE.test(o)) };
+}
+
 /** What a compiler is asked to emit for one request. */
 export interface ResolvedTarget {
   readonly imageKind: ImageKind;

@@ -96,6 +96,8 @@ interface RawDriver {
   /** cuLaunchKernelEx with a CUlaunchConfig packed into a Buffer (launch-config.ts); absent before CUDA 12. */
   cuLaunchKernelExAt: Fn | undefined;
   cuOccupancyMaxActiveBlocksPerMultiprocessor: Fn;
+  /** TMA descriptors (CUDA 12.0+): absent on older drivers. */
+  cuTensorMapEncodeTiled: Fn | undefined;
 }
 
 let initialized = false;
@@ -183,6 +185,11 @@ function bindLibrary(): RawDriver {
     ),
     cuOccupancyMaxActiveBlocksPerMultiprocessor: f(
       'int cuOccupancyMaxActiveBlocksPerMultiprocessor(_Out_ int *numBlocks, void *func, int blockSize, size_t dynamicSMemSize)',
+    ),
+    cuTensorMapEncodeTiled: optional(
+      'int cuTensorMapEncodeTiled(void *tensorMap, int dataType, uint32_t rank, uint64_t globalAddress, ' +
+        'const void *globalDim, const void *globalStrides, const void *boxDim, const void *elementStrides, ' +
+        'int interleave, int swizzle, int l2Promotion, int oobFill)',
     ),
   };
 }
@@ -577,6 +584,164 @@ export function occupancyMaxActiveBlocksPerMultiprocessor(
     'cuOccupancyMaxActiveBlocksPerMultiprocessor',
   );
   return v[0] as number;
+}
+
+// ---- TMA descriptors (CUtensorMap) ----
+
+/** CUtensorMapDataType values cuop encodes. */
+export const TensorMapDataType = {
+  Uint8: 0,
+  Uint16: 1,
+  Uint32: 2,
+  Int32: 3,
+  Float16: 6,
+  Float32: 7,
+  Float64: 8,
+  BFloat16: 9,
+} as const;
+
+/** Bytes per element of each TensorMapDataType. */
+const TENSOR_MAP_ELEMENT_BYTES: Readonly<Record<number, number>> = {
+  0: 1,
+  1: 2,
+  2: 4,
+  3: 4,
+  6: 2,
+  7: 4,
+  8: 8,
+  9: 2,
+};
+
+/** CUtensorMapSwizzle: how TMA permutes 16-byte chunks inside each 32/64/128-byte row of the shared-memory box. */
+export const TensorMapSwizzle = { None: 0, B32: 1, B64: 2, B128: 3 } as const;
+
+/** CUtensorMapL2promotion. */
+export const TensorMapL2Promotion = { None: 0, B64: 1, B128: 2, B256: 3 } as const;
+
+/** Bytes of a CUtensorMap (it must be passed to a kernel 64-byte aligned, as `const __grid_constant__`). */
+export const TENSOR_MAP_BYTES = 128;
+
+/** A tiled tensor map request: a dense tensor in global memory and the box one TMA copy moves. */
+export interface TensorMapTiled {
+  /** One of TensorMapDataType. */
+  readonly dataType: number;
+  /** Base address in device memory; 16-byte aligned. */
+  readonly globalAddress: bigint;
+  /** Extent of each dimension in elements, innermost (contiguous) first; 1 to 5 dimensions, each 1..2^32. */
+  readonly globalDim: readonly number[];
+  /** Byte stride of dimensions 1..rank-1 (rank-1 entries); multiples of 16, below 2^40. */
+  readonly globalStrides: readonly number[];
+  /** Box extent per dimension in elements, each 1..256; the innermost one a multiple of 16 bytes. */
+  readonly boxDim: readonly number[];
+  /** Element strides (default all 1), each 1..8. */
+  readonly elementStrides?: readonly number[];
+  /** One of TensorMapSwizzle (default None). With a swizzle the box's inner extent must fit its span. */
+  readonly swizzle?: number;
+  /** One of TensorMapL2Promotion (default None). */
+  readonly l2Promotion?: number;
+}
+
+const SWIZZLE_SPAN: Readonly<Record<number, number>> = { 1: 32, 2: 64, 3: 128 };
+
+/**
+ * Why cuTensorMapEncodeTiled would refuse `t` (the driver's documented constraints), or undefined when it is
+ * well-formed. Pure: no driver.
+ */
+export function tensorMapProblem(t: TensorMapTiled): string | undefined {
+  const elem = TENSOR_MAP_ELEMENT_BYTES[t.dataType];
+  if (elem === undefined) return `dataType ${t.dataType} is not one of TensorMapDataType`;
+  const rank = t.globalDim.length;
+  if (rank < 1 || rank > 5) return `rank ${rank}: a tiled tensor map has 1 to 5 dimensions`;
+  if (t.boxDim.length !== rank) return `boxDim has ${t.boxDim.length} entries for rank ${rank}`;
+  if (t.globalStrides.length !== rank - 1)
+    return `globalStrides has ${t.globalStrides.length} entries; rank ${rank} needs ${rank - 1}`;
+  const es = t.elementStrides ?? [];
+  if (t.elementStrides && es.length !== rank)
+    return `elementStrides has ${es.length} entries for rank ${rank}`;
+  if (typeof t.globalAddress !== 'bigint' || t.globalAddress <= 0n || t.globalAddress % 16n !== 0n)
+    return `globalAddress 0x${t.globalAddress.toString(16)} is not a 16-byte aligned device address`;
+  for (let i = 0; i < rank; i++) {
+    const d = t.globalDim[i] as number;
+    if (!Number.isInteger(d) || d < 1 || d > 2 ** 32) return `globalDim[${i}] = ${d} is outside 1..2^32`;
+    const b = t.boxDim[i] as number;
+    if (!Number.isInteger(b) || b < 1 || b > 256) return `boxDim[${i}] = ${b} is outside 1..256`;
+    const e = es[i] ?? 1;
+    if (!Number.isInteger(e) || e < 1 || e > 8) return `elementStrides[${i}] = ${e} is outside 1..8`;
+  }
+  for (let i = 0; i < rank - 1; i++) {
+    const s = t.globalStrides[i] as number;
+    if (!Number.isInteger(s) || s <= 0 || s % 16 !== 0 || s >= 2 ** 40)
+      return `globalStrides[${i}] = ${s} bytes is not a positive multiple of 16 below 2^40`;
+  }
+  const inner = (t.boxDim[0] as number) * elem;
+  if (inner % 16 !== 0) return `boxDim[0] = ${t.boxDim[0]} elements is ${inner} bytes, not a multiple of 16`;
+  const swizzle = t.swizzle ?? TensorMapSwizzle.None;
+  if (!(swizzle in SWIZZLE_SPAN) && swizzle !== TensorMapSwizzle.None)
+    return `swizzle ${swizzle} is not one of TensorMapSwizzle`;
+  const span = SWIZZLE_SPAN[swizzle];
+  if (span !== undefined && inner > span)
+    return `the box's inner extent (${inner} bytes) exceeds the ${span}-byte swizzle span`;
+  const l2 = t.l2Promotion ?? TensorMapL2Promotion.None;
+  if (!Number.isInteger(l2) || l2 < 0 || l2 > 3)
+    return `l2Promotion ${l2} is not one of TensorMapL2Promotion`;
+  return undefined;
+}
+
+/**
+ * Encode a tiled TMA descriptor (cuTensorMapEncodeTiled) into a fresh 128-byte buffer, to pass to a kernel by value.
+ * Out-of-bounds elements of a box read as zeros. Throws a CudaError (CUDA_ERROR_INVALID_VALUE) naming the field when
+ * the request breaks the driver's constraints, before calling it; CUDA_ERROR_NOT_SUPPORTED when the driver predates
+ * tensor maps (CUDA 12.0).
+ */
+export function encodeTensorMapTiled(t: TensorMapTiled): Uint8Array {
+  const problem = tensorMapProblem(t);
+  if (problem !== undefined) {
+    throw new CudaError(
+      CUDA_ERROR_INVALID_VALUE,
+      'CUDA_ERROR_INVALID_VALUE',
+      'cuTensorMapEncodeTiled',
+      problem,
+    );
+  }
+  const r = cuda();
+  if (!r.cuTensorMapEncodeTiled) {
+    throw new CudaError(
+      801,
+      'CUDA_ERROR_NOT_SUPPORTED',
+      'cuTensorMapEncodeTiled',
+      'this driver has no tensor maps (CUDA 12.0 or newer is needed for TMA)',
+    );
+  }
+  const rank = t.globalDim.length;
+  const u64 = (xs: readonly number[]): Buffer => {
+    const b = Buffer.alloc(Math.max(8, xs.length * 8));
+    xs.forEach((x, i) => b.writeBigUInt64LE(BigInt(x), i * 8));
+    return b;
+  };
+  const u32 = (xs: readonly number[]): Buffer => {
+    const b = Buffer.alloc(Math.max(4, xs.length * 4));
+    xs.forEach((x, i) => b.writeUInt32LE(x, i * 4));
+    return b;
+  };
+  const map = Buffer.alloc(TENSOR_MAP_BYTES);
+  check(
+    r.cuTensorMapEncodeTiled(
+      map,
+      t.dataType,
+      rank,
+      t.globalAddress,
+      u64(t.globalDim),
+      u64(t.globalStrides),
+      u32(t.boxDim),
+      u32(t.elementStrides ?? new Array<number>(rank).fill(1)),
+      0,
+      t.swizzle ?? TensorMapSwizzle.None,
+      t.l2Promotion ?? TensorMapL2Promotion.None,
+      0,
+    ),
+    'cuTensorMapEncodeTiled',
+  );
+  return new Uint8Array(map.buffer, map.byteOffset, TENSOR_MAP_BYTES);
 }
 
 /** Path of the loaded libcuda, for diagnostics. */

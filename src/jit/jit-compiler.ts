@@ -25,6 +25,7 @@ import type {
 } from '../compiler/index.js';
 import {
   absolutizePathOptions,
+  archFromOptions,
   canonicalKernelName,
   isRelocatable,
   KernelNameError,
@@ -708,13 +709,15 @@ export class JitCompiler implements KernelProvider {
       const p = state.prepared;
       // Keyed with absolute include paths, spelled as this compiler reads them (nvcc splits lists at commas).
       const dialect = info.id === 'nvcc' ? NVCC_DIALECT : NVRTC_DIALECT;
+      // An arch-specific target in the options (-arch=sm_90a) becomes the key's and the compile's target.
+      const target = archFromOptions(arch, p.options);
       ks = {
         source: p.source,
         headers: p.headers ?? {},
         nameExpressions: p.names,
-        options: absolutizePathOptions(p.options, p.cwd, dialect),
+        options: absolutizePathOptions(target.options, p.cwd, dialect),
         compiler: { id: info.id, version: info.version },
-        target: arch,
+        target: target.arch,
         imageKind,
         salt: this.cache.policy.salt,
         fileName: sourceFileName(p.programName ?? 'program.cu', new Set(Object.keys(p.headers ?? {}))),

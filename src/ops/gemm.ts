@@ -17,6 +17,8 @@ import {
   type GemmSource,
   type GemmSpec,
 } from './gemm-source.js';
+import type { WgmmaConfig } from './gemm-wgmma-source.js';
+import { wgmmaApplies, wgmmaForward } from './gemm-wgmma.js';
 import type { ForwardOptions, Operator } from './operator.js';
 import { ShapeError, Tensor, type DType } from './tensor.js';
 import {
@@ -54,6 +56,12 @@ export interface GemmOptions {
    * kernel cache (every tier, bundles) and reused by later forwards and processes without timing.
    */
   readonly tune?: TuneMode;
+  /**
+   * The Hopper (sm_90a wgmma + TMA) kernel for float16/bfloat16 on compute capability 9.0: false never uses it; an
+   * object overrides parts of its tile config (WGMMA_CONFIGS). Default: used when the operands allow TMA, unless
+   * `config` asks for an mma.sync tile.
+   */
+  readonly wgmma?: false | Partial<WgmmaConfig>;
 }
 
 /** The problem a forward call solves, after validation. */
@@ -88,6 +96,8 @@ export class Gemm implements Operator {
   readonly tuningStats: TuningStats = emptyTuningStats();
   /** The last tuning decision of this operator (tuned or reused), for inspection. */
   lastTuning: TuneOutcome<GemmConfig> | undefined;
+  /** The `wgmma` option as given. */
+  readonly wgmma: false | Partial<WgmmaConfig> | undefined;
   /** Kernels whose dynamic shared-memory limit has been raised already. */
   private readonly raised = new WeakSet<Kernel>();
   /** Tuned configurations by problem (bucket), per device. */
@@ -110,6 +120,7 @@ export class Gemm implements Operator {
     if (!TUNE_MODES.includes(this.tune)) {
       throw new TypeError(`Gemm: tune must be 'off', 'auto' or 'exhaustive', got ${String(this.tune)}`);
     }
+    this.wgmma = options.wgmma;
   }
 
   /** Number of input tensors forward() takes: A, B, then the epilogue's bias and residual when it reads them. */
@@ -244,8 +255,16 @@ export class Gemm implements Operator {
     const problem = this.validate(inputs, outputs);
     const [A, B] = inputs as [Tensor, Tensor];
     const C = outputs[0] as Tensor;
-    const { M, N } = problem;
+    const { M, N, K } = problem;
     if (M === 0 || N === 0) return;
+    // Hopper (compute capability 9.0), float16/bfloat16, TMA-addressable operands: the wgmma kernel (gemm-wgmma.ts).
+    // Fused epilogues and tuning are mma.sync/SIMT only for now.
+    if (
+      !this.epilogue &&
+      this.tune === 'off' &&
+      wgmmaApplies(this, C.device, M, N, K, [A.devicePtr, B.devicePtr, C.devicePtr])
+    )
+      return wgmmaForward(this, A, B, C, problem, options);
     const device = C.device;
     const provider = options.jit ?? defaultKernelProvider();
     const pointers = [A.devicePtr, B.devicePtr, C.devicePtr];

@@ -6,6 +6,7 @@ import {
   NvccCompiler,
   archName,
   parseArch,
+  archFromOptions,
   resolveTarget,
   selectCompiler,
 } from '../../src/compiler/index.js';
@@ -143,4 +144,24 @@ test('NVRTC version: the patch level comes from the library file name, or its si
     'a name of another version is not trusted',
   );
   assert.equal(fullVersion(13, 0, join(dir, 'missing.so')), '13.0');
+});
+
+describe('archFromOptions', () => {
+  test('an arch-specific target in the options becomes the target and leaves the options', () => {
+    assert.deepEqual(archFromOptions('sm_90', ['-O3', '-arch=sm_90a']), { arch: 'sm_90a', options: ['-O3'] });
+    assert.deepEqual(archFromOptions('sm_90', ['--gpu-architecture=sm_90a']), {
+      arch: 'sm_90a',
+      options: [],
+    });
+    assert.deepEqual(archFromOptions('sm_100', ['-arch=sm_100f']), { arch: 'sm_100f', options: [] });
+  });
+  test('anything else is left as it is; another device is refused', () => {
+    const opts = ['-arch=sm_80', '-DX=1'];
+    assert.deepEqual(archFromOptions('sm_90', opts), { arch: 'sm_90', options: opts });
+    assert.deepEqual(archFromOptions('sm_90', []), { arch: 'sm_90', options: [] });
+    assert.throws(
+      () => archFromOptions('sm_89', ['-arch=sm_90a']),
+      /compiled for sm_90a .* cannot run on a sm_89/,
+    );
+  });
 });

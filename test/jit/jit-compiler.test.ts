@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { KernelCache } from '../../src/cache/index.js';
 import { CompileError } from '../../src/compiler/index.js';
 import { JitCompiler, JitDisabledError, type KernelSpec } from '../../src/jit/index.js';
+import { WGMMA_CONFIGS, wgmmaSource } from '../../src/ops/gemm-wgmma-source.js';
+import { wgmmaKernelSpec } from '../../src/ops/gemm-wgmma.js';
 
 // Real nvcc compiles (no NVRTC on the CPU box); each spec differs so each is its own cache entry.
 const spec = (i: number): KernelSpec => ({
@@ -255,4 +257,30 @@ test('spec fields of the wrong shape are a TypeError naming the field, before an
   await assert.rejects(jit.compile(bad({ name: 7 }), 'sm_90'), /name must be a string/);
   assert.equal(jit.getStats().process.misses, 0);
   await jit.cache.close();
+});
+
+test('an arch-specific target in the options (-arch=sm_90a) is the key and compile target on an sm_90 request', async () => {
+  const dir = tempDir();
+  try {
+    const jit = new JitCompiler({ cache: new KernelCache({ dir, logger: quiet }), compiler: 'nvcc' });
+    // The Hopper GEMM's own spec: wgmma and setmaxnreg compile only for sm_90a.
+    const gen = wgmmaSource({
+      dtype: 'bfloat16',
+      transA: true,
+      transB: false,
+      config: WGMMA_CONFIGS.wgmma64x128,
+    });
+    const s = wgmmaKernelSpec(gen);
+    const r = await jit.compile(s, 'sm_90');
+    assert.equal(r.tier, 'compiled');
+    assert.equal(r.entry.meta.target, 'sm_90a');
+    assert.equal(
+      (await jit.compile({ ...s, options: [] }, 'sm_90').catch((e: unknown) => e)) instanceof CompileError,
+      true,
+    );
+    await assert.rejects(jit.compile(s, 'sm_89'), /compiled for sm_90a .* cannot run on a sm_89 device/);
+    await jit.cache.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

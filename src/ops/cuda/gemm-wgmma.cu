@@ -1,0 +1,243 @@
+//# float16 / bfloat16 GEMM for Hopper (sm_90a): wgmma.mma_async fed by TMA, mbarrier pipelines, warp-specialized;
+//# filled by wgmmaSource() in src/ops/gemm-wgmma-source.ts (see its header and notes/gemm.md). Placeholders:
+//#   {{DTYPE}}                   float16 or bfloat16 (in the first comment line only)
+//#   {{DTYPE_HEADER}}            gemm-mma-float16.cuh or gemm-mma-bfloat16.cuh: T, T2, MMA_TYPE and conversions
+//#   {{BM}} {{BN}}               block tile (BK is 64: one 128-byte swizzle row of 16-bit elements)
+//#   {{CONSUMERS}}               consumer warpgroups (each owns 64 rows of the tile)
+//#   {{STAGES}}                  shared-memory pipeline depth
+//#   {{TRANS_A}} {{TRANS_B}}     true / false: A stored K×M, B stored N×K
+//#   {{WGMMA}}                   the m64nBNk16 wgmma wrapper (its operand list is generated)
+//#   {{NAME}}                    the extern "C" kernel name
+//#
+//# Shared memory, per stage (all bases 1024-byte aligned, TMA writes with the 128-byte swizzle):
+//#   A: BM×64 elements. Not transposed (K-major): one TMA box {64 k, BM m}, row m at m·128 bytes.
+//#      Transposed (M-major): BM/64 boxes {64 m, 64 k}, panel p (m 64p..64p+63) at p·8192, row k at k·128.
+//#      Either way consumer w's 64 rows are the 8192 bytes at w·8192.
+//#   B: BN×64 elements. Transposed (N×K storage, K-major): one box {64 k, BN n}. Not transposed (N-major):
+//#      BN/64 boxes {64 n, 64 k}, panel p at p·8192.
+//# wgmma descriptors: K-major LBO 16 (unused with a swizzle), SBO 1024 (8 rows of 128 bytes); a k16 step is +32 bytes.
+//#   MN-major LBO 8192 (next 64-wide panel), SBO 1024 (next 8 k-rows); a k16 step is +2048 bytes (16 rows).
+// cuop GEMM, {{DTYPE}} inputs, float32 accumulation on Hopper tensor cores (wgmma + TMA, sm_90a), generated
+{{DTYPE_HEADER}}
+constexpr int BM = {{BM}};
+constexpr int BN = {{BN}};
+constexpr int BK = 64;
+constexpr int CONSUMERS = {{CONSUMERS}};
+constexpr int STAGES = {{STAGES}};
+constexpr bool TRANS_A = {{TRANS_A}};
+constexpr bool TRANS_B = {{TRANS_B}};
+constexpr int THREADS = 128 * (CONSUMERS + 1);
+constexpr unsigned PANEL_BYTES = 64 * BK * 2;         // 64 rows (or a 64-wide panel) of one k-tile
+constexpr unsigned A_STAGE_BYTES = BM * BK * 2;
+constexpr unsigned B_STAGE_BYTES = BN * BK * 2;
+constexpr unsigned STAGE_BYTES = A_STAGE_BYTES + B_STAGE_BYTES;
+constexpr int GROUP = 8;                              // tile-rows per rasterization group (L2 reuse)
+static_assert(BM == 64 * CONSUMERS, "each consumer warpgroup owns 64 rows");
+static_assert(BN % 64 == 0 && BN <= 256, "BN is a multiple of 64, at most 256");
+
+// A CUtensorMap as the kernel receives it: 128 opaque bytes, 64-byte aligned, passed by value.
+struct alignas(64) TmaMap {
+  unsigned long long words[16];
+};
+
+__device__ __forceinline__ unsigned smem_u32(const void *p) { return (unsigned)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void mbar_init(unsigned bar, unsigned count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(unsigned bar, unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(unsigned bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Wait until the phase of parity `parity` has completed (a fresh barrier is in phase 0: parity 1 passes at once).
+__device__ __forceinline__ void mbar_wait(unsigned bar, unsigned parity) {
+  unsigned done;
+  do {
+    asm volatile("{\n"
+                 ".reg .pred p;\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                 "selp.u32 %0, 1, 0, p;\n"
+                 "}\n"
+                 : "=r"(done)
+                 : "r"(bar), "r"(parity)
+                 : "memory");
+  } while (!done);
+}
+
+// One 2-D TMA box (c0: innermost coordinate, in elements) into shared memory at dst; completes bytes on bar.
+__device__ __forceinline__ void tma_load(unsigned dst, const TmaMap *map, unsigned bar, int c0, int c1) {
+  asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+               " [%0], [%1, {%3, %4}], [%2];\n" ::"r"(dst),
+               "l"(reinterpret_cast<unsigned long long>(map)), "r"(bar), "r"(c0), "r"(c1)
+               : "memory");
+}
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma (no code emitted).
+__device__ __forceinline__ void fence_operand(float &r) { asm volatile("" : "+f"(r)::"memory"); }
+
+// Shared-memory matrix descriptor, 128-byte swizzle: start >> 4 (bits 0-13), LBO >> 4 (16-29), SBO >> 4 (32-45),
+// base offset 0 (tiles are 1024-byte aligned), swizzle mode 1 = 128B (bits 62-63).
+__device__ __forceinline__ unsigned long long smem_desc(unsigned addr, unsigned lbo, unsigned sbo) {
+  return (unsigned long long)((addr & 0x3FFFFu) >> 4) | ((unsigned long long)(lbo >> 4) << 16) |
+         ((unsigned long long)(sbo >> 4) << 32) | (1ull << 62);
+}
+
+{{WGMMA}}
+
+__device__ __forceinline__ void tile_of(int t, int tilesM, int tilesN, int &tm, int &tn) {
+  const int perGroup = GROUP * tilesN;
+  const int group = t / perGroup;
+  const int firstM = group * GROUP;
+  const int gsz = min(tilesM - firstM, GROUP);
+  const int inGroup = t - group * perGroup;
+  tm = firstM + inGroup % gsz;
+  tn = inGroup / gsz;
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS, 1)
+{{NAME}}(const __grid_constant__ TmaMap mapA, const __grid_constant__ TmaMap mapB, T *__restrict__ C, int M, int N,
+    int K, float alpha, float beta) {
+  extern __shared__ unsigned char smem_raw[];
+  __shared__ __align__(8) unsigned long long bars[2 * STAGES]; // full[s] at s, empty[s] at STAGES + s
+  // TMA's 128-byte swizzle and the wgmma descriptors agree only on 1024-byte aligned tiles.
+  const unsigned smem = (smem_u32(smem_raw) + 1023u) & ~1023u;
+  const unsigned fullBar = smem_u32(bars);
+  const unsigned emptyBar = fullBar + 8u * STAGES;
+  const int tid = threadIdx.x;
+  const int wg = tid / 128;
+  if (tid == 0) {
+    for (int s = 0; s < STAGES; ++s) {
+      mbar_init(fullBar + 8u * s, 1);                  // the producer's arrive.expect_tx
+      mbar_init(emptyBar + 8u * s, CONSUMERS * 4);     // lane 0 of every consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  const int tilesM = (M + BM - 1) / BM;
+  const int tilesN = (N + BN - 1) / BN;
+  const int tiles = tilesM * tilesN;
+  const int kTiles = (K + BK - 1) / BK;
+
+  if (wg == 0) {
+    // Producer warpgroup: one thread issues every TMA copy; the others only give their registers back.
+    if (CONSUMERS > 1) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+    if (tid == 0) {
+      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(&mapA)) : "memory");
+      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(&mapB)) : "memory");
+      int stage = 0;
+      unsigned phase = 0;
+      for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+        int tm, tn;
+        tile_of(t, tilesM, tilesN, tm, tn);
+        const int m0 = tm * BM;
+        const int n0 = tn * BN;
+        // Panels wholly past M (or N) are not loaded: they would only feed rows (columns) that are never stored.
+        const int aPanels = TRANS_A ? min(BM / 64, (M - m0 + 63) / 64) : 1;
+        const int bPanels = TRANS_B ? 1 : min(BN / 64, (N - n0 + 63) / 64);
+        const unsigned bytes = (TRANS_A ? aPanels * PANEL_BYTES : A_STAGE_BYTES) +
+                               (TRANS_B ? B_STAGE_BYTES : bPanels * PANEL_BYTES);
+        for (int kt = 0; kt < kTiles; ++kt) {
+          const unsigned full = fullBar + 8u * stage;
+          mbar_wait(emptyBar + 8u * stage, phase ^ 1u);
+          mbar_expect_tx(full, bytes);
+          const unsigned a = smem + stage * STAGE_BYTES;
+          const unsigned b = a + A_STAGE_BYTES;
+          const int k0 = kt * BK;
+          if (TRANS_A) {
+            for (int p = 0; p < aPanels; ++p) tma_load(a + p * PANEL_BYTES, &mapA, full, m0 + 64 * p, k0);
+          } else {
+            tma_load(a, &mapA, full, k0, m0);
+          }
+          if (TRANS_B) {
+            tma_load(b, &mapB, full, k0, n0);
+          } else {
+            for (int p = 0; p < bPanels; ++p) tma_load(b + p * PANEL_BYTES, &mapB, full, n0 + 64 * p, k0);
+          }
+          if (++stage == STAGES) {
+            stage = 0;
+            phase ^= 1u;
+          }
+        }
+      }
+    }
+    return;
+  }
+
+  // Consumer warpgroups: wgmma over the stages the producer filled, then the epilogue from the accumulators.
+  if (CONSUMERS > 1) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+  const int w = wg - 1;
+  const int lane = tid % 32;
+  const int warpInGroup = (tid % 128) / 32;
+  // Descriptor fields per operand layout, and the descriptor step of one k16 slice.
+  constexpr unsigned A_LBO = TRANS_A ? PANEL_BYTES : 16u;
+  constexpr unsigned B_LBO = TRANS_B ? 16u : PANEL_BYTES;
+  constexpr unsigned long long A_STEP = TRANS_A ? (16u * 128u) >> 4 : 32u >> 4;
+  constexpr unsigned long long B_STEP = TRANS_B ? 32u >> 4 : (16u * 128u) >> 4;
+  float acc[BN / 2];
+  int stage = 0;
+  unsigned phase = 0;
+  for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+    int tm, tn;
+    tile_of(t, tilesM, tilesN, tm, tn);
+    const int m0 = tm * BM;
+    const int n0 = tn * BN;
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.f;
+    int prev = -1;
+    for (int kt = 0; kt < kTiles; ++kt) {
+      mbar_wait(fullBar + 8u * stage, phase);
+      const unsigned a = smem + stage * STAGE_BYTES + w * PANEL_BYTES;
+      const unsigned b = smem + stage * STAGE_BYTES + A_STAGE_BYTES;
+      const unsigned long long da = smem_desc(a, A_LBO, 1024u);
+      const unsigned long long db = smem_desc(b, B_LBO, 1024u);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < BK / 16; ++kk) wgmma_tile(acc, da + kk * A_STEP, db + kk * B_STEP);
+      wgmma_commit();
+      // At most this k-tile's group is still running: the previous one has read its stage, which goes back.
+      wgmma_wait<1>();
+      if (prev >= 0 && lane == 0) mbar_arrive(emptyBar + 8u * prev);
+      prev = stage;
+      if (++stage == STAGES) {
+        stage = 0;
+        phase ^= 1u;
+      }
+    }
+    wgmma_wait<0>();
+    if (prev >= 0 && lane == 0) mbar_arrive(emptyBar + 8u * prev);
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
+
+    // Epilogue. m64nNk16 accumulators: thread (warp v, lane l) holds, per n8 slice j, (row 16v + l/4, columns
+    // 8j + 2(l%4), +1) in acc[4j], acc[4j+1] and the same columns of row + 8 in acc[4j+2], acc[4j+3].
+    const int row0 = m0 + w * 64 + warpInGroup * 16 + lane / 4;
+#pragma unroll
+    for (int j = 0; j < BN / 8; ++j) {
+      const int col = n0 + j * 8 + (lane % 4) * 2;
+      if (col >= N) continue; // N is a multiple of 8 and col is even: both columns are in range or neither is
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int row = row0 + h * 8;
+        if (row >= M) continue;
+        float v0 = alpha * acc[4 * j + 2 * h];
+        float v1 = alpha * acc[4 * j + 2 * h + 1];
+        T *p = C + (long long)row * N + col;
+        if (beta != 0.f) {
+          const T2 o = *reinterpret_cast<const T2 *>(p);
+          v0 = fmaf(beta, __low2float(o), v0);
+          v1 = fmaf(beta, __high2float(o), v1);
+        }
+        *reinterpret_cast<T2 *>(p) = pack2(v0, v1);
+      }
+    }
+  }
+}

@@ -1,0 +1,192 @@
+// CUDA C++ source generation for the Hopper (sm_90a) float16 / bfloat16 GEMM: C = alpha·op(A)·op(B) + beta·C,
+// row-major storage, op = identity or transpose, float32 accumulation. The CUDA text is src/ops/cuda/gemm-wgmma.cu;
+// this module fills it. Pure: no GPU. Equal specs give byte-identical sources (a stable cache key).
+//
+// The kernel (notes/gemm.md, "float16 / bfloat16 on Hopper"):
+//  - one producer warpgroup (its registers given back with setmaxnreg) whose first thread issues TMA copies
+//    (cp.async.bulk.tensor, 128-byte swizzle, out-of-bounds elements zero-filled) into a STAGES-deep ring of
+//    shared-memory stages guarded by full/empty mbarriers;
+//  - CONSUMERS warpgroups, 64 rows of the tile each, issuing wgmma.mma_async.m64nBNk16 (f32 accumulation) straight
+//    from shared memory, keeping one k-tile's wgmma group in flight while the previous stage is released;
+//  - persistent: min(tiles, SMs) blocks walk the tiles in grouped order, so the producer fills the next tile's
+//    stages while the consumers store the last one.
+// The transposes are layout choices: K-contiguous operands are K-major tiles, M- or N-contiguous ones MN-major
+// tiles (64-wide panels), read by wgmma with its transpose bit. TMA needs 16-byte aligned bases and leading dimensions
+// (gemmAligned()); the operator uses the mma.sync kernel otherwise.
+import { cudaLines, fillCuda } from './cuda-text.js';
+import type { DType } from './tensor.js';
+
+/** Tile configuration of the Hopper kernel. */
+export interface WgmmaConfig {
+  /** Block tile rows: 64 per consumer warpgroup. */
+  readonly bm: number;
+  /** Block tile columns (the wgmma N): 64, 128, 192 or 256. */
+  readonly bn: number;
+  /** Block tile depth: 64 (one 128-byte swizzle row of 16-bit elements). */
+  readonly bk: number;
+  /** Shared-memory pipeline depth. */
+  readonly stages: number;
+  /** Consumer warpgroups (1 or 2); the block has 128·(consumers + 1) threads. */
+  readonly consumers: number;
+  /** Thread-block cluster size; only 1 (no TMA multicast) is implemented. */
+  readonly cluster: number;
+}
+
+/** Everything the generated Hopper source depends on. */
+export interface WgmmaSpec {
+  /** float16 or bfloat16. */
+  readonly dtype: DType;
+  /** A is stored K×M (op(A) = Aᵀ). */
+  readonly transA: boolean;
+  /** B is stored N×K (op(B) = Bᵀ). */
+  readonly transB: boolean;
+  readonly config: WgmmaConfig;
+}
+
+/** A generated Hopper GEMM kernel and how to launch it. */
+export interface WgmmaSource {
+  readonly source: string;
+  /** extern "C" kernel name. */
+  readonly name: string;
+  readonly programName: string;
+  /** Compiler options: `-arch=sm_90a` (wgmma and setmaxnreg exist only on the arch-specific target). */
+  readonly options: readonly string[];
+  /** Dynamic shared memory per block in bytes (the stages plus 1024 for aligning them). */
+  readonly sharedMemBytes: number;
+  readonly threads: number;
+  readonly block: readonly [number, number, number];
+  /** Launch grid: persistent, min(tiles, smCount) blocks. */
+  grid(M: number, N: number, smCount: number): [number, number, number];
+  /** The TMA box of A and of B, innermost dimension first (what the tensor maps must be encoded with). */
+  readonly boxA: readonly [number, number];
+  readonly boxB: readonly [number, number];
+}
+
+/**
+ * Hopper tile configurations (an autotuner may pick from these; tests and benchmarks may pass others).
+ * Shared memory: 128×256×64 is 48 KiB per stage, 128×128×64 32 KiB, 64×128×64 24 KiB.
+ */
+export const WGMMA_CONFIGS = {
+  wgmma128x256: { bm: 128, bn: 256, bk: 64, stages: 4, consumers: 2, cluster: 1 },
+  wgmma128x256s3: { bm: 128, bn: 256, bk: 64, stages: 3, consumers: 2, cluster: 1 },
+  wgmma128x128: { bm: 128, bn: 128, bk: 64, stages: 6, consumers: 2, cluster: 1 },
+  wgmma128x192: { bm: 128, bn: 192, bk: 64, stages: 5, consumers: 2, cluster: 1 },
+  wgmma64x128: { bm: 64, bn: 128, bk: 64, stages: 8, consumers: 1, cluster: 1 },
+  wgmma64x256: { bm: 64, bn: 256, bk: 64, stages: 5, consumers: 1, cluster: 1 },
+} as const satisfies Record<string, WgmmaConfig>;
+
+/** Most dynamic shared memory a block may opt into on sm_90 (227 KiB). */
+export const SM90_MAX_SHARED_BYTES = 232448;
+
+/** Dynamic shared memory of a configuration: its stages and 1024 bytes of alignment slack. */
+export const wgmmaSharedBytes = (c: WgmmaConfig): number => c.stages * (c.bm + c.bn) * c.bk * 2 + 1024;
+
+/** Throws a RangeError naming the field when the configuration cannot be generated. */
+export function validateWgmmaConfig(dtype: DType, c: WgmmaConfig): void {
+  const fail = (why: string): never => {
+    throw new RangeError(`invalid wgmma GEMM tile config ${JSON.stringify(c)} for ${dtype}: ${why}`);
+  };
+  if (dtype !== 'float16' && dtype !== 'bfloat16') fail('the wgmma kernel takes float16 or bfloat16 only');
+  for (const k of ['bm', 'bn', 'bk', 'stages', 'consumers', 'cluster'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] <= 0) fail(`${k} must be a positive integer`);
+  }
+  if (c.bk !== 64) fail('bk must be 64 (one 128-byte swizzled row of 16-bit elements per k-tile)');
+  if (c.consumers !== 1 && c.consumers !== 2) fail('consumers must be 1 or 2 warpgroups');
+  if (c.bm !== 64 * c.consumers) fail(`bm must be 64·consumers = ${64 * c.consumers}`);
+  if (c.bn % 64 !== 0 || c.bn > 256)
+    fail('bn must be 64, 128, 192 or 256 (64-wide TMA panels, wgmma N ≤ 256)');
+  if (c.stages < 2) fail('stages must be at least 2');
+  if (c.cluster !== 1) fail('cluster must be 1 (TMA multicast across a cluster is not implemented)');
+  const smem = wgmmaSharedBytes(c);
+  if (smem > SM90_MAX_SHARED_BYTES)
+    fail(`${smem} bytes of shared memory (sm_90 allows ${SM90_MAX_SHARED_BYTES})`);
+}
+
+const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
+
+/**
+ * Pick the Hopper configuration for an M×N output: the one with the least estimated time, counting the waves of a
+ * persistent grid over smCount SMs and discounting the smaller tiles' lower efficiency per FLOP.
+ */
+export function defaultWgmmaConfig(M: number, N: number, smCount = 132): WgmmaConfig {
+  const candidates: [WgmmaConfig, number][] = [
+    [WGMMA_CONFIGS.wgmma128x256, 1],
+    [WGMMA_CONFIGS.wgmma128x128, 0.88],
+    [WGMMA_CONFIGS.wgmma64x128, 0.7],
+  ];
+  let best: WgmmaConfig = WGMMA_CONFIGS.wgmma128x256;
+  let bestTime = Infinity;
+  for (const [c, efficiency] of candidates) {
+    const tiles = ceilDiv(M, c.bm) * ceilDiv(N, c.bn);
+    const time = (ceilDiv(tiles, smCount) * c.bm * c.bn) / efficiency;
+    if (time < bestTime) {
+      best = c;
+      bestTime = time;
+    }
+  }
+  return best;
+}
+
+const flag = (b: boolean): string => (b ? 'true' : 'false');
+const DT_TAG: Readonly<Record<string, string>> = { float16: 'f16', bfloat16: 'bf16' };
+
+/** The m64nBNk16 wgmma wrapper: BN/2 float accumulators, descriptors for A and B, the transpose bits. */
+export function wgmmaWrapper(bn: number, transA: boolean, transB: boolean): string[] {
+  const n = bn / 2;
+  const regs = Array.from({ length: n }, (_, i) => `%${i}`);
+  const lines = [
+    '__device__ __forceinline__ void wgmma_tile(float (&d)[BN / 2], unsigned long long da, unsigned long long db) {',
+    '  asm volatile(',
+    `      "wgmma.mma_async.sync.aligned.m64n${bn}k16.f32." MMA_TYPE "." MMA_TYPE " "`,
+  ];
+  for (let i = 0; i < n; i += 16) {
+    const chunk = regs.slice(i, i + 16).join(', ');
+    lines.push(`      "${i === 0 ? '{' : ''}${chunk}${i + 16 >= n ? '}, ' : ', '}"`);
+  }
+  // scale-d 1 (accumulate), scale-a 1, scale-b 1, transpose-a (M-major A), transpose-b (N-major B).
+  lines.push(`      "%${n}, %${n + 1}, 1, 1, 1, ${transA ? 1 : 0}, ${transB ? 0 : 1};\\n"`);
+  for (let i = 0; i < n; i += 8) {
+    const outs = Array.from({ length: Math.min(8, n - i) }, (_, j) => `"+f"(d[${i + j}])`).join(', ');
+    lines.push(`      ${i === 0 ? ': ' : '  '}${outs}${i + 8 >= n ? '' : ','}`);
+  }
+  lines.push('      : "l"(da), "l"(db));', '}');
+  return lines;
+}
+
+/** Generate the Hopper kernel for one spec. Deterministic: equal specs give byte-identical sources. */
+export function wgmmaSource(spec: WgmmaSpec): WgmmaSource {
+  const c = spec.config;
+  validateWgmmaConfig(spec.dtype, c);
+  const tag = DT_TAG[spec.dtype] as string;
+  const trans = `${spec.transA ? 't' : 'n'}${spec.transB ? 't' : 'n'}`;
+  const name = `cuop_gemm_${tag}_${trans}_wgmma_${c.bm}x${c.bn}x${c.bk}_c${c.consumers}_s${c.stages}`;
+  const threads = 128 * (c.consumers + 1);
+  const source = fillCuda('gemm-wgmma.cu', {
+    DTYPE: spec.dtype,
+    DTYPE_HEADER: cudaLines(`gemm-mma-${spec.dtype}.cuh`),
+    BM: c.bm,
+    BN: c.bn,
+    CONSUMERS: c.consumers,
+    STAGES: c.stages,
+    TRANS_A: flag(spec.transA),
+    TRANS_B: flag(spec.transB),
+    WGMMA: wgmmaWrapper(c.bn, spec.transA, spec.transB),
+    NAME: name,
+  });
+  return {
+    source,
+    name,
+    programName: `${name}.cu`,
+    options: ['-arch=sm_90a'],
+    sharedMemBytes: wgmmaSharedBytes(c),
+    threads,
+    block: [threads, 1, 1],
+    grid: (M, N, smCount) => [
+      Math.max(1, Math.min(ceilDiv(M, c.bm) * ceilDiv(N, c.bn), Math.max(1, smCount))),
+      1,
+      1,
+    ],
+    boxA: spec.transA ? [64, 64] : [64, c.bm],
+    boxB: spec.transB ? [64, c.bn] : [64, 64],
+  };
+}

@@ -1,0 +1,169 @@
+// Gemm's Hopper path: float16 / bfloat16 on a compute capability 9.0 device go to the wgmma + TMA kernel
+// (gemm-wgmma-source.ts) when TMA can address the operands (16-byte aligned bases and leading dimensions, K > 0).
+// Everything else stays on the mma.sync / SIMT kernels of gemm-source.ts. Kept apart from gemm.ts, which only asks
+// wgmmaApplies() first and hands the call to wgmmaForward().
+import { driver } from '../cuda/index.js';
+import { defaultKernelProvider } from '../jit/default-provider.js';
+import type { KernelSpec } from '../jit/types.js';
+import { bytesArg, f32, i32, type Device, type Kernel, type StructArg } from '../runtime/index.js';
+import { gemmAligned } from './gemm-source.js';
+import {
+  defaultWgmmaConfig,
+  validateWgmmaConfig,
+  wgmmaSource,
+  type WgmmaConfig,
+  type WgmmaSource,
+  type WgmmaSpec,
+} from './gemm-wgmma-source.js';
+import type { ForwardOptions } from './operator.js';
+import type { DType, Tensor } from './tensor.js';
+
+/** What the Hopper path needs to know of the Gemm operator. */
+export interface WgmmaOperator {
+  readonly dtype: DType;
+  readonly transA: boolean;
+  readonly transB: boolean;
+  readonly alpha: number;
+  readonly beta: number;
+  /** false: never use the Hopper kernel; an object: override parts of its tile config. */
+  readonly wgmma?: false | Partial<WgmmaConfig> | undefined;
+  /** An mma.sync tile config given by the user: it asks for that kernel, so the Hopper path steps aside. */
+  readonly configOverride?: object | undefined;
+}
+
+/** Whether the Hopper kernel serves this problem on this device (pure apart from reading the device's fields). */
+export function wgmmaApplies(
+  op: WgmmaOperator,
+  device: Pick<Device, 'computeCapability'>,
+  M: number,
+  N: number,
+  K: number,
+  pointers: readonly bigint[],
+): boolean {
+  if (op.dtype !== 'float16' && op.dtype !== 'bfloat16') return false;
+  if (op.wgmma === false) return false;
+  if (op.wgmma === undefined && op.configOverride !== undefined) return false;
+  // (A stand-in device without a compute capability, as CPU tests use, is not a Hopper.)
+  const cc = (device as Partial<Pick<Device, 'computeCapability'>>).computeCapability;
+  if (cc === undefined || cc.major !== 9 || cc.minor !== 0) return false;
+  if (M === 0 || N === 0 || K === 0) return false;
+  return gemmAligned(op.dtype, op.transA, op.transB, M, N, K, pointers);
+}
+
+/** The Hopper kernel's spec for a problem: the shape's default config with the operator's overrides. Pure. */
+export function wgmmaSpecFor(op: WgmmaOperator, M: number, N: number, smCount: number): WgmmaSpec {
+  const config: WgmmaConfig = {
+    ...defaultWgmmaConfig(M, N, smCount),
+    ...(op.wgmma === false ? {} : op.wgmma),
+  };
+  validateWgmmaConfig(op.dtype, config);
+  return { dtype: op.dtype, transA: op.transA, transB: op.transB, config };
+}
+
+/** The JIT request for a generated Hopper kernel (no signature: every argument is passed typed). */
+export function wgmmaKernelSpec(gen: WgmmaSource): KernelSpec {
+  return { source: gen.source, name: gen.name, options: gen.options, programName: gen.programName };
+}
+
+const generated = new Map<string, { gen: WgmmaSource; kernelSpec: KernelSpec }>();
+const raised = new WeakSet<Kernel>();
+
+function generatedFor(spec: WgmmaSpec): { gen: WgmmaSource; kernelSpec: KernelSpec } {
+  const id = JSON.stringify(spec);
+  let g = generated.get(id);
+  if (!g) {
+    const gen = wgmmaSource(spec);
+    g = { gen, kernelSpec: wgmmaKernelSpec(gen) };
+    generated.set(id, g);
+  }
+  return g;
+}
+
+/**
+ * The tensor map of one row-major operand stored rows×cols (cols contiguous) with a box of boxCols×boxRows: its
+ * request, for cuTensorMapEncodeTiled. Pure.
+ */
+export function operandTensorMap(
+  dtype: DType,
+  ptr: bigint,
+  rows: number,
+  cols: number,
+  box: readonly [number, number],
+): driver.TensorMapTiled {
+  return {
+    dataType: dtype === 'bfloat16' ? driver.TensorMapDataType.BFloat16 : driver.TensorMapDataType.Float16,
+    globalAddress: ptr,
+    globalDim: [cols, rows],
+    globalStrides: [cols * 2],
+    boxDim: [box[0], box[1]],
+    swizzle: driver.TensorMapSwizzle.B128,
+    l2Promotion: driver.TensorMapL2Promotion.B256,
+  };
+}
+
+// Encoded maps by (dtype, pointer, shape, box): a repeat forward on the same tensors encodes nothing. Bounded: the
+// maps of long-gone tensors are dropped all at once when it fills.
+const MAP_MEMO_LIMIT = 256;
+const maps = new Map<string, StructArg>();
+
+function tensorMapArg(
+  dtype: DType,
+  ptr: bigint,
+  rows: number,
+  cols: number,
+  box: readonly [number, number],
+): StructArg {
+  const id = `${dtype}:${ptr}:${rows}:${cols}:${box[0]}:${box[1]}`;
+  let arg = maps.get(id);
+  if (!arg) {
+    if (maps.size >= MAP_MEMO_LIMIT) maps.clear();
+    arg = bytesArg(driver.encodeTensorMapTiled(operandTensorMap(dtype, ptr, rows, cols, box)), 64);
+    maps.set(id, arg);
+  }
+  return arg;
+}
+
+/**
+ * Run C = alpha·op(A)·op(B) + beta·C on the Hopper kernel. The caller has validated the shapes and checked
+ * wgmmaApplies().
+ */
+export async function wgmmaForward(
+  op: WgmmaOperator,
+  A: Tensor,
+  B: Tensor,
+  C: Tensor,
+  problem: { readonly M: number; readonly N: number; readonly K: number },
+  options: ForwardOptions,
+): Promise<void> {
+  const { M, N, K } = problem;
+  const device = C.device;
+  const smCount = device.multiprocessorCount;
+  const { gen, kernelSpec } = generatedFor(wgmmaSpecFor(op, M, N, smCount));
+  const kernel = await (options.jit ?? defaultKernelProvider()).kernel(kernelSpec, device);
+  if (!raised.has(kernel)) {
+    if (gen.sharedMemBytes > device.maxSharedMemoryPerBlockOptin) {
+      throw new RangeError(
+        `gemm: the wgmma tile config needs ${gen.sharedMemBytes} bytes of shared memory; ${device.name} allows ` +
+          `${device.maxSharedMemoryPerBlockOptin} (pass a config with fewer stages, e.g. wgmma: { stages: 3 })`,
+      );
+    }
+    kernel.setMaxDynamicSharedMemory(gen.sharedMemBytes);
+    raised.add(kernel);
+  }
+  // A is M×K (K×M when transposed), B is K×N (N×K when transposed), each row-major.
+  const mapA = op.transA
+    ? tensorMapArg(op.dtype, A.devicePtr, K, M, gen.boxA)
+    : tensorMapArg(op.dtype, A.devicePtr, M, K, gen.boxA);
+  const mapB = op.transB
+    ? tensorMapArg(op.dtype, B.devicePtr, N, K, gen.boxB)
+    : tensorMapArg(op.dtype, B.devicePtr, K, N, gen.boxB);
+  kernel.launch(
+    {
+      grid: gen.grid(M, N, smCount),
+      block: gen.block,
+      sharedMem: gen.sharedMemBytes,
+      ...(options.stream ? { stream: options.stream } : {}),
+    },
+    [mapA, mapB, C, i32(M), i32(N), i32(K), f32(op.alpha), f32(op.beta)],
+  );
+}

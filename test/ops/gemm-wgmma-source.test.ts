@@ -1,0 +1,358 @@
+// CPU tests of the Hopper (sm_90a wgmma + TMA) GEMM: the source generator, config validation and choice, when Gemm
+// takes this path, the tensor maps it asks for, an emulation of the shared-memory layout (TMA's 128-byte swizzled
+// writes read back through the wgmma descriptors the kernel builds), and nvcc -arch=sm_90a compiles of every
+// configuration (0 spills, 0 stack, no wgmma serialization injected by ptxas). No GPU.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+
+import { tensorMapProblem } from '../../src/cuda/driver.js';
+import {
+  defaultWgmmaConfig,
+  validateWgmmaConfig,
+  wgmmaSharedBytes,
+  wgmmaSource,
+  WGMMA_CONFIGS,
+  type WgmmaConfig,
+  type WgmmaSpec,
+} from '../../src/ops/gemm-wgmma-source.js';
+import { operandTensorMap, wgmmaApplies, wgmmaSpecFor } from '../../src/ops/gemm-wgmma.js';
+import type { DType } from '../../src/ops/tensor.js';
+import { findNvcc, twoAtATime } from './helpers.js';
+
+const run = promisify(execFile);
+const TRANS: readonly [boolean, boolean][] = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+];
+const HALVES: readonly DType[] = ['float16', 'bfloat16'];
+const CONFIGS = Object.values(WGMMA_CONFIGS) as WgmmaConfig[];
+const spec = (dtype: DType, transA: boolean, transB: boolean, config: WgmmaConfig): WgmmaSpec => ({
+  dtype,
+  transA,
+  transB,
+  config,
+});
+
+describe('wgmmaSource', () => {
+  test('is deterministic, and differs wherever the machine code must', () => {
+    const sources = new Set<string>();
+    const names = new Set<string>();
+    let n = 0;
+    for (const d of HALVES) {
+      for (const [ta, tb] of TRANS) {
+        for (const c of CONFIGS) {
+          const a = wgmmaSource(spec(d, ta, tb, c));
+          const b = wgmmaSource(spec(d, ta, tb, { ...c }));
+          assert.equal(a.source, b.source);
+          sources.add(a.source);
+          names.add(a.name);
+          n++;
+        }
+      }
+    }
+    assert.equal(sources.size, n);
+    assert.equal(names.size, n);
+  });
+
+  test('compiles for sm_90a only, with the launch shape and boxes of its config', () => {
+    const g = wgmmaSource(spec('float16', false, true, WGMMA_CONFIGS.wgmma128x256));
+    assert.deepEqual(g.options, ['-arch=sm_90a']);
+    assert.equal(g.threads, 384);
+    assert.deepEqual(g.block, [384, 1, 1]);
+    assert.equal(g.sharedMemBytes, 4 * (128 + 256) * 64 * 2 + 1024);
+    assert.deepEqual(g.grid(4096, 4096, 132), [132, 1, 1]);
+    assert.deepEqual(g.grid(100, 100, 132), [1, 1, 1]);
+    assert.deepEqual(g.boxA, [64, 128]);
+    assert.deepEqual(g.boxB, [64, 256]);
+    const t = wgmmaSource(spec('bfloat16', true, false, WGMMA_CONFIGS.wgmma128x256));
+    assert.deepEqual(t.boxA, [64, 64]);
+    assert.deepEqual(t.boxB, [64, 64]);
+    assert.match(t.source, /wgmma\.mma_async\.sync\.aligned\.m64n256k16\.f32\." MMA_TYPE/);
+    assert.match(t.source, /"%128, %129, 1, 1, 1, 1, 1;\\n"/); // M-major A, N-major B
+    assert.match(g.source, /"%128, %129, 1, 1, 1, 0, 0;\\n"/); // K-major both
+    assert.doesNotMatch(g.source, /\{\{|\}\}/);
+  });
+
+  test('every listed config fits sm_90 shared memory', () => {
+    for (const c of CONFIGS) {
+      validateWgmmaConfig('float16', c);
+      assert.ok(wgmmaSharedBytes(c) <= 232448, JSON.stringify(c));
+    }
+  });
+
+  test('rejects configs it cannot generate, naming the field', () => {
+    const base = WGMMA_CONFIGS.wgmma128x256;
+    const bad: [Partial<WgmmaConfig>, RegExp][] = [
+      [{ bk: 32 }, /bk must be 64/],
+      [{ consumers: 3, bm: 192 }, /consumers must be 1 or 2/],
+      [{ bm: 64 }, /bm must be 64·consumers = 128/],
+      [{ bn: 96 }, /bn must be 64, 128, 192 or 256/],
+      [{ bn: 320 }, /bn must be/],
+      [{ stages: 1 }, /stages must be at least 2/],
+      [{ stages: 5 }, /bytes of shared memory/],
+      [{ cluster: 2 }, /cluster must be 1/],
+      [{ stages: 2.5 }, /stages must be a positive integer/],
+    ];
+    for (const [patch, re] of bad) {
+      assert.throws(() => validateWgmmaConfig('float16', { ...base, ...patch }), re, JSON.stringify(patch));
+    }
+    assert.throws(() => validateWgmmaConfig('float32', base), /float16 or bfloat16 only/);
+  });
+
+  test('picks the big tile for big outputs and smaller ones when it would leave SMs idle', () => {
+    assert.equal(defaultWgmmaConfig(4096, 4096, 132), WGMMA_CONFIGS.wgmma128x256);
+    assert.equal(defaultWgmmaConfig(8192, 8192, 132), WGMMA_CONFIGS.wgmma128x256);
+    assert.equal(defaultWgmmaConfig(2048, 2048, 132), WGMMA_CONFIGS.wgmma128x256);
+    assert.equal(defaultWgmmaConfig(1024, 1024, 132), WGMMA_CONFIGS.wgmma64x128);
+    assert.equal(defaultWgmmaConfig(64, 64, 132), WGMMA_CONFIGS.wgmma64x128);
+  });
+});
+
+describe('when Gemm takes the Hopper path', () => {
+  const hopper = { computeCapability: { major: 9, minor: 0 } };
+  const op = { dtype: 'float16' as DType, transA: false, transB: false, alpha: 1, beta: 0 };
+  const ptrs = [0x1000n, 0x2000n, 0x3000n];
+
+  test('float16/bfloat16 on compute capability 9.0 with TMA-addressable operands', () => {
+    assert.equal(wgmmaApplies(op, hopper, 128, 128, 64, ptrs), true);
+    assert.equal(wgmmaApplies({ ...op, dtype: 'bfloat16' }, hopper, 5, 8, 8, ptrs), true);
+    assert.equal(wgmmaApplies({ ...op, dtype: 'float32' }, hopper, 128, 128, 64, ptrs), false);
+    assert.equal(wgmmaApplies(op, { computeCapability: { major: 8, minor: 0 } }, 128, 128, 64, ptrs), false);
+    assert.equal(wgmmaApplies(op, { computeCapability: { major: 10, minor: 0 } }, 128, 128, 64, ptrs), false);
+    assert.equal(wgmmaApplies(op, {} as typeof hopper, 128, 128, 64, ptrs), false); // a stand-in device
+  });
+
+  test('not when TMA cannot address an operand, K is 0, or the user asked for another kernel', () => {
+    assert.equal(wgmmaApplies(op, hopper, 128, 128, 63, ptrs), false); // lda = K not a multiple of 8
+    assert.equal(wgmmaApplies(op, hopper, 128, 100, 64, ptrs), false); // ldb = ldc = N
+    assert.equal(wgmmaApplies({ ...op, transA: true }, hopper, 100, 128, 64, ptrs), false); // lda = M
+    assert.equal(wgmmaApplies(op, hopper, 128, 128, 64, [0x1002n, 0x2000n, 0x3000n]), false);
+    assert.equal(wgmmaApplies(op, hopper, 128, 128, 0, ptrs), false);
+    assert.equal(wgmmaApplies({ ...op, wgmma: false }, hopper, 128, 128, 64, ptrs), false);
+    assert.equal(wgmmaApplies({ ...op, configOverride: { bm: 64 } }, hopper, 128, 128, 64, ptrs), false);
+    assert.equal(
+      wgmmaApplies({ ...op, configOverride: { bm: 64 }, wgmma: {} }, hopper, 128, 128, 64, ptrs),
+      true,
+    );
+  });
+
+  test('overrides merge into the default config and are validated', () => {
+    const s = wgmmaSpecFor({ ...op, wgmma: { stages: 3 } }, 4096, 4096, 132);
+    assert.deepEqual(s.config, { ...WGMMA_CONFIGS.wgmma128x256, stages: 3 });
+    assert.throws(() => wgmmaSpecFor({ ...op, wgmma: { bk: 32 } }, 4096, 4096, 132), /bk must be 64/);
+  });
+
+  test('tensor maps: K-major and MN-major operands are valid requests; bad ones are named', () => {
+    for (const [ta, tb] of TRANS) {
+      const g = wgmmaSource(spec('bfloat16', ta, tb, WGMMA_CONFIGS.wgmma128x256));
+      const [M, N, K] = [136, 264, 72];
+      const a = ta
+        ? operandTensorMap('bfloat16', 0x10000n, K, M, g.boxA)
+        : operandTensorMap('bfloat16', 0x10000n, M, K, g.boxA);
+      const b = tb
+        ? operandTensorMap('bfloat16', 0x20000n, N, K, g.boxB)
+        : operandTensorMap('bfloat16', 0x20000n, K, N, g.boxB);
+      assert.equal(tensorMapProblem(a), undefined);
+      assert.equal(tensorMapProblem(b), undefined);
+      assert.deepEqual(a.globalDim, ta ? [M, K] : [K, M]);
+      assert.deepEqual(a.globalStrides, [ta ? M * 2 : K * 2]);
+    }
+    const ok = operandTensorMap('float16', 0x10000n, 128, 64, [64, 128]);
+    assert.match(tensorMapProblem({ ...ok, globalStrides: [100] }) ?? '', /globalStrides\[0\] = 100 bytes/);
+    assert.match(tensorMapProblem({ ...ok, globalAddress: 0x10008n }) ?? '', /not a 16-byte aligned/);
+    assert.match(tensorMapProblem({ ...ok, boxDim: [128, 64] }) ?? '', /exceeds the 128-byte swizzle span/);
+    assert.match(tensorMapProblem({ ...ok, boxDim: [64, 512] }) ?? '', /boxDim\[1\] = 512/);
+    assert.match(tensorMapProblem({ ...ok, globalDim: [0, 5] }) ?? '', /globalDim\[0\] = 0/);
+    assert.match(tensorMapProblem({ ...ok, dataType: 42 }) ?? '', /dataType 42/);
+    assert.match(tensorMapProblem({ ...ok, boxDim: [4, 8] }) ?? '', /not a multiple of 16/);
+  });
+});
+
+// ---- Shared-memory layout emulation --------------------------------------------------------------------------
+// TMA writes a 2-D box row after row (inner extent 64 elements = 128 bytes); the 128-byte swizzle XORs the 16-byte
+// chunk index with address bits 7-9. wgmma reads through a descriptor: K-major SW128 puts (row r, k) at
+// (r%8)·128 + ⌊r/8⌋·SBO + 2k; MN-major SW128 puts (mn, k) at 2(mn%64) + ⌊mn/64⌋·LBO + (k%8)·128 + ⌊k/8⌋·SBO; both
+// then XOR the same address bits (the layouts of the PTX ISA's "Shared Memory Matrix Layout" / CUTLASS's canonical
+// GMMA layouts). The kernel's constants are mirrored here; a stage is filled with tagged values and every element
+// of every k16 slice each consumer reads must be the operand element it means.
+
+const swz = (addr: number): number => addr ^ (((addr >> 7) & 7) << 4);
+
+interface Smem {
+  readonly bytes: Map<number, number>;
+}
+
+/** TMA: box (inner i < 64, outer r < rows) at byte dst, element value v(i, r) (undefined: out of bounds → 0). */
+function tmaBox(s: Smem, dst: number, rows: number, v: (i: number, r: number) => number): void {
+  assert.equal(dst % 1024, 0, 'TMA destination of a 128B-swizzled box must be 1024-aligned');
+  for (let r = 0; r < rows; r++)
+    for (let i = 0; i < 64; i++) s.bytes.set(swz(dst + r * 128 + i * 2), v(i, r));
+}
+
+const readK = (s: Smem, start: number, sbo: number, r: number, k: number): number | undefined =>
+  s.bytes.get(swz(start + (r % 8) * 128 + Math.floor(r / 8) * sbo + 2 * k));
+const readMN = (
+  s: Smem,
+  start: number,
+  lbo: number,
+  sbo: number,
+  mn: number,
+  k: number,
+): number | undefined =>
+  s.bytes.get(
+    swz(start + 2 * (mn % 64) + Math.floor(mn / 64) * lbo + (k % 8) * 128 + Math.floor(k / 8) * sbo),
+  );
+
+function emulate(c: WgmmaConfig, transA: boolean, transB: boolean, M: number, N: number): void {
+  const PANEL = 64 * 64 * 2;
+  const A_STAGE = c.bm * 64 * 2;
+  // Tag values: A element (m, k) → 1e6 + m·1000 + k; B element (k, n) → 2e6 + n·1000 + k (tile-local, k < 64).
+  const aTag = (m: number, k: number): number => (m < M ? 1e6 + m * 1000 + k : 0);
+  const bTag = (k: number, n: number): number => (n < N ? 2e6 + n * 1000 + k : 0);
+  const s: Smem = { bytes: new Map() };
+  const base = 3 * 1024 * 64; // some stage's base, 1024-aligned
+  // The producer's copies (m0 = n0 = k0 = 0; tile-local coordinates).
+  if (transA) {
+    const panels = Math.min(c.bm / 64, Math.ceil(M / 64));
+    for (let p = 0; p < panels; p++) tmaBox(s, base + p * PANEL, 64, (i, r) => aTag(64 * p + i, r));
+  } else {
+    tmaBox(s, base, c.bm, (i, r) => aTag(r, i));
+  }
+  const b = base + A_STAGE;
+  if (transB) {
+    tmaBox(s, b, c.bn, (i, r) => bTag(i, r));
+  } else {
+    const panels = Math.min(c.bn / 64, Math.ceil(N / 64));
+    for (let p = 0; p < panels; p++) tmaBox(s, b + p * PANEL, 64, (i, r) => bTag(r, 64 * p + i));
+  }
+  // The consumers' descriptors: start (bytes; the kernel adds the step in 16-byte units), LBO, SBO.
+  const aLbo = transA ? PANEL : 16;
+  const bLbo = transB ? 16 : PANEL;
+  const aStep = transA ? 16 * 128 : 32;
+  const bStep = transB ? 32 : 16 * 128;
+  for (let w = 0; w < c.consumers; w++) {
+    for (let kk = 0; kk < 4; kk++) {
+      const aStart = base + w * PANEL + kk * aStep;
+      const bStart = b + kk * bStep;
+      for (let m = 0; m < 64; m++) {
+        const gm = w * 64 + m;
+        if (gm >= M) continue; // rows never stored: their panels may be stale
+        for (let k = 0; k < 16; k++) {
+          const got = transA ? readMN(s, aStart, aLbo, 1024, m, k) : readK(s, aStart, 1024, m, k);
+          assert.equal(
+            got,
+            aTag(gm, kk * 16 + k),
+            `A w${w} kk${kk} m${m} k${k} (${transA ? 'M' : 'K'}-major)`,
+          );
+        }
+      }
+      for (let n = 0; n < Math.min(c.bn, N); n++) {
+        for (let k = 0; k < 16; k++) {
+          const got = transB ? readK(s, bStart, 1024, n, k) : readMN(s, bStart, bLbo, 1024, n, k);
+          assert.equal(got, bTag(kk * 16 + k, n), `B kk${kk} n${n} k${k} (${transB ? 'K' : 'N'}-major)`);
+        }
+      }
+    }
+  }
+}
+
+describe('shared-memory layout emulation (TMA SW128 writes, wgmma descriptor reads)', () => {
+  test('every config × transposes, full tiles and tiles cut by M and N', () => {
+    for (const c of [WGMMA_CONFIGS.wgmma128x256, WGMMA_CONFIGS.wgmma128x192, WGMMA_CONFIGS.wgmma64x128]) {
+      for (const [ta, tb] of TRANS) {
+        emulate(c, ta, tb, c.bm, c.bn);
+        emulate(c, ta, tb, 17, 40);
+      }
+    }
+  });
+
+  test('the emulation catches a wrong descriptor (SBO of 512, no XOR)', () => {
+    const s: Smem = { bytes: new Map() };
+    tmaBox(s, 0, 64, (i, r) => r * 1000 + i);
+    assert.notEqual(readK(s, 0, 512, 9, 3), 9 * 1000 + 3);
+    assert.notEqual(s.bytes.get(1 * 128 + 2 * 3), 1 * 1000 + 3); // row 1 is swizzled
+    assert.equal(readK(s, 0, 1024, 9, 3), 9 * 1000 + 3);
+  });
+});
+
+// ---- nvcc -arch=sm_90a compile checks -------------------------------------------------------------------------
+
+const nvcc = findNvcc([process.env.NVCC, 'nvcc', '/usr/local/cuda/bin/nvcc', '/usr/local/bin/nvcc']);
+
+interface Compiled {
+  readonly name: string;
+  readonly registers: number;
+  readonly spillBytes: number;
+  readonly stackBytes: number;
+  /** ptxas notes that it injected warpgroup.arrive/wait (serializing wgmma): must not happen. */
+  readonly injected: number;
+}
+
+describe(
+  'generated Hopper sources compile with nvcc -arch=sm_90a',
+  { skip: nvcc ? false : 'nvcc not found' },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cuop-wgmma-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    test('every config × dtype × transposes: no spills, no stack, no injected warpgroup waits', async () => {
+      const jobs: (() => Promise<Compiled>)[] = [];
+      for (const d of HALVES) {
+        for (const [ta, tb] of TRANS) {
+          for (const c of CONFIGS) {
+            const g = wgmmaSource(spec(d, ta, tb, c));
+            const file = join(dir, g.programName);
+            writeFileSync(file, g.source);
+            jobs.push(async () => {
+              const args = [
+                '-cubin',
+                '-arch=sm_90a',
+                '-Xptxas',
+                '-v',
+                '-o',
+                join(dir, `${g.name}.cubin`),
+                file,
+              ];
+              let out: string;
+              try {
+                const r = await run(nvcc as string, args, { maxBuffer: 1 << 24 });
+                out = r.stdout + r.stderr;
+              } catch (e) {
+                const err = e as { stderr?: string; message: string };
+                throw new Error(`nvcc failed for ${g.name}:\n${err.stderr ?? err.message}`, { cause: e });
+              }
+              const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
+              return {
+                name: g.name,
+                registers: num(/Used (\d+) registers/),
+                spillBytes: num(/(\d+) bytes spill stores/) + num(/(\d+) bytes spill loads/),
+                stackBytes: num(/(\d+) bytes stack frame/),
+                injected: (out.match(/is injected/g) ?? []).length,
+              };
+            });
+          }
+        }
+      }
+      const results = await twoAtATime(jobs);
+      assert.equal(results.length, HALVES.length * TRANS.length * CONFIGS.length);
+      const bad = results.filter(
+        (r) => !(r.registers > 0 && r.spillBytes === 0 && r.stackBytes === 0 && r.injected === 0),
+      );
+      assert.deepEqual(
+        bad,
+        [],
+        `spills, stack, injected waits or unparsed ptxas output:\n${JSON.stringify(bad, null, 1)}`,
+      );
+      // Two consumer warpgroups: 384 threads, one block per SM, so ptxas's cap is 168 (setmaxnreg moves them later).
+      for (const r of results)
+        if (r.name.includes('_c2_')) assert.ok(r.registers <= 168, `${r.name}: ${r.registers}`);
+    });
+  },
+);
