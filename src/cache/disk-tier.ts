@@ -354,19 +354,6 @@ export class DiskTier implements CacheTier {
     return true;
   }
 
-  private async syncDir(dir: string): Promise<void> {
-    try {
-      const fh = await fsp.open(dir, 'r');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    } catch {
-      // Not supported everywhere; the rename order already gives atomic visibility.
-    }
-  }
-
   /** True when a committed entry of `key` is sound (decodes, and its checksum matches). */
   private soundEntry(key: string): boolean {
     const r = this.inspect(key, false);
@@ -374,8 +361,8 @@ export class DiskTier implements CacheTier {
   }
 
   /**
-   * Atomic publish: both files are written and fsynced in temp/, then the kernel is renamed into place and then the
-   * metadata (the commit record). A reader sees either no entry or a complete one. Throws on I/O errors (the caller
+   * Atomic publish: both files are written in temp/, then the kernel is renamed into place and then the metadata
+   * (the commit record); no fsync (see createFile: reads verify, so a power loss costs a recompile, not a bad kernel). A reader sees either no entry or a complete one. Throws on I/O errors (the caller
    * counts a write failure); temp files are removed on failure.
    */
   async put(record: TierRecord): Promise<void> {
@@ -413,10 +400,8 @@ export class DiskTier implements CacheTier {
       }
       await fsp.rename(kernelTemp, kernelPath);
       temps[0] = '';
-      await this.syncDir(kdir);
       await fsp.rename(metaTemp, metaPath);
       temps[1] = '';
-      await this.syncDir(mdir);
       this.opts.hooks.bytesWritten(stored.length + Buffer.byteLength(json));
     } catch (e) {
       for (const t of temps) if (t) await fsp.unlink(t).catch(() => {});
