@@ -92,28 +92,11 @@ export function ptxEntryParams(ptx: string): Map<string, KernelParam[]> {
 
 /** Removes `//` and `/* *\/` comments and empties string literals (`.file 1 "a//b.cu"`), which hold neither. */
 function stripCommentsAndStrings(ptx: string): string {
-  let out = '';
-  let i = 0;
-  while (i < ptx.length) {
-    const ch = ptx[i]!;
-    if (ch === '"') {
-      const end = ptx.indexOf('"', i + 1);
-      out += '""';
-      i = end < 0 ? ptx.length : end + 1;
-    } else if (ch === '/' && ptx[i + 1] === '/') {
-      const end = ptx.indexOf('\n', i);
-      i = end < 0 ? ptx.length : end;
-    } else if (ch === '/' && ptx[i + 1] === '*') {
-      const end = ptx.indexOf('*/', i + 2);
-      out += ' ';
-      i = end < 0 ? ptx.length : end + 2;
-    } else {
-      out += ch;
-      i++;
-    }
-  }
-  return out;
+  // One native regex pass, left to right as a lexer would (a `//` inside a string is string, a `"` inside a comment
+  // is comment); a char-by-char loop took 3-10 ms over a 60 KB GEMM PTX in a fresh process.
+  return ptx.replace(STRIPPED, (m) => (m.startsWith('"') ? '""' : m.startsWith('//') ? '' : ' '));
 }
+const STRIPPED = /"[^"]*(?:"|$)|\/\/[^\n]*|\/\*[\s\S]*?(?:\*\/|$)/g;
 
 function parsePtxParamList(list: string): KernelParam[] | undefined {
   if (list.trim() === '') return [];
@@ -616,7 +599,15 @@ const KIND_SIZES: Readonly<Partial<Record<ParamKind, number>>> = {
  * when the PTX has no such entry.
  */
 export function kernelParams(ptx: string, entryName: string): KernelParam[] | undefined {
-  const fromPtx = ptxEntryParams(ptx).get(entryName);
+  return refinedParams(ptxEntryParams(ptx), entryName);
+}
+
+/** kernelParams over entries already parsed by ptxEntryParams (one parse for every kernel of a module). */
+export function refinedParams(
+  entries: ReadonlyMap<string, KernelParam[]>,
+  entryName: string,
+): KernelParam[] | undefined {
+  const fromPtx = entries.get(entryName);
   if (!fromPtx) return undefined;
   const fromName = mangledParamTypes(entryName);
   if (!fromName || fromName.length !== fromPtx.length) return fromPtx;

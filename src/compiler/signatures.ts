@@ -6,10 +6,11 @@ import type { KernelParam } from './kernel-signature.js';
  * a process whose kernels all come from the cache never parses it.
  */
 export async function signaturesOf(ptx: string): Promise<Record<string, KernelParam[]>> {
-  const { kernelParams, ptxEntryParams } = await import('./kernel-signature.js');
+  const { refinedParams, ptxEntryParams } = await import('./kernel-signature.js');
   const out: Record<string, KernelParam[]> = {};
-  for (const name of ptxEntryParams(ptx).keys()) {
-    const params = kernelParams(ptx, name);
+  const entries = ptxEntryParams(ptx);
+  for (const name of entries.keys()) {
+    const params = refinedParams(entries, name);
     if (params) out[name] = params;
   }
   return out;
