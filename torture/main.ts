@@ -10,8 +10,10 @@ import { failed, markdownTable, withWorkDir, type Figure, type Scenario } from '
 const SCENARIOS: (() => Promise<{ default: Scenario }>)[] = [
   () => import('./faults.js'),
   () => import('./crashes.js'),
+  () => import('./load.js'),
   () => import('./hostile.js'),
   () => import('./bad-input.js'),
+  () => import('./network.js'),
 ];
 
 async function main(): Promise<void> {

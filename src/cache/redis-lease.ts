@@ -56,10 +56,22 @@ export class RedisLeaseProvider implements LeaseProvider {
     const lk = this.keyOf(key);
     const token = `${this.owner}:${randomBytes(6).toString('hex')}`;
     for (let attempt = 0; ; attempt++) {
-      const held = await this.call('lease', async (c) => ({
-        prev: await c.call('SET', lk, token, 'PX', String(this.ttlMs), 'NX', 'GET'),
-      }));
-      if (held === undefined) return { unavailable: 'the remote cache did not answer' };
+      let sent = false;
+      const sentAt = Date.now();
+      const held = await this.call('lease', async (c) => {
+        sent = true;
+        return { prev: await c.call('SET', lk, token, 'PX', String(this.ttlMs), 'NX', 'GET') };
+      });
+      if (held === undefined) {
+        // A SET sent but not answered in time may still land (a paused or slow server answers late, in order): our
+        // token would then hold the key a whole TTL, renewed and released by nobody, while the others wait on it.
+        // Released in the background like a release that failed (the release follows the SET on the connection).
+        if (sent) {
+          this.events.releaseRetried?.(key);
+          this.retryRelease(this.releaser(lk, token), sentAt + this.ttlMs);
+        }
+        return { unavailable: 'the remote cache did not answer' };
+      }
       if (held.prev === null) return { lease: this.leaseOf(key, lk, token) };
       const prev = String(held.prev);
       const holder = holderOf(prev);
@@ -100,8 +112,7 @@ export class RedisLeaseProvider implements LeaseProvider {
       Math.max(10, Math.floor(this.ttlMs / 3)),
     );
     timer.unref();
-    const releaseOnce = async (): Promise<boolean> =>
-      (await this.call('release', (c) => c.call('EVAL', RELEASE, '1', lk, token))) !== undefined;
+    const releaseOnce = this.releaser(lk, token);
     return {
       release: async () => {
         clearInterval(timer);
@@ -111,6 +122,12 @@ export class RedisLeaseProvider implements LeaseProvider {
         this.retryRelease(releaseOnce, lapsesAt);
       },
     };
+  }
+
+  /** One compare-and-delete of `token`'s lease; true when the server answered (deleted or not ours any more). */
+  private releaser(lk: string, token: string): () => Promise<boolean> {
+    return async () =>
+      (await this.call('release', (c) => c.call('EVAL', RELEASE, '1', lk, token))) !== undefined;
   }
 
   /**

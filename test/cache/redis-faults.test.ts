@@ -275,3 +275,34 @@ test(
     await c.close();
   },
 );
+
+test(
+  'a lease request answered too late still lands on the server: it is released in the background, so the others do not wait out its TTL',
+  opts,
+  async () => {
+    const proxy = await faultProxy(redis.server.port);
+    const prefix = `late${++prefixes}:`;
+    const a = tier({ url: proxy.url, prefix, leaseTtlMs: 5_000, timeoutMs: 50, breakerFailures: 100 });
+    const b = tier({ prefix, leaseTtlMs: 5_000 });
+    try {
+      assert.equal(await a.get(KEY), undefined); // connected
+      proxy.delayMs = 150; // requests reach the server at once; answers come after the deadline
+      const got = await a.leases()!.tryAcquire(KEY);
+      assert.ok('unavailable' in got, JSON.stringify(got));
+      assert.ok(await redis.admin.get(`${prefix}lease:${KEY}`), 'the late SET holds the key on the server');
+      proxy.delayMs = 0;
+      const t0 = Date.now();
+      let taken = false;
+      while (!taken && Date.now() - t0 < 4_000) {
+        taken = 'lease' in (await b.leases()!.tryAcquire(KEY));
+        if (!taken) await sleep(20);
+      }
+      const ms = Date.now() - t0;
+      assert.ok(taken && ms < 1_500, `the other host took the lease after ${ms} ms (TTL 5000 ms)`);
+    } finally {
+      await a.close();
+      await b.close();
+      await proxy.close();
+    }
+  },
+);
