@@ -33,9 +33,13 @@ export interface LeaseEvents {
   releaseRetried?(key: string): void;
 }
 
-/** First wait before a failed release is sent again, and the longest between two tries. */
+/**
+ * First wait before a failed release is sent again, and the longest between two tries. Short: a waiter of another
+ * host sits out every ms of it (the network scenario measured p99 lookups of 450–700 ms after the faults with a 1 s
+ * cap), and a try the open breaker skips costs no round trip.
+ */
 const RELEASE_RETRY_FIRST_MS = 25;
-const RELEASE_RETRY_MAX_MS = 1_000;
+const RELEASE_RETRY_MAX_MS = 250;
 
 export class RedisLeaseProvider implements LeaseProvider {
   readonly name = 'redis';
@@ -131,7 +135,7 @@ export class RedisLeaseProvider implements LeaseProvider {
   }
 
   /**
-   * A release that did not go through, sent again with backoff (25 ms doubling to 1 s) until it does or the lease
+   * A release that did not go through, sent again with backoff (25 ms doubling to 250 ms) until it does or the lease
    * lapses by itself. The timers keep no process alive: a process that exits leaves the lease to its TTL.
    */
   private retryRelease(releaseOnce: () => Promise<boolean>, lapsesAt: number): void {
