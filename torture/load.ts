@@ -243,7 +243,7 @@ function roundFigures(r: Round, workers: number): Figure[] {
 
 export async function runLoad(o: ScenarioOptions): Promise<Figure[]> {
   const workers = o.short ? 8 : 32;
-  const seconds = o.short ? 4 : 90;
+  const seconds = o.short ? 4 : 60;
   for (let id = 0; id < 8; id++) loadImage(id); // nvcc runs here, once, before the workers start
   const figures: Figure[] = [];
   const disk = await round(o, 'disk only', workers, seconds, undefined);

@@ -28,7 +28,7 @@ export async function runNetwork(o: ScenarioOptions): Promise<Figure[]> {
   });
   if (!redisAvailable()) return [f('skipped: no redis-server here', 0)];
   const hosts = o.short ? 4 : 16;
-  const phaseMs = o.short ? 1_200 : 20_000;
+  const phaseMs = o.short ? 1_200 : 15_000;
   const redis = new RedisProcess(await freePort());
   await redis.start();
   const proxy = await faultProxy(redis.port);
