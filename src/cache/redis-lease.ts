@@ -47,6 +47,8 @@ export class RedisLeaseProvider implements LeaseProvider {
   private readonly owner = `${HOST}:${process.pid}`;
   /** Releases being retried (close() tries them once more). */
   private readonly retrying = new Set<() => Promise<boolean>>();
+  /** Set by settle(): no more retries (what is left lapses by its TTL). */
+  private settled = false;
 
   constructor(
     private readonly call: RemoteCall,
@@ -92,9 +94,11 @@ export class RedisLeaseProvider implements LeaseProvider {
     }
   }
 
-  /** Tries the releases still being retried once more (the tier is closing). */
+  /** Tries the releases still being retried once more, then stops retrying (the tier is closing). */
   async settle(): Promise<void> {
     await Promise.all([...this.retrying].map((r) => r()));
+    this.settled = true;
+    this.retrying.clear();
   }
 
   private leaseOf(key: string, lk: string, token: string): Lease {
@@ -142,7 +146,7 @@ export class RedisLeaseProvider implements LeaseProvider {
     let delay = RELEASE_RETRY_FIRST_MS;
     let done = false;
     const attempt = async (): Promise<boolean> => {
-      if (done) return true;
+      if (done || this.settled) return true;
       if (Date.now() >= lapsesAt || (await releaseOnce())) {
         done = true;
         this.retrying.delete(attempt);
