@@ -52,7 +52,8 @@ function runWriter(args: CrashWriterArgs, killAfterMs: number | undefined): Prom
   });
 }
 
-interface Leftovers {
+/** What killed (or finished) writers left in a cache directory. */
+export interface Leftovers {
   temps: number;
   locks: number;
   /** Kernel files that are not the live kernel of a committed entry. */
@@ -70,7 +71,8 @@ const list = (d: string): string[] => {
   }
 };
 
-function leftovers(dir: string): Leftovers {
+/** Counts the leftovers in `dir`: temp files, locks, kernels of no entry, entries of no kernel, stats temps. */
+export function leftovers(dir: string): Leftovers {
   const live = new Set<string>();
   let halfEntries = 0;
   for (const s of list(join(dir, 'metadata'))) {
@@ -100,7 +102,8 @@ function leftovers(dir: string): Leftovers {
     statsTemps: list(join(dir, 'stats')).filter((n) => n.endsWith('.tmp')).length,
   };
 }
-const sum = (l: Leftovers): number => l.temps + l.locks + l.orphanKernels + l.halfEntries + l.statsTemps;
+export const sum = (l: Leftovers): number =>
+  l.temps + l.locks + l.orphanKernels + l.halfEntries + l.statsTemps;
 
 export async function runCrashes(o: {
   short: boolean;

@@ -35,13 +35,20 @@ export class CircuitBreaker {
     this.state = 'closed';
   }
 
-  failure(): void {
+  /**
+   * Counts a failure; true when this one opened the breaker (a trip). Calls already in flight when it opened fail
+   * after it and return false: one trip is counted once, however many calls it cut short.
+   */
+  failure(): boolean {
     this.probing = false;
     this.consecutive++;
+    if (this.state === 'open') return false;
     if (this.state === 'half-open' || this.consecutive >= this.failures) {
-      if (this.state !== 'open') this.trips++;
+      this.trips++;
       this.state = 'open';
       this.openedAt = this.now();
+      return true;
     }
+    return false;
   }
 }

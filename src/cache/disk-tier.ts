@@ -65,6 +65,12 @@ export interface DiskTierOptions {
   now: () => number;
   hooks: TierHooks;
   log: CacheLog;
+  /**
+   * clear() leaves temp files and kernels without metadata younger than this (ms): a publish of another process may
+   * be under way, and removing its files would break it or leave a half entry. KernelCache passes the policy's
+   * orphanGraceMs; default 0 (everything goes).
+   */
+  orphanGraceMs?: number;
 }
 
 /**
@@ -449,7 +455,11 @@ export class DiskTier implements CacheTier {
     }
   }
 
-  /** Removes every entry; throws when a file could not be removed (e.g. EACCES), after trying them all. */
+  /**
+   * Removes every entry; throws when a file could not be removed (e.g. EACCES), after trying them all. Temp files
+   * and kernels without metadata younger than orphanGraceMs are a publish under way (another process's): left to
+   * commit, or to the sweep once they are old.
+   */
   async clear(): Promise<void> {
     // Only what cuop wrote, by name: files of other names stay where they are.
     const aux = { strays: [] as string[], squatters: [] as string[] };
@@ -457,16 +467,21 @@ export class DiskTier implements CacheTier {
     const remove = (p: string): void => {
       if (!removePath(p)) failed ??= p;
     };
+    const grace = this.opts.orphanGraceMs ?? 0;
+    const old = (mtimeMs: number | undefined): boolean =>
+      mtimeMs !== undefined && this.opts.now() - mtimeMs > grace;
     for (const shard of listShards(this.layout, aux)) {
       const s = scanShard(this.layout, shard, this.opts.rule);
       for (const e of s.entries) this.removeEntryFiles(e, remove);
-      for (const k of s.orphanKernels) remove(join(this.layout.kernelShardDir(shard), k.name));
+      for (const k of s.orphanKernels)
+        if (old(orphanMtime(this.layout, shard, k.name)))
+          remove(join(this.layout.kernelShardDir(shard), k.name));
       for (const p of s.squatters) remove(p);
       await yieldToLoop();
     }
     const rest = scanAux(this.layout, aux);
     for (const p of [
-      ...rest.temps.map((t) => t.path),
+      ...rest.temps.filter((t) => old(t.mtimeMs)).map((t) => t.path),
       ...rest.manifests.map((m) => m.path),
       ...rest.squatters,
     ])

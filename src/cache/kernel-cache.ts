@@ -168,6 +168,7 @@ export class KernelCache {
           rule: this.rule,
           codec: this.policy.compression,
           maxBytes: this.policy.maxDiskBytes,
+          orphanGraceMs: this.policy.orphanGraceMs,
           now: this.clock,
           hooks,
           log: this.log,

@@ -199,7 +199,7 @@ export class Maintenance {
       await this.sweep(view, rep);
       await this.expire(view, rep);
       await this.evict(view, rep, this.o.policy.maxDiskBytes, this.o.policy.maxEntries);
-      this.o.stats.compact(new Set(view.entries.keys()));
+      this.o.stats.compact(new Set(view.entries.keys()), this.o.policy.orphanGraceMs);
       try {
         this.disk.writeRootFile(MAINTENANCE_STAMP, `${this.o.clock()}\n`);
       } catch {
@@ -370,6 +370,8 @@ export class Maintenance {
     for (const t of view.temps) {
       if (now - t.mtimeMs > grace && this.disk.removeReported(t.path)) this.count(rep, 'orphan', 0);
     }
+    // Stats temps of processes killed while flushing (stats/*.json.tmp): nobody renames them any more.
+    for (let n = this.o.stats.removeStaleTemps(grace, now); n > 0; n--) this.count(rep, 'orphan', 0);
     for (const s of view.shards) {
       for (const k of [...s.orphanKernels]) {
         const mtime = this.disk.orphanMtime(s.shard, k.name);

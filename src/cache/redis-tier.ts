@@ -10,6 +10,7 @@ import { getSettings, redactUrlPassword } from '../settings/index.js';
 
 import { CircuitBreaker } from './circuit-breaker.js';
 import { isCacheKey } from './key.js';
+import { guardedConnector } from './redis-guard.js';
 import { sha256Hex } from './sha256.js';
 import { errorText, type CacheLog } from './logger.js';
 import { RedisLeaseProvider, type LeaseClient } from './redis-lease.js';
@@ -90,6 +91,10 @@ export interface RemoteTierCounters {
   leasesTaken: number;
   leasesBusy: number;
   leasesLost: number;
+  /** Leases of dead processes of this host deleted so that a waiter could take them at once. */
+  leasesTakenOver: number;
+  /** Releases that failed and were retried in the background. */
+  leaseReleaseRetries: number;
 }
 
 type Client = Redis | Cluster;
@@ -161,6 +166,8 @@ export class RedisTier implements CacheTier {
     leasesTaken: 0,
     leasesBusy: 0,
     leasesLost: 0,
+    leasesTakenOver: 0,
+    leaseReleaseRetries: 0,
   };
   private readonly o: RedisTierOptions;
   private readonly breaker: CircuitBreaker;
@@ -172,6 +179,7 @@ export class RedisTier implements CacheTier {
   private readonly rejected = new Set<string>();
   private draining: Promise<void> | undefined;
   private closed = false;
+  private leaseProvider: RedisLeaseProvider | undefined;
 
   constructor(opts: RedisTierOptions) {
     this.o = opts;
@@ -190,11 +198,24 @@ export class RedisTier implements CacheTier {
       (what, fn) => this.call(what, (c) => fn(c as unknown as LeaseClient)),
       (key) => this.keyOf(`lease:${key}`),
       this.o.leaseTtlMs,
-      (key) => {
-        this.counters.leasesLost++;
-        this.o.log.debug(`remote lease of ${key} lapsed while compiling; another host may compile it too`);
+      {
+        lost: (key) => {
+          this.counters.leasesLost++;
+          this.o.log.debug(`remote lease of ${key} lapsed while compiling; another host may compile it too`);
+        },
+        takenOver: (key, holder) => {
+          this.counters.leasesTakenOver++;
+          this.o.log.debug(
+            `remote lease of ${key} held by ${holder}, a process gone from this host: taken over`,
+          );
+        },
+        releaseRetried: (key) => {
+          this.counters.leaseReleaseRetries++;
+          this.o.log.debug(`remote lease of ${key} not released (no answer); retried in the background`);
+        },
       },
     );
+    this.leaseProvider = provider;
     return {
       name: provider.name,
       tryAcquire: async (key) => {
@@ -275,7 +296,9 @@ export class RedisTier implements CacheTier {
     this.client ??= (async () => {
       // require(), not import(): the package entry runs the bundle through vm.Script, where import() has no
       // loader (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING) and the remote tier would only ever count errors.
-      const { Redis, Cluster } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+      const { Redis, Cluster, AbstractConnector } = createRequire(import.meta.url)(
+        'ioredis',
+      ) as typeof import('ioredis');
       const url = parseRemoteUrl(this.o.url);
       const password = this.o.password ?? url.password;
       const common: RedisOptions = {
@@ -294,6 +317,9 @@ export class RedisTier implements CacheTier {
         // RESP2 with no handshake is ready at TCP connect (or after AUTH, when there is a password).
         disableClientInfo: true,
         protocol: 2,
+        // Replies framed as RESP2 before ioredis sees them (redis-guard.ts): a server answering garbage is a fault
+        // of this connection, never an exception thrown out of ioredis's reply handler.
+        Connector: guardedConnector(AbstractConnector),
       };
       const onError = (e: unknown): void => this.o.log.debug(`remote cache: ${errorText(e)}`);
       // The connection never keeps a process alive by itself (a drain in progress does: see put).
@@ -317,7 +343,6 @@ export class RedisTier implements CacheTier {
   /** One call within the deadline, through the breaker; undefined when skipped, failed or late (counted). */
   private async call<T>(what: string, fn: (c: Client) => Promise<T>): Promise<T | undefined> {
     if (this.closed || !this.breaker.allow()) return undefined;
-    const trips = this.breaker.trips;
     let timer: NodeJS.Timeout | undefined;
     try {
       const c = await this.connect();
@@ -332,8 +357,8 @@ export class RedisTier implements CacheTier {
     } catch (e) {
       if (e instanceof Timeout) this.counters.timeouts++;
       else this.counters.errors++;
-      this.breaker.failure();
-      if (this.breaker.trips > trips) {
+      // Only the failure that opened the breaker counts a trip (calls in flight then fail after it).
+      if (this.breaker.failure()) {
         this.counters.breakerTrips++;
         this.o.log.warnOnce(
           'remote-breaker',
@@ -486,9 +511,9 @@ export class RedisTier implements CacheTier {
     }
   }
 
-  /** Sends the queued writes (at most ~1 s more), then disconnects. */
+  /** Sends the queued writes and retried lease releases (at most ~1 s more), then disconnects. */
   async close(): Promise<void> {
-    const flushed = this.flush();
+    const flushed = this.flush().then(() => this.leaseProvider?.settle());
     await Promise.race([flushed, new Promise((r) => setTimeout(r, 1_000).unref())]);
     this.closed = true;
     if (this.client) {

@@ -301,9 +301,10 @@ export class StatsStore {
   /**
    * Folds the files of dead processes into total.json (call under the maintenance lock). Crash-safe: total.json
    * lists the files it already contains; they are skipped by readAll until deleted here or by the next compaction.
-   * keyUses of keys no longer on disk are dropped when `liveKeys` is given.
+   * keyUses of keys no longer on disk are dropped when `liveKeys` is given; temps of killed flushes older than
+   * `tempGraceMs` are removed.
    */
-  compact(liveKeys?: ReadonlySet<string>): number {
+  compact(liveKeys?: ReadonlySet<string>, tempGraceMs = 3_600_000): number {
     if (!this.dir) return 0;
     const totalPath = join(this.dir, TOTAL);
     const old = this.readJson<TotalFile>(totalPath);
@@ -348,17 +349,31 @@ export class StatsStore {
       return 0;
     }
     for (const n of [...alreadyMerged, ...mergedNow]) if (isStatsName(n)) removePath(join(this.dir, n));
-    // leftover temps of killed flushes
-    try {
-      for (const n of fs.readdirSync(this.dir)) {
-        if (!n.endsWith('.tmp') || !isStatsName(n)) continue;
-        const p = join(this.dir, n);
-        if (now - fs.lstatSync(p).mtimeMs > 3_600_000) removePath(p);
-      }
-    } catch {
-      // best effort
-    }
+    this.removeStaleTemps(tempGraceMs, now);
     return mergedNow.length;
+  }
+
+  /**
+   * Removes the temp files of flushes and compactions that were killed between writing and renaming them (cuop's
+   * names only), when older than `graceMs`: a live writer renames its temp within microseconds, and one removed under
+   * it only fails that flush (the next one writes again). Returns how many were removed.
+   */
+  removeStaleTemps(graceMs: number, now = Date.now()): number {
+    if (!this.dir) return 0;
+    let removed = 0;
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      return 0;
+    }
+    for (const n of names) {
+      if (!n.endsWith('.tmp') || !isStatsName(n)) continue;
+      const p = join(this.dir, n);
+      const st = fs.lstatSync(p, { throwIfNoEntry: false });
+      if (st && now - st.mtimeMs > graceMs && removePath(p)) removed++;
+    }
+    return removed;
   }
 }
 
