@@ -31,7 +31,10 @@ export interface WgmmaOperator {
   readonly configOverride?: object | undefined;
 }
 
-/** Whether the Hopper kernel serves this problem on this device (pure apart from reading the device's fields). */
+/**
+ * Whether the Hopper kernel serves this problem on this device (pure apart from reading the device's fields). TT
+ * (transA and transB) only when `wgmma` is given as an object: see the comment inside.
+ */
 export function wgmmaApplies(
   op: WgmmaOperator,
   device: Pick<Device, 'computeCapability'>,
@@ -43,6 +46,14 @@ export function wgmmaApplies(
   if (op.dtype !== 'float16' && op.dtype !== 'bfloat16') return false;
   if (op.wgmma === false) return false;
   if (op.wgmma === undefined && op.configOverride !== undefined) return false;
+  // TT (A stored K×M and B stored N×K: MN-major A panels with a K-major B box) stays on mma.sync unless the caller
+  // asks for this kernel explicitly (`wgmma: {}` or a config). On an H200 the TT case at 8192³ hung twice (the
+  // process never finished) while NN, NT, TN at every size and TT up to 4096³ never did, and every correctness check
+  // passed. Review and a CPU emulation of the protocol (test/ops/gemm-wgmma-pipeline.test.ts: barrier counts,
+  // transaction bytes against the boxes issued, parity, stage reuse, every config × transposes up to 8192³) found
+  // no cause, so the default keeps the layout that hung off this kernel until a GPU run names it
+  // (bench/wgmma-check.ts --trans tt --sizes 8192 --tt-wgmma, notes/gemm.md).
+  if (op.transA && op.transB && op.wgmma === undefined) return false;
   // (A stand-in device without a compute capability, as CPU tests use, is not a Hopper.)
   const cc = (device as Partial<Pick<Device, 'computeCapability'>>).computeCapability;
   if (cc === undefined || cc.major !== 9 || cc.minor !== 0) return false;

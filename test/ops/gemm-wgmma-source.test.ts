@@ -143,6 +143,20 @@ describe('when Gemm takes the Hopper path', () => {
     );
   });
 
+  test('TT (transA and transB) stays on mma.sync unless the wgmma kernel is asked for (the 8192³ TT hang)', () => {
+    const tt = { ...op, transA: true, transB: true };
+    assert.equal(wgmmaApplies(tt, hopper, 128, 128, 64, ptrs), false);
+    assert.equal(wgmmaApplies({ ...tt, dtype: 'bfloat16' }, hopper, 8192, 8192, 8192, ptrs), false);
+    assert.equal(wgmmaApplies({ ...tt, wgmma: {} }, hopper, 128, 128, 64, ptrs), true);
+    assert.equal(wgmmaApplies({ ...tt, wgmma: { stages: 3 } }, hopper, 8192, 8192, 8192, ptrs), true);
+    for (const [ta, tb] of [
+      [false, false],
+      [false, true],
+      [true, false],
+    ] as const)
+      assert.equal(wgmmaApplies({ ...op, transA: ta, transB: tb }, hopper, 128, 128, 64, ptrs), true);
+  });
+
   test('overrides merge into the default config and are validated', () => {
     const s = wgmmaSpecFor({ ...op, wgmma: { stages: 3 } }, 4096, 4096, 132);
     assert.deepEqual(s.config, { ...WGMMA_CONFIGS.wgmma128x256, stages: 3 });
