@@ -2,8 +2,13 @@
 // transpose combination, float16 and bfloat16, tails, alpha/beta) against a float64 CPU reference, then TFLOP/s at
 // 2048³, 4096³, 8192³ for the wgmma kernel and, for comparison, the mma.sync kernel (wgmma: false).
 //   node build/bench/wgmma-check.js [--sizes 2048,4096,8192] [--iters 20] [--trans nn,nt,tn,tt] [--no-check]
-//                                   [--no-mma] [--config '{"stages":3}']
+//                                   [--no-mma] [--config '{"stages":3}'] [--tt-wgmma] [--limit-s 60]
 // Exit status 1 when a check fails; each failure names the shape, transposes and the first mismatching (row, col).
+// Every case prints a line before it starts ("timing float16 TT 8192 wgmma…") and waits for the GPU by polling with
+// a deadline (--limit-s, default 60 s a case): a kernel that never finishes is named, and the process exits with
+// status 3 instead of hanging. TT (transA and transB) runs on mma.sync by default (gemm-wgmma.ts: wgmmaApplies);
+// --tt-wgmma asks for the wgmma kernel there explicitly (wgmma: {}), to reproduce the TT 8192 hang.
+import { driver } from '../src/cuda/index.js';
 import { defaultKernelProvider } from '../src/jit/default-provider.js';
 import type { KernelProvider } from '../src/jit/types.js';
 import type { WgmmaConfig } from '../src/ops/gemm-wgmma-source.js';
@@ -25,6 +30,8 @@ interface Args {
   check: boolean;
   mma: boolean;
   config: Partial<WgmmaConfig> | undefined;
+  ttWgmma: boolean;
+  limitMs: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -38,6 +45,8 @@ function parseArgs(argv: readonly string[]): Args {
     check: true,
     mma: true,
     config: undefined,
+    ttWgmma: false,
+    limitMs: 60_000,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -55,12 +64,38 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--no-check') args.check = false;
     else if (a === '--no-mma') args.mma = false;
     else if (a === '--config') args.config = JSON.parse(next()) as Partial<WgmmaConfig>;
+    else if (a === '--tt-wgmma') args.ttWgmma = true;
+    else if (a === '--limit-s') args.limitMs = Number(next()) * 1000;
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
 }
 
 const TT = (ta: boolean, tb: boolean): string => `${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}`;
+
+/**
+ * Wait for everything queued on the default stream, polling, for at most limitMs: a kernel that never finishes
+ * (a deadlock) is named and the process exits with status 3 rather than blocking in a synchronize forever.
+ */
+async function settle(device: Device, what: string, limitMs: number): Promise<void> {
+  device.makeCurrent();
+  const t0 = performance.now();
+  while (!driver.streamQuery(0n)) {
+    if (performance.now() - t0 > limitMs) {
+      console.log(`HUNG: ${what} did not finish within ${(limitMs / 1000).toFixed(0)} s; exiting`);
+      process.exit(3);
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** Whether a transpose combination goes to the wgmma kernel: TT only when asked for (wgmmaApplies). */
+const wgmmaExpected = (ta: boolean, tb: boolean, args: Args): boolean => !(ta && tb) || args.ttWgmma;
+
+/** The `wgmma` option a case passes: the --config override, or {} to ask for TT explicitly. */
+function wgmmaOption(ta: boolean, tb: boolean, args: Args): Partial<WgmmaConfig> | undefined {
+  return args.config ?? (ta && tb && args.ttWgmma ? {} : undefined);
+}
 
 /** Records the kernel names a forward asks for. */
 function recording(names: string[]): KernelProvider {
@@ -82,6 +117,8 @@ async function checkCase(
   beta: number,
   seed: number,
   config: Partial<WgmmaConfig> | undefined,
+  expectWgmma: boolean,
+  limitMs: number,
 ): Promise<boolean> {
   const label = `${dtype} ${TT(transA, transB)} M=${M} N=${N} K=${K} alpha=${alpha} beta=${beta}`;
   const rand = rng(seed);
@@ -98,7 +135,7 @@ async function checkCase(
     const op = new Gemm({ dtype, transA, transB, alpha, beta, ...(config ? { wgmma: config } : {}) });
     const t0 = performance.now();
     await op.forward([A, B], [C], { jit: recording(names) });
-    device.synchronize();
+    await settle(device, `check ${label}`, limitMs);
     const ms = performance.now() - t0;
     const rows = M > 512 ? sampleRows(M) : Array.from({ length: M }, (_, i) => i);
     const r = compareRows(
@@ -110,9 +147,11 @@ async function checkCase(
     );
     const kernel = names.join(', ');
     const wg = names.length > 0 && names.every((n) => n.includes('_wgmma_'));
-    const ok = r.ok && wg;
+    const ok = r.ok && wg === expectWgmma;
+    const which =
+      wg === expectWgmma ? '' : wg ? ' (the wgmma kernel, NOT expected)' : ' (NOT the wgmma kernel)';
     console.log(
-      `${ok ? 'ok  ' : 'FAIL'} ${label}: ${r.message}; ${kernel}${wg ? '' : ' (NOT the wgmma kernel)'} ` +
+      `${ok ? 'ok  ' : 'FAIL'} ${label}: ${r.message}; ${kernel}${which} ` +
         `(first call ${ms.toFixed(0)} ms incl. compile)`,
     );
     return ok;
@@ -134,7 +173,10 @@ async function timeCase(
   transB: boolean,
   iters: number,
   wgmma: false | Partial<WgmmaConfig> | undefined,
+  what: string,
+  limitMs: number,
 ): Promise<number> {
+  console.log(`timing ${what}…`);
   const rand = rng(size + (transA ? 1 : 0) + (transB ? 2 : 0));
   const A = Tensor.fromArray(device, randomRounded(size * size, dtype, rand), [size, size], dtype);
   const B = Tensor.fromArray(device, randomRounded(size * size, dtype, rand), [size, size], dtype);
@@ -142,7 +184,7 @@ async function timeCase(
   try {
     const op = new Gemm({ dtype, transA, transB, ...(wgmma !== undefined ? { wgmma } : {}) });
     for (let i = 0; i < 3; i++) await op.forward([A, B], [C]);
-    device.synchronize();
+    await settle(device, `${what} (warm-up)`, limitMs);
     const start = device.createEvent();
     const stop = device.createEvent();
     const times: number[] = [];
@@ -151,6 +193,7 @@ async function timeCase(
       start.record();
       for (let r = 0; r < reps; r++) await op.forward([A, B], [C]);
       stop.record();
+      await settle(device, `${what} (iteration ${i + 1} of ${iters})`, limitMs);
       stop.synchronize();
       times.push(stop.elapsedSince(start) / reps);
     }
@@ -166,15 +209,14 @@ async function timeCase(
   }
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const device = Device.get(0);
   const cc = device.computeCapability;
   console.log(`${device.name} (${device.arch}, ${device.multiprocessorCount} SMs)`);
   if (cc.major !== 9 || cc.minor !== 0) {
     console.log('not a compute capability 9.0 device: the wgmma kernel does not run here');
-    process.exitCode = 1;
-    return;
+    return 1;
   }
   let failures = 0;
   if (args.check) {
@@ -205,7 +247,9 @@ async function main(): Promise<void> {
             beta ? 0.75 : 1,
             beta,
             seed++,
-            args.config,
+            wgmmaOption(ta, tb, args),
+            wgmmaExpected(ta, tb, args),
+            args.limitMs,
           );
           if (!ok) failures++;
         }
@@ -216,21 +260,47 @@ async function main(): Promise<void> {
   for (const dtype of ['float16', 'bfloat16'] as const) {
     for (const [ta, tb] of args.trans) {
       for (const size of args.sizes) {
-        const wg = await timeCase(device, dtype, size, ta, tb, args.iters, args.config ?? undefined);
+        const what = `${dtype} ${TT(ta, tb)} ${size}`;
+        const first = wgmmaExpected(ta, tb, args) ? 'wgmma' : 'mma.sync (TT stays off wgmma)';
+        const wg = await timeCase(
+          device,
+          dtype,
+          size,
+          ta,
+          tb,
+          args.iters,
+          wgmmaOption(ta, tb, args),
+          `${what} ${first}`,
+          args.limitMs,
+        );
         const mma = args.mma
-          ? await timeCase(device, dtype, size, ta, tb, Math.min(args.iters, 5), false)
+          ? await timeCase(
+              device,
+              dtype,
+              size,
+              ta,
+              tb,
+              Math.min(args.iters, 5),
+              false,
+              `${what} mma.sync`,
+              args.limitMs,
+            )
           : NaN;
         console.log(
-          `${dtype.padEnd(8)} ${TT(ta, tb)} ${String(size).padStart(5)}³: wgmma ${wg.toFixed(1)} TFLOP/s` +
+          `${dtype.padEnd(8)} ${TT(ta, tb)} ${String(size).padStart(5)}³: ${first} ${wg.toFixed(1)} TFLOP/s` +
             (args.mma ? `, mma.sync ${mma.toFixed(1)} TFLOP/s` : ''),
         );
       }
     }
   }
-  if (failures > 0) process.exitCode = 1;
+  return failures > 0 ? 1 : 0;
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+// Explicit exits: nothing left pending (a stray handle, a finalizer) may keep the process alive after the last case.
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -13,7 +13,10 @@
 // The transposes are layout choices: K-contiguous operands are K-major tiles, M- or N-contiguous ones MN-major
 // tiles (64-wide panels), read by wgmma with its transpose bit. TMA needs 16-byte aligned bases and leading dimensions
 // (gemmAligned()); the operator uses the mma.sync kernel otherwise.
+import { createHash } from 'node:crypto';
+
 import { cudaLines, fillCuda } from './cuda-text.js';
+import { epilogueText, gemmEpilogueCode, type GemmEpilogue } from './gemm-epilogue.js';
 import type { DType } from './tensor.js';
 
 /** Tile configuration of the Hopper kernel. */
@@ -41,6 +44,12 @@ export interface WgmmaSpec {
   /** B is stored N×K (op(B) = Bᵀ). */
   readonly transB: boolean;
   readonly config: WgmmaConfig;
+  /**
+   * A fused epilogue (lowerGemmEpilogue): bias, activation, scale, residual, output cast; its bias, residual and
+   * scalars follow beta among the kernel's parameters. Absent: the plain `alpha·acc + beta·C` store, the source as it
+   * always was.
+   */
+  readonly epilogue?: GemmEpilogue;
 }
 
 /** A generated Hopper GEMM kernel and how to launch it. */
@@ -153,15 +162,48 @@ export function wgmmaWrapper(bn: number, transA: boolean, transB: boolean): stri
   return lines;
 }
 
+// The epilogue's template values and name suffix: the plain store (the source as it always was) or the fused one,
+// as gemm-source.ts does for the mma.sync kernel (same `_e<10 hex>` suffix of the epilogue's canonical text).
+function epilogueParts(spec: WgmmaSpec): { values: Record<string, string | string[]>; suffix: string } {
+  const e = spec.epilogue;
+  if (e === undefined) {
+    return {
+      values: {
+        OUT_T: 'T',
+        EPILOGUE_DEFS: [],
+        EPILOGUE_PARAMS: '',
+        EPILOGUE: cudaLines('gemm-wgmma-store.cuh'),
+      },
+      suffix: '',
+    };
+  }
+  const code = gemmEpilogueCode(e);
+  const digest = createHash('sha256').update(epilogueText(e)).digest('hex').slice(0, 10);
+  return {
+    values: {
+      OUT_T: code.outType,
+      EPILOGUE_DEFS: [...code.defs],
+      EPILOGUE_PARAMS: code.params,
+      EPILOGUE: cudaLines('gemm-wgmma-store-fused.cuh', {
+        APPLY_0: code.apply('alpha * acc[4 * j + 2 * h]', 'row', 'col'),
+        APPLY_1: code.apply('alpha * acc[4 * j + 2 * h + 1]', 'row', 'col + 1'),
+      }),
+    },
+    suffix: `_e${digest}`,
+  };
+}
+
 /** Generate the Hopper kernel for one spec. Deterministic: equal specs give byte-identical sources. */
 export function wgmmaSource(spec: WgmmaSpec): WgmmaSource {
   const c = spec.config;
   validateWgmmaConfig(spec.dtype, c);
   const tag = DT_TAG[spec.dtype] as string;
   const trans = `${spec.transA ? 't' : 'n'}${spec.transB ? 't' : 'n'}`;
-  const name = `cuop_gemm_${tag}_${trans}_wgmma_${c.bm}x${c.bn}x${c.bk}_c${c.consumers}_s${c.stages}`;
+  const epi = epilogueParts(spec);
+  const name = `cuop_gemm_${tag}_${trans}_wgmma_${c.bm}x${c.bn}x${c.bk}_c${c.consumers}_s${c.stages}${epi.suffix}`;
   const threads = 128 * (c.consumers + 1);
   const source = fillCuda('gemm-wgmma.cu', {
+    ...epi.values,
     DTYPE: spec.dtype,
     DTYPE_HEADER: cudaLines(`gemm-mma-${spec.dtype}.cuh`),
     BM: c.bm,

@@ -5,7 +5,16 @@
 import { driver } from '../cuda/index.js';
 import { defaultKernelProvider } from '../jit/default-provider.js';
 import type { KernelSpec } from '../jit/types.js';
-import { bytesArg, f32, i32, type Device, type Kernel, type StructArg } from '../runtime/index.js';
+import {
+  bytesArg,
+  f32,
+  i32,
+  type Device,
+  type Kernel,
+  type KernelArg,
+  type StructArg,
+} from '../runtime/index.js';
+import type { GemmEpilogue } from './gemm-epilogue.js';
 import { gemmAligned } from './gemm-source.js';
 import {
   defaultWgmmaConfig,
@@ -29,9 +38,14 @@ export interface WgmmaOperator {
   readonly wgmma?: false | Partial<WgmmaConfig> | undefined;
   /** An mma.sync tile config given by the user: it asks for that kernel, so the Hopper path steps aside. */
   readonly configOverride?: object | undefined;
+  /** A fused epilogue (bias, activation, scale, residual, output cast), generated into the kernel's store. */
+  readonly epilogue?: GemmEpilogue | undefined;
 }
 
-/** Whether the Hopper kernel serves this problem on this device (pure apart from reading the device's fields). */
+/**
+ * Whether the Hopper kernel serves this problem on this device (pure apart from reading the device's fields). TT
+ * (transA and transB) only when `wgmma` is given as an object: see the comment inside.
+ */
 export function wgmmaApplies(
   op: WgmmaOperator,
   device: Pick<Device, 'computeCapability'>,
@@ -43,6 +57,14 @@ export function wgmmaApplies(
   if (op.dtype !== 'float16' && op.dtype !== 'bfloat16') return false;
   if (op.wgmma === false) return false;
   if (op.wgmma === undefined && op.configOverride !== undefined) return false;
+  // TT (A stored K×M and B stored N×K: MN-major A panels with a K-major B box) stays on mma.sync unless the caller
+  // asks for this kernel explicitly (`wgmma: {}` or a config). On an H200 the TT case at 8192³ hung twice (the
+  // process never finished) while NN, NT, TN at every size and TT up to 4096³ never did, and every correctness check
+  // passed. Review and a CPU emulation of the protocol (test/ops/gemm-wgmma-pipeline.test.ts: barrier counts,
+  // transaction bytes against the boxes issued, parity, stage reuse, every config × transposes up to 8192³) found
+  // no cause, so the default keeps the layout that hung off this kernel until a GPU run names it
+  // (bench/wgmma-check.ts --trans tt --sizes 8192 --tt-wgmma, notes/gemm.md).
+  if (op.transA && op.transB && op.wgmma === undefined) return false;
   // (A stand-in device without a compute capability, as CPU tests use, is not a Hopper.)
   const cc = (device as Partial<Pick<Device, 'computeCapability'>>).computeCapability;
   if (cc === undefined || cc.major !== 9 || cc.minor !== 0) return false;
@@ -57,7 +79,13 @@ export function wgmmaSpecFor(op: WgmmaOperator, M: number, N: number, smCount: n
     ...(op.wgmma === false ? {} : op.wgmma),
   };
   validateWgmmaConfig(op.dtype, config);
-  return { dtype: op.dtype, transA: op.transA, transB: op.transB, config };
+  return {
+    dtype: op.dtype,
+    transA: op.transA,
+    transB: op.transB,
+    config,
+    ...(op.epilogue ? { epilogue: op.epilogue } : {}),
+  };
 }
 
 /** The JIT request for a generated Hopper kernel (no signature: every argument is passed typed). */
@@ -124,8 +152,9 @@ function tensorMapArg(
 }
 
 /**
- * Run C = alpha·op(A)·op(B) + beta·C on the Hopper kernel. The caller has validated the shapes and checked
- * wgmmaApplies().
+ * Run C = alpha·op(A)·op(B) + beta·C (or the operator's fused epilogue) on the Hopper kernel. The caller has
+ * validated the shapes and checked wgmmaApplies(); `extra` are the epilogue's bias and residual tensors, in that
+ * order, as Gemm.forward takes them after A and B.
  */
 export async function wgmmaForward(
   op: WgmmaOperator,
@@ -134,6 +163,7 @@ export async function wgmmaForward(
   C: Tensor,
   problem: { readonly M: number; readonly N: number; readonly K: number },
   options: ForwardOptions,
+  extra: readonly Tensor[] = [],
 ): Promise<void> {
   const { M, N, K } = problem;
   const device = C.device;
@@ -164,6 +194,40 @@ export async function wgmmaForward(
       sharedMem: gen.sharedMemBytes,
       ...(options.stream ? { stream: options.stream } : {}),
     },
-    [mapA, mapB, C, i32(M), i32(N), i32(K), f32(op.alpha), f32(op.beta)],
+    wgmmaArgs(op, mapA, mapB, C, problem, extra),
   );
+}
+
+/**
+ * The Hopper kernel's arguments: the two tensor maps, C, M, N, K, alpha, beta, then a fused epilogue's bias,
+ * residual and scalars (the parameter order of gemm-wgmma.cu with gemmEpilogueCode's params appended, as the
+ * mma.sync kernel takes them after its A, B, C, M, N, K, alpha, beta). Pure.
+ */
+export function wgmmaArgs(
+  op: WgmmaOperator,
+  mapA: StructArg,
+  mapB: StructArg,
+  C: Tensor,
+  problem: { readonly M: number; readonly N: number; readonly K: number },
+  extra: readonly Tensor[],
+): KernelArg[] {
+  const base: KernelArg[] = [
+    mapA,
+    mapB,
+    C,
+    i32(problem.M),
+    i32(problem.N),
+    i32(problem.K),
+    f32(op.alpha),
+    f32(op.beta),
+  ];
+  const e = op.epilogue;
+  if (!e) return base;
+  const want = (e.bias ? 1 : 0) + (e.residual ? 1 : 0);
+  if (extra.length !== want) {
+    throw new RangeError(
+      `gemm: the wgmma epilogue ${e.lowered.text} takes ${want} tensors after A and B, got ${extra.length}`,
+    );
+  }
+  return [...base, ...extra, ...e.lowered.scalars.map((s) => f32(s))];
 }

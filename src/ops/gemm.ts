@@ -257,14 +257,10 @@ export class Gemm implements Operator {
     const C = outputs[0] as Tensor;
     const { M, N, K } = problem;
     if (M === 0 || N === 0) return;
-    // Hopper (compute capability 9.0), float16/bfloat16, TMA-addressable operands: the wgmma kernel (gemm-wgmma.ts).
-    // Fused epilogues and tuning are mma.sync/SIMT only for now.
-    if (
-      !this.epilogue &&
-      this.tune === 'off' &&
-      wgmmaApplies(this, C.device, M, N, K, [A.devicePtr, B.devicePtr, C.devicePtr])
-    )
-      return wgmmaForward(this, A, B, C, problem, options);
+    // Hopper (compute capability 9.0), float16/bfloat16, TMA-addressable operands: the wgmma kernel (gemm-wgmma.ts),
+    // fused epilogue included (generated into its store). Tuning ('auto', 'exhaustive') is mma.sync/SIMT only for now.
+    if (this.tune === 'off' && wgmmaApplies(this, C.device, M, N, K, [A.devicePtr, B.devicePtr, C.devicePtr]))
+      return wgmmaForward(this, A, B, C, problem, options, inputs.slice(2));
     const device = C.device;
     const provider = options.jit ?? defaultKernelProvider();
     const pointers = [A.devicePtr, B.devicePtr, C.devicePtr];

@@ -1,11 +1,14 @@
 // GPU tests of GEMM's fused epilogues against a float64 CPU reference built from the dtype-rounded inputs: every
 // variant (bias, each activation, scale, residual, the expression form, output casts) for float32 / float16 /
 // bfloat16, aligned and unaligned shapes, two transposes, beta 0 (C poisoned: never read) and beta ≠ 0. Outputs are
-// NaN-poisoned with a guard zone past the end; every element and the guard are checked.
+// NaN-poisoned with a guard zone past the end; every element and the guard are checked. On a compute capability 9.0
+// device the float16/bfloat16 epilogues of TMA-addressable shapes must run on the wgmma kernel (kernel names recorded).
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
 import { driverAvailable } from '../../src/cuda/driver.js';
+import { defaultKernelProvider } from '../../src/jit/default-provider.js';
+import type { KernelProvider } from '../../src/jit/types.js';
 import type { GemmEpilogueOptions } from '../../src/ops/gemm-epilogue.js';
 import { Gemm, gemmEpilogue } from '../../src/ops/gemm.js';
 import { encodeHost, Tensor, type DType } from '../../src/ops/tensor.js';
@@ -75,8 +78,19 @@ const TRANS: readonly [boolean, boolean][] = [
   [true, true],
 ];
 
+/** A provider that forwards to the default one and records the kernel names asked for. */
+function recording(names: string[]): KernelProvider {
+  return {
+    kernel: (spec, dev) => {
+      names.push(spec.name);
+      return defaultKernelProvider().kernel(spec, dev);
+    },
+  };
+}
+
 describe('fused GEMM epilogues against a float64 reference', { skip }, () => {
   const device = skip ? undefined : Device.get(0);
+  const hopper = device?.computeCapability.major === 9 && device.computeCapability.minor === 0;
   after(() => device?.synchronize());
 
   async function runCase(
@@ -87,6 +101,8 @@ describe('fused GEMM epilogues against a float64 reference', { skip }, () => {
     [transA, transB]: readonly [boolean, boolean],
     alpha: number,
     beta: number,
+    /** Assert which kernel family ran: true the wgmma one, false not it; undefined either. */
+    wgmma?: boolean,
   ): Promise<void> {
     const dev = device as Device;
     const seed = newSeed();
@@ -105,8 +121,16 @@ describe('fused GEMM epilogues against a float64 reference', { skip }, () => {
     const out = poisonedOutput(dev, [M, N], outDtype);
     try {
       if (c0) out.tensor.buffer.upload(encodeHost(c0, outDtype));
-      await op.forward([A, B, ...extra], [out.tensor]);
+      const names: string[] = [];
+      await op.forward([A, B, ...extra], [out.tensor], { jit: recording(names) });
       dev.synchronize();
+      if (wgmma !== undefined) {
+        const ran = names.length > 0 && names.every((n) => n.includes('_wgmma_'));
+        if (ran !== wgmma)
+          throw new Error(
+            `${label}: expected ${wgmma ? 'the wgmma kernel' : 'another kernel'}, got ${names.join(', ')}`,
+          );
+      }
       const ref = new Float64Array(M * N);
       for (let i = 0; i < M; i++) {
         for (let j = 0; j < N; j++) {
@@ -167,6 +191,55 @@ describe('fused GEMM epilogues against a float64 reference', { skip }, () => {
       }
       assert.deepEqual(failures, [], failures.join('\n'));
     });
+  }
+
+  for (const dtype of ['float16', 'bfloat16'] as const) {
+    test(
+      `${dtype} on compute capability 9.0: every variant and cast through the wgmma kernel (NN, NT, TN; TT stays off)`,
+      { skip: hopper ? false : 'needs a compute capability 9.0 (Hopper) GPU' },
+      async () => {
+        const failures: string[] = [];
+        // Multiples of 8 (TMA-addressable): full tiles, tiles cut by M and N, K not a multiple of 64, K < 64.
+        const sizes: readonly [number, number, number][] = [
+          [256, 256, 128],
+          [200, 312, 520],
+          [64, 136, 72],
+          [8, 40, 16],
+        ];
+        const trans: readonly [boolean, boolean][] = [
+          [false, false],
+          [false, true],
+          [true, false],
+        ];
+        const run = async (...args: Parameters<typeof runCase>): Promise<void> => {
+          try {
+            await runCase(...args);
+          } catch (e) {
+            failures.push((e as Error).message);
+          }
+        };
+        for (const v of VARIANTS) {
+          for (const size of sizes) {
+            for (const tr of trans) {
+              for (const [alpha, beta] of [
+                [1, 0],
+                [0.5, -1.25],
+              ] as const)
+                await run(dtype, dtype, v, size, tr, alpha, beta, true);
+            }
+          }
+        }
+        for (const outDtype of DTYPES.filter((d) => d !== dtype)) {
+          for (const v of [VARIANTS[1]!, VARIANTS[5]!]) {
+            for (const beta of [0, 0.5])
+              await run(dtype, outDtype, v, [200, 312, 520], [false, true], 1, beta, true);
+          }
+        }
+        // TT stays on mma.sync (the 8192³ hang, gemm-wgmma.ts), epilogue or not.
+        await run(dtype, dtype, VARIANTS[5]!, [256, 256, 128], [true, true], 1, 0, false);
+        assert.deepEqual(failures, [], failures.join('\n'));
+      },
+    );
   }
 
   test('gemmEpilogue(A, B, { bias, activation }) is gelu(A·B + bias) in one call', async () => {

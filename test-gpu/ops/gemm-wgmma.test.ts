@@ -122,9 +122,29 @@ describe('the wgmma GEMM on a Hopper GPU vs a float64 reference', { skip }, () =
   after(() => device?.synchronize());
   let seed = 11;
 
+  test('TT without an explicit wgmma option runs on mma.sync', async () => {
+    const dev = device as Device;
+    for (const dtype of HALVES) {
+      const A = Tensor.fromArray(dev, new Float32Array(64 * 64).fill(1), [64, 64], dtype);
+      const C = Tensor.empty(dev, [64, 64], dtype);
+      const names: string[] = [];
+      try {
+        await new Gemm({ dtype, transA: true, transB: true }).forward([A, A], [C], { jit: recording(names) });
+        dev.synchronize();
+        assert.ok(names.length > 0 && names.every((n) => !n.includes('_wgmma_')), names.join(', '));
+        assert.equal(C.toArray()[0], 64);
+      } finally {
+        A.dispose();
+        C.dispose();
+      }
+    }
+  });
+
   for (const dtype of HALVES) {
     for (const [transA, transB] of TRANS) {
       const tag = `${dtype} ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
+      // TT is off the wgmma kernel by default (wgmmaApplies: the 8192³ hang); {} asks for it explicitly.
+      const ask = transA && transB ? {} : undefined;
       test(`${tag}: default config, tails, alpha/beta`, async () => {
         const failures: string[] = [];
         for (const size of SIZES) {
@@ -132,7 +152,7 @@ describe('the wgmma GEMM on a Hopper GPU vs a float64 reference', { skip }, () =
           for (const [alpha, beta] of SCALARS) {
             const [M, N, K] = size;
             const c = { M, N, K, transA, transB, alpha, beta };
-            const f = await runCase(dtype, c, seed++, undefined, false);
+            const f = await runCase(dtype, c, seed++, ask, false);
             if (f) failures.push(f);
           }
         }
@@ -158,7 +178,7 @@ describe('the wgmma GEMM on a Hopper GPU vs a float64 reference', { skip }, () =
           [4104, 4112, 4136],
         ] as const) {
           const c = { M, N, K, transA, transB, alpha: 1, beta: 0 };
-          const f = await runCase(dtype, c, seed++, undefined, true);
+          const f = await runCase(dtype, c, seed++, ask, true);
           if (f) failures.push(f);
         }
         assert.deepEqual(failures, [], failures.join('\n'));

@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
+import { createHash } from 'node:crypto';
+
 import { tensorMapProblem } from '../../src/cuda/driver.js';
+import { lowerGemmEpilogue, type GemmEpilogueOptions } from '../../src/ops/gemm-epilogue.js';
+import { gemmSource, GEMM_CONFIGS } from '../../src/ops/gemm-source.js';
 import {
   defaultWgmmaConfig,
   validateWgmmaConfig,
@@ -18,10 +22,12 @@ import {
   wgmmaSource,
   WGMMA_CONFIGS,
   type WgmmaConfig,
+  type WgmmaSource,
   type WgmmaSpec,
 } from '../../src/ops/gemm-wgmma-source.js';
-import { operandTensorMap, wgmmaApplies, wgmmaSpecFor } from '../../src/ops/gemm-wgmma.js';
-import type { DType } from '../../src/ops/tensor.js';
+import { operandTensorMap, wgmmaApplies, wgmmaArgs, wgmmaSpecFor } from '../../src/ops/gemm-wgmma.js';
+import type { DType, Tensor } from '../../src/ops/tensor.js';
+import { bytesArg, f32, i32 } from '../../src/runtime/index.js';
 import { findNvcc, twoAtATime } from './helpers.js';
 
 const run = promisify(execFile);
@@ -141,6 +147,20 @@ describe('when Gemm takes the Hopper path', () => {
       wgmmaApplies({ ...op, configOverride: { bm: 64 }, wgmma: {} }, hopper, 128, 128, 64, ptrs),
       true,
     );
+  });
+
+  test('TT (transA and transB) stays on mma.sync unless the wgmma kernel is asked for (the 8192³ TT hang)', () => {
+    const tt = { ...op, transA: true, transB: true };
+    assert.equal(wgmmaApplies(tt, hopper, 128, 128, 64, ptrs), false);
+    assert.equal(wgmmaApplies({ ...tt, dtype: 'bfloat16' }, hopper, 8192, 8192, 8192, ptrs), false);
+    assert.equal(wgmmaApplies({ ...tt, wgmma: {} }, hopper, 128, 128, 64, ptrs), true);
+    assert.equal(wgmmaApplies({ ...tt, wgmma: { stages: 3 } }, hopper, 8192, 8192, 8192, ptrs), true);
+    for (const [ta, tb] of [
+      [false, false],
+      [false, true],
+      [true, false],
+    ] as const)
+      assert.equal(wgmmaApplies({ ...op, transA: ta, transB: tb }, hopper, 128, 128, 64, ptrs), true);
   });
 
   test('overrides merge into the default config and are validated', () => {
@@ -284,6 +304,113 @@ describe('shared-memory layout emulation (TMA SW128 writes, wgmma descriptor rea
 
 // ---- nvcc -arch=sm_90a compile checks -------------------------------------------------------------------------
 
+/** Epilogue variants compiled and checked: each part alone, all together, casts, an expression. */
+const EPILOGUES: readonly GemmEpilogueOptions[] = [
+  { bias: true },
+  { bias: true, activation: 'gelu' },
+  { activation: 'gelu-tanh' },
+  { activation: 'relu', scale: 2 },
+  { activation: 'silu', residual: true },
+  { bias: true, activation: 'gelu', scale: 0.5, residual: true },
+  { outDtype: 'float32' },
+  { bias: true, activation: 'gelu', outDtype: 'float32' },
+  { expr: ({ acc, bias }) => acc.add(bias).silu().mul(2) },
+];
+const other = (d: DType): DType => (d === 'float16' ? 'bfloat16' : 'float16');
+
+describe('fused epilogues in the wgmma kernel', () => {
+  test('without one, every source is byte-identical to the kernel before epilogues (pinned digest)', () => {
+    const h = createHash('sha256');
+    for (const d of HALVES) {
+      for (const [ta, tb] of TRANS) {
+        for (const c of CONFIGS) {
+          const g = wgmmaSource(spec(d, ta, tb, c));
+          h.update(`${g.source}\0${g.name}\0`);
+        }
+      }
+    }
+    // Recorded from commit 22c9816 (before the {{EPILOGUE}} split of gemm-wgmma.cu): cached kernels stay valid.
+    assert.equal(h.digest('hex'), '5c77a3ae8a9e956e771c0f68ee003b60eee206b18b9125875bdb8ca1eb0b6734');
+  });
+
+  test("a fused one: the mma.sync kernel's name suffix, parameters after beta, stores of cuop_out_t", () => {
+    const e = lowerGemmEpilogue({ bias: true, activation: 'gelu', scale: 0.5, residual: true }, 'float16');
+    const g = wgmmaSource({ ...spec('float16', false, false, WGMMA_CONFIGS.wgmma128x256), epilogue: e! });
+    const mma = gemmSource({
+      dtype: 'float16',
+      transA: false,
+      transB: false,
+      config: GEMM_CONFIGS.mmaLarge,
+      aligned: true,
+      epilogue: e!,
+    });
+    const suffix = /_e[0-9a-f]{10}$/.exec(mma.name)?.[0];
+    assert.ok(suffix && g.name.endsWith(suffix), `${g.name} vs ${mma.name}`);
+    assert.equal(g.name, `cuop_gemm_f16_nn_wgmma_128x256x64_c2_s4${suffix}`);
+    assert.ok(g.source.includes('cuop_out_t *__restrict__ C, int M, int N,'));
+    assert.ok(
+      g.source.includes(
+        'float alpha, float beta, const cuop_out_t *__restrict__ bias, const cuop_out_t *__restrict__ residual, float s0) {',
+      ),
+    );
+    assert.ok(
+      g.source.includes(
+        'float v0 = cuop_epilogue(alpha * acc[4 * j + 2 * h], row, col, N, bias, residual, s0);',
+      ),
+    );
+    assert.ok(
+      g.source.includes(
+        'float v1 = cuop_epilogue(alpha * acc[4 * j + 2 * h + 1], row, col + 1, N, bias, residual, s0);',
+      ),
+    );
+    assert.ok(g.source.includes('cuop_store2(p, v0, v1);'));
+    assert.doesNotMatch(g.source, /\{\{|\}\}/);
+    // The plain kernel's pieces are gone, the pipeline is the same text.
+    const plain = wgmmaSource(spec('float16', false, false, WGMMA_CONFIGS.wgmma128x256)).source;
+    assert.ok(!g.source.includes('*reinterpret_cast<T2 *>(p) = pack2(v0, v1);'));
+    const pipeline = (src: string): string =>
+      src.slice(src.indexOf('  if (wg == 0) {'), src.indexOf('fence_operand(acc[i]);'));
+    assert.equal(pipeline(g.source), pipeline(plain));
+    // f32 output: C's type changes, the inputs' do not.
+    const f = wgmmaSource({
+      ...spec('bfloat16', true, false, WGMMA_CONFIGS.wgmma64x128),
+      epilogue: lowerGemmEpilogue({ outDtype: 'float32' }, 'bfloat16')!,
+    });
+    assert.ok(f.source.includes('typedef float cuop_out_t;'));
+    assert.ok(f.source.includes('float cuop_epilogue(float x0, int row, int col, int N) {'));
+  });
+
+  test('the spec carries the epilogue; the arguments follow beta in the order Gemm passes them', () => {
+    const e = lowerGemmEpilogue({ bias: true, scale: 3, residual: true }, 'bfloat16')!;
+    const op = { dtype: 'bfloat16' as DType, transA: false, transB: true, alpha: 2, beta: 0.5, epilogue: e };
+    assert.equal(wgmmaSpecFor(op, 4096, 4096, 132).epilogue, e);
+    assert.equal(wgmmaSpecFor({ ...op, epilogue: undefined }, 4096, 4096, 132).epilogue, undefined);
+    const mapA = bytesArg(new Uint8Array(128), 64);
+    const mapB = bytesArg(new Uint8Array(128), 64);
+    const [C, bias, residual] = ['C', 'bias', 'residual'].map((n) => ({ n }) as unknown as Tensor) as [
+      Tensor,
+      Tensor,
+      Tensor,
+    ];
+    const p = { M: 8, N: 16, K: 24 };
+    assert.deepEqual(wgmmaArgs(op, mapA, mapB, C, p, [bias, residual]), [
+      mapA,
+      mapB,
+      C,
+      i32(8),
+      i32(16),
+      i32(24),
+      f32(2),
+      f32(0.5),
+      bias,
+      residual,
+      f32(3),
+    ]);
+    assert.deepEqual(wgmmaArgs({ ...op, epilogue: undefined }, mapA, mapB, C, p, []).length, 8);
+    assert.throws(() => wgmmaArgs(op, mapA, mapB, C, p, [bias]), /takes 2 tensors after A and B, got 1/);
+  });
+});
+
 const nvcc = findNvcc([process.env.NVCC, 'nvcc', '/usr/local/cuda/bin/nvcc', '/usr/local/bin/nvcc']);
 
 interface Compiled {
@@ -302,41 +429,36 @@ describe(
     const dir = mkdtempSync(join(tmpdir(), 'cuop-wgmma-'));
     after(() => rmSync(dir, { recursive: true, force: true }));
 
+    /** nvcc -cubin -arch=sm_90a -Xptxas -v of one generated source: registers, spills, stack, injected waits. */
+    async function compile(g: WgmmaSource): Promise<Compiled> {
+      const file = join(dir, g.programName);
+      writeFileSync(file, g.source);
+      const args = ['-cubin', '-arch=sm_90a', '-Xptxas', '-v', '-o', join(dir, `${g.name}.cubin`), file];
+      let out: string;
+      try {
+        const r = await run(nvcc as string, args, { maxBuffer: 1 << 24 });
+        out = r.stdout + r.stderr;
+      } catch (e) {
+        const err = e as { stderr?: string; message: string };
+        throw new Error(`nvcc failed for ${g.name}:\n${err.stderr ?? err.message}`, { cause: e });
+      }
+      const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
+      return {
+        name: g.name,
+        registers: num(/Used (\d+) registers/),
+        spillBytes: num(/(\d+) bytes spill stores/) + num(/(\d+) bytes spill loads/),
+        stackBytes: num(/(\d+) bytes stack frame/),
+        injected: (out.match(/is injected/g) ?? []).length,
+      };
+    }
+
     test('every config × dtype × transposes: no spills, no stack, no injected warpgroup waits', async () => {
       const jobs: (() => Promise<Compiled>)[] = [];
       for (const d of HALVES) {
         for (const [ta, tb] of TRANS) {
           for (const c of CONFIGS) {
             const g = wgmmaSource(spec(d, ta, tb, c));
-            const file = join(dir, g.programName);
-            writeFileSync(file, g.source);
-            jobs.push(async () => {
-              const args = [
-                '-cubin',
-                '-arch=sm_90a',
-                '-Xptxas',
-                '-v',
-                '-o',
-                join(dir, `${g.name}.cubin`),
-                file,
-              ];
-              let out: string;
-              try {
-                const r = await run(nvcc as string, args, { maxBuffer: 1 << 24 });
-                out = r.stdout + r.stderr;
-              } catch (e) {
-                const err = e as { stderr?: string; message: string };
-                throw new Error(`nvcc failed for ${g.name}:\n${err.stderr ?? err.message}`, { cause: e });
-              }
-              const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
-              return {
-                name: g.name,
-                registers: num(/Used (\d+) registers/),
-                spillBytes: num(/(\d+) bytes spill stores/) + num(/(\d+) bytes spill loads/),
-                stackBytes: num(/(\d+) bytes stack frame/),
-                injected: (out.match(/is injected/g) ?? []).length,
-              };
-            });
+            jobs.push(() => compile(g));
           }
         }
       }
@@ -351,6 +473,37 @@ describe(
         `spills, stack, injected waits or unparsed ptxas output:\n${JSON.stringify(bad, null, 1)}`,
       );
       // Two consumer warpgroups: 384 threads, one block per SM, so ptxas's cap is 168 (setmaxnreg moves them later).
+      for (const r of results)
+        if (r.name.includes('_c2_')) assert.ok(r.registers <= 168, `${r.name}: ${r.registers}`);
+    });
+
+    test('fused epilogues: every variant × dtype, and the full one on every config × transposes', async () => {
+      const sources: WgmmaSource[] = [];
+      for (const d of HALVES) {
+        for (const opts of [...EPILOGUES, { bias: true, outDtype: other(d) }]) {
+          const epilogue = lowerGemmEpilogue(opts, d)!;
+          sources.push(wgmmaSource({ ...spec(d, false, false, WGMMA_CONFIGS.wgmma128x256), epilogue }));
+        }
+      }
+      const full = lowerGemmEpilogue(
+        { bias: true, activation: 'gelu', scale: 0.5, residual: true },
+        'float16',
+      )!;
+      for (const [ta, tb] of TRANS) {
+        for (const c of CONFIGS) {
+          if (!ta && !tb && c === WGMMA_CONFIGS.wgmma128x256) continue; // compiled above
+          sources.push(wgmmaSource({ ...spec('float16', ta, tb, c), epilogue: full }));
+        }
+      }
+      const results = await twoAtATime(sources.map((g) => () => compile(g)));
+      const bad = results.filter(
+        (r) => !(r.registers > 0 && r.spillBytes === 0 && r.stackBytes === 0 && r.injected === 0),
+      );
+      assert.deepEqual(
+        bad,
+        [],
+        `spills, stack, injected waits or unparsed ptxas output:\n${JSON.stringify(bad, null, 1)}`,
+      );
       for (const r of results)
         if (r.name.includes('_c2_')) assert.ok(r.registers <= 168, `${r.name}: ${r.registers}`);
     });

@@ -8,6 +8,10 @@
 //#   {{TRANS_A}} {{TRANS_B}}     true / false: A stored K×M, B stored N×K
 //#   {{WGMMA}}                   the m64nBNk16 wgmma wrapper (its operand list is generated)
 //#   {{NAME}}                    the extern "C" kernel name
+//#   {{OUT_T}}                   C's element type: T, or cuop_out_t with a fused epilogue
+//#   {{EPILOGUE_DEFS}}           the fused epilogue's device code (gemmEpilogueCode), or nothing
+//#   {{EPILOGUE_PARAMS}}         its extra kernel parameters (', const cuop_out_t *__restrict__ bias, …'), or ''
+//#   {{EPILOGUE}}                gemm-wgmma-store.cuh, or gemm-wgmma-store-fused.cuh with a fused epilogue
 //#
 //# Shared memory, per stage (all bases 1024-byte aligned, TMA writes with the 128-byte swizzle):
 //#   A: BM×64 elements. Not transposed (K-major): one TMA box {64 k, BM m}, row m at m·128 bytes.
@@ -91,6 +95,7 @@ __device__ __forceinline__ unsigned long long smem_desc(unsigned addr, unsigned 
 
 {{WGMMA}}
 
+{{EPILOGUE_DEFS}}
 __device__ __forceinline__ void tile_of(int t, int tilesM, int tilesN, int &tm, int &tn) {
   const int perGroup = GROUP * tilesN;
   const int group = t / perGroup;
@@ -102,8 +107,8 @@ __device__ __forceinline__ void tile_of(int t, int tilesM, int tilesN, int &tm, 
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS, 1)
-{{NAME}}(const __grid_constant__ TmaMap mapA, const __grid_constant__ TmaMap mapB, T *__restrict__ C, int M, int N,
-    int K, float alpha, float beta) {
+{{NAME}}(const __grid_constant__ TmaMap mapA, const __grid_constant__ TmaMap mapB, {{OUT_T}} *__restrict__ C, int M, int N,
+    int K, float alpha, float beta{{EPILOGUE_PARAMS}}) {
   extern __shared__ unsigned char smem_raw[];
   __shared__ __align__(8) unsigned long long bars[2 * STAGES]; // full[s] at s, empty[s] at STAGES + s
   // TMA's 128-byte swizzle and the wgmma descriptors agree only on 1024-byte aligned tiles.
@@ -217,27 +222,6 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1)
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
 
-    // Epilogue. m64nNk16 accumulators: thread (warp v, lane l) holds, per n8 slice j, (row 16v + l/4, columns
-    // 8j + 2(l%4), +1) in acc[4j], acc[4j+1] and the same columns of row + 8 in acc[4j+2], acc[4j+3].
-    const int row0 = m0 + w * 64 + warpInGroup * 16 + lane / 4;
-#pragma unroll
-    for (int j = 0; j < BN / 8; ++j) {
-      const int col = n0 + j * 8 + (lane % 4) * 2;
-      if (col >= N) continue; // N is a multiple of 8 and col is even: both columns are in range or neither is
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int row = row0 + h * 8;
-        if (row >= M) continue;
-        float v0 = alpha * acc[4 * j + 2 * h];
-        float v1 = alpha * acc[4 * j + 2 * h + 1];
-        T *p = C + (long long)row * N + col;
-        if (beta != 0.f) {
-          const T2 o = *reinterpret_cast<const T2 *>(p);
-          v0 = fmaf(beta, __low2float(o), v0);
-          v1 = fmaf(beta, __high2float(o), v1);
-        }
-        *reinterpret_cast<T2 *>(p) = pack2(v0, v1);
-      }
-    }
+{{EPILOGUE}}
   }
 }
