@@ -153,8 +153,10 @@ test(
       assert.equal(s['breaker'], 'open');
       assert.equal(s['breakerTrips'], 1);
       assert.ok(Number(s['timeouts']) >= 3, JSON.stringify(s));
-      // Ten lookups and their compiles paid about the breaker's three deadlines, not ten.
-      assert.ok(ms < 10 * 50, `${ms.toFixed(0)} ms for 10 lookups against a slow Redis`);
+      // Ten lookups paid about the breaker's three deadlines, not ten: counted, not timed (a loaded CI box
+      // stretches the wall time, which is printed for the record).
+      console.log(`# ${ms.toFixed(0)} ms for 10 lookups against a slow Redis`);
+      assert.ok(Number(s['timeouts']) + Number(s['errors']) <= 6, JSON.stringify(s));
       assert.equal(log.warns.filter((w) => /failed or was slow/.test(w)).length, 1, 'one warning');
       // Fast again: after the cooldown a probe goes through and the breaker closes.
       proxy.delayMs = 0;

@@ -242,22 +242,28 @@ test('Redis killed mid-run: every lookup still succeeds, the breaker opens, the 
     env: {},
     remote: { url: own.url, secrets: [SECRET], prefix: 'down:', timeoutMs: 50, breakerCooldownMs: 60_000 },
   });
-  assert.equal((await c.getOrCompile(specFor(40), countingCompile(40).compile)).tier, 'compiled');
-  await own.stop(true);
-  const t0 = performance.now();
-  for (let i = 41; i < 61; i++) {
-    const r = await c.getOrCompile(specFor(i), countingCompile(i).compile);
-    assert.equal(r.tier, 'compiled');
+  try {
+    assert.equal((await c.getOrCompile(specFor(40), countingCompile(40).compile)).tier, 'compiled');
+    await own.stop(true);
+    const t0 = performance.now();
+    for (let i = 41; i < 61; i++) {
+      const r = await c.getOrCompile(specFor(i), countingCompile(i).compile);
+      assert.equal(r.tier, 'compiled');
+    }
+    const perLookup = (performance.now() - t0) / 20;
+    const s = c.getStats().tiers!['remote']!;
+    assert.equal(s['breaker'], 'open');
+    assert.ok(Number(s['breakerTrips']) >= 1);
+    assert.ok(
+      log.warns.some((w) => /remote cache .* failed or was slow/.test(w)),
+      'one warning',
+    );
+    // Bounded by counts, not the clock (a loaded CI box stretches any wall time): the breaker's threshold of failed
+    // calls reached Redis, then none; the wall time is printed for the record.
+    const failed = Number(s['errors']) + Number(s['timeouts']);
+    t.diagnostic(`${perLookup.toFixed(1)} ms per lookup with Redis down; ${failed} calls failed`);
+    assert.ok(failed >= 1 && failed <= 6, JSON.stringify(s));
+  } finally {
+    await c.close();
   }
-  const perLookup = (performance.now() - t0) / 20;
-  const s = c.getStats().tiers!['remote']!;
-  assert.equal(s['breaker'], 'open');
-  assert.ok(Number(s['breakerTrips']) >= 1);
-  assert.ok(
-    log.warns.some((w) => /remote cache .* failed or was slow/.test(w)),
-    'one warning',
-  );
-  // At most three deadlines (the breaker's threshold) over the whole run, then nothing: far below 50 ms a lookup.
-  assert.ok(perLookup < 50, `${perLookup.toFixed(1)} ms per lookup with Redis down`);
-  await c.close();
 });

@@ -1,0 +1,85 @@
+// What each part of a fused GEMM epilogue costs on top of the plain product, one kernel each: the plain Gemm, then
+// the same Gemm with scale only, bias only, an activation only, and bias + activation (relu, gelu (erf), gelu-tanh,
+// silu). Each point: warm up, then the median of 5 trials of --iters back-to-back forwards timed with CUDA events;
+// the kernel column names the family that ran (wgmma on Hopper for float16/bfloat16).
+//   node build/bench/gemm-epilogue-cost.js [--dtype float16] [--shapes 4096x4096x4096,8192x4096x1024] [--iters 20]
+import { defaultKernelProvider } from '../src/jit/default-provider.js';
+import type { KernelProvider } from '../src/jit/types.js';
+import type { GemmEpilogueOptions } from '../src/ops/gemm-epilogue.js';
+import { Gemm } from '../src/ops/gemm.js';
+import { Tensor, type DType } from '../src/ops/tensor.js';
+import { Device } from '../src/runtime/index.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] !== undefined ? (process.argv[i + 1] as string) : fallback;
+}
+const dtype = arg('--dtype', 'float16') as DType;
+const shapes = arg('--shapes', '4096x4096x4096,8192x4096x1024')
+  .split(',')
+  .map((s) => s.split('x').map(Number) as [number, number, number]);
+const iters = Number(arg('--iters', '20'));
+
+const variants: [string, GemmEpilogueOptions | undefined][] = [
+  ['plain', undefined],
+  ['scale', { scale: 0.5 }],
+  ['bias', { bias: true }],
+  ['relu', { activation: 'relu' }],
+  ['gelu', { activation: 'gelu' }],
+  ['bias+relu', { bias: true, activation: 'relu' }],
+  ['bias+gelu', { bias: true, activation: 'gelu' }],
+  ['bias+gelu-tanh', { bias: true, activation: 'gelu-tanh' }],
+  ['bias+silu', { bias: true, activation: 'silu' }],
+];
+
+const device = Device.get(0);
+device.makeCurrent();
+
+async function timeMs(run: () => Promise<void>): Promise<number> {
+  for (let i = 0; i < 3; i++) await run();
+  device.synchronize();
+  const start = device.createEvent({ timing: true });
+  const end = device.createEvent({ timing: true });
+  const trials: number[] = [];
+  for (let t = 0; t < 5; t++) {
+    start.record();
+    for (let i = 0; i < iters; i++) await run();
+    end.record();
+    end.synchronize();
+    trials.push(end.elapsedSince(start) / iters);
+  }
+  start.dispose();
+  end.dispose();
+  return trials.sort((a, b) => a - b)[2] as number;
+}
+
+const rand = (n: number): Float64Array =>
+  Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.7311) * 0.5);
+console.log(`${device.name} (${device.arch}), ${dtype}; ms per call, median of 5 × ${iters}`);
+console.log('shape              epilogue         ms      +ms vs plain  kernel');
+for (const [M, N, K] of shapes) {
+  const A = Tensor.fromArray(device, rand(M * K), [M, K], dtype);
+  const B = Tensor.fromArray(device, rand(K * N), [K, N], dtype);
+  const bias = Tensor.fromArray(device, rand(N), [N], dtype);
+  const C = Tensor.empty(device, [M, N], dtype);
+  let plainMs = 0;
+  for (const [label, epilogue] of variants) {
+    const op = new Gemm({ dtype, ...(epilogue ? { epilogue } : {}) });
+    const inputs = epilogue?.bias ? [A, B, bias] : [A, B];
+    const names: string[] = [];
+    const jit: KernelProvider = {
+      kernel: (spec, dev) => {
+        names.push(spec.name);
+        return defaultKernelProvider().kernel(spec, dev);
+      },
+    };
+    await op.forward(inputs, [C], { jit });
+    const ms = await timeMs(() => op.forward(inputs, [C]));
+    if (label === 'plain') plainMs = ms;
+    const kernel = names.some((n) => n.includes('_wgmma_')) ? 'wgmma' : 'mma/simt';
+    console.log(
+      `${`${M}x${N}x${K}`.padEnd(18)} ${label.padEnd(15)} ${ms.toFixed(3).padStart(7)}  ${(ms - plainMs).toFixed(3).padStart(12)}  ${kernel}`,
+    );
+  }
+  for (const t of [A, B, bias, C]) t.dispose();
+}
