@@ -3,12 +3,11 @@
 // silu). Each point: warm up, then the median of 5 trials of --iters back-to-back forwards timed with CUDA events;
 // the kernel column names the family that ran (wgmma on Hopper for float16/bfloat16).
 //   node build/bench/gemm-epilogue-cost.js [--dtype float16] [--shapes 4096x4096x4096,8192x4096x1024] [--iters 20]
-import { defaultKernelProvider } from '../src/jit/default-provider.js';
-import type { KernelProvider } from '../src/jit/types.js';
 import type { GemmEpilogueOptions } from '../src/ops/gemm-epilogue.js';
 import { Gemm } from '../src/ops/gemm.js';
 import { Tensor, type DType } from '../src/ops/tensor.js';
 import { Device } from '../src/runtime/index.js';
+import { medianEventMs, recordingProvider } from './gpu-timing.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -35,24 +34,6 @@ const variants: [string, GemmEpilogueOptions | undefined][] = [
 const device = Device.get(0);
 device.makeCurrent();
 
-async function timeMs(run: () => Promise<void>): Promise<number> {
-  for (let i = 0; i < 3; i++) await run();
-  device.synchronize();
-  const start = device.createEvent({ timing: true });
-  const end = device.createEvent({ timing: true });
-  const trials: number[] = [];
-  for (let t = 0; t < 5; t++) {
-    start.record();
-    for (let i = 0; i < iters; i++) await run();
-    end.record();
-    end.synchronize();
-    trials.push(end.elapsedSince(start) / iters);
-  }
-  start.dispose();
-  end.dispose();
-  return trials.sort((a, b) => a - b)[2] as number;
-}
-
 const rand = (n: number): Float64Array =>
   Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.7311) * 0.5);
 console.log(`${device.name} (${device.arch}), ${dtype}; ms per call, median of 5 × ${iters}`);
@@ -67,14 +48,8 @@ for (const [M, N, K] of shapes) {
     const op = new Gemm({ dtype, ...(epilogue ? { epilogue } : {}) });
     const inputs = epilogue?.bias ? [A, B, bias] : [A, B];
     const names: string[] = [];
-    const jit: KernelProvider = {
-      kernel: (spec, dev) => {
-        names.push(spec.name);
-        return defaultKernelProvider().kernel(spec, dev);
-      },
-    };
-    await op.forward(inputs, [C], { jit });
-    const ms = await timeMs(() => op.forward(inputs, [C]));
+    await op.forward(inputs, [C], { jit: recordingProvider(names) });
+    const ms = await medianEventMs(device, () => op.forward(inputs, [C]), iters);
     if (label === 'plain') plainMs = ms;
     const kernel = names.some((n) => n.includes('_wgmma_')) ? 'wgmma' : 'mma/simt';
     console.log(

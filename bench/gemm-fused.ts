@@ -10,13 +10,12 @@
 // PyTorch peer, same shapes: python3 bench/gemm_fused_torch.py --shapes ... (gelu(addmm(bias, A, B)), eager).
 import { writeFileSync } from 'node:fs';
 
-import { defaultKernelProvider } from '../src/jit/default-provider.js';
-import type { KernelProvider } from '../src/jit/types.js';
 import { ew } from '../src/ops/elementwise-source.js';
 import { Elementwise } from '../src/ops/elementwise.js';
 import { Gemm } from '../src/ops/gemm.js';
 import { Tensor, type DType } from '../src/ops/tensor.js';
 import { Device } from '../src/runtime/index.js';
+import { medianEventMs, recordingProvider } from './gpu-timing.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -32,24 +31,6 @@ const json = arg('--json', '');
 const device = Device.get(0);
 device.makeCurrent();
 
-async function timeMs(run: () => Promise<void>): Promise<number> {
-  for (let i = 0; i < 3; i++) await run();
-  device.synchronize();
-  const start = device.createEvent({ timing: true });
-  const end = device.createEvent({ timing: true });
-  const trials: number[] = [];
-  for (let t = 0; t < 5; t++) {
-    start.record();
-    for (let i = 0; i < iters; i++) await run();
-    end.record();
-    end.synchronize();
-    trials.push(end.elapsedSince(start) / iters);
-  }
-  start.dispose();
-  end.dispose();
-  return trials.sort((a, b) => a - b)[2] as number;
-}
-
 /** Which GEMM kernel family a forward asked for, by kernel name: wgmma, mma (mma.sync) or simt. */
 function kernelOf(names: readonly string[]): string {
   const gemm = names.filter((n) => n.startsWith('cuop_gemm_'));
@@ -58,14 +39,6 @@ function kernelOf(names: readonly string[]): string {
     gemm.map((n) => (n.includes('_wgmma_') ? 'wgmma' : n.includes('_f32_') ? 'simt' : 'mma')),
   );
   return [...kinds].join('+');
-}
-function recording(names: string[]): KernelProvider {
-  return {
-    kernel: (spec, dev) => {
-      names.push(spec.name);
-      return defaultKernelProvider().kernel(spec, dev);
-    },
-  };
 }
 
 const rand = (n: number): Float64Array =>
@@ -94,16 +67,20 @@ for (const dtype of dtypes) {
     const act = new Elementwise(ew.input(0).add(ew.input(1)).geluErf());
     const fusedNames: string[] = [];
     const plainNames: string[] = [];
-    await fused.forward([A, B, bias], [C], { jit: recording(fusedNames) });
-    await plain.forward([A, B], [C], { jit: recording(plainNames) });
+    await fused.forward([A, B, bias], [C], { jit: recordingProvider(fusedNames) });
+    await plain.forward([A, B], [C], { jit: recordingProvider(plainNames) });
     const fusedKernel = kernelOf(fusedNames);
     const plainKernel = kernelOf(plainNames);
-    const fusedMs = await timeMs(() => fused.forward([A, B, bias], [C]));
-    const separateMs = await timeMs(async () => {
-      await plain.forward([A, B], [C]);
-      await act.forward([C, biasMatrix], [D]);
-    });
-    const gemmMs = await timeMs(() => plain.forward([A, B], [C]));
+    const fusedMs = await medianEventMs(device, () => fused.forward([A, B, bias], [C]), iters);
+    const separateMs = await medianEventMs(
+      device,
+      async () => {
+        await plain.forward([A, B], [C]);
+        await act.forward([C, biasMatrix], [D]);
+      },
+      iters,
+    );
+    const gemmMs = await medianEventMs(device, () => plain.forward([A, B], [C]), iters);
     const tflops = (2 * M * N * K) / (fusedMs * 1e-3) / 1e12;
     console.log(
       `${dtype.padEnd(9)} ${`${M}x${N}x${K}`.padEnd(18)} ${fusedMs.toFixed(3).padStart(6)}  ${separateMs.toFixed(3).padStart(7)}  ` +
