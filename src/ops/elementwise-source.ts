@@ -283,16 +283,22 @@ export function dtypePrelude(dtype: DType, vec: number): string {
 }
 
 // The device functions an expression may call, in the order they are emitted, and their templates.
-const HELPERS: readonly (readonly [call: string, file: string])[] = [
+/** Which file defines each device function a lowered body may call (GELU, sigmoid). */
+export type HelperFiles = readonly (readonly [call: string, file: string])[];
+
+const HELPERS: HelperFiles = [
   ['cuop_gelu_tanh(', 'ew-gelu-tanh.cuh'],
   ['cuop_gelu_erf(', 'ew-gelu-erf.cuh'],
   ['cuop_sigmoid(', 'ew-sigmoid.cuh'],
 ];
 
-/** The ew-*.cuh device functions (GELU, sigmoid) that an expression's lowered body calls, as source lines. */
-export function helpersFor(body: readonly string[]): string[] {
+/**
+ * The device functions (GELU, sigmoid) that an expression's lowered body calls, as source lines: the elementwise
+ * ops' ew-*.cuh unless another table (a GEMM epilogue's cheaper ones) is given.
+ */
+export function helpersFor(body: readonly string[], files: HelperFiles = HELPERS): string[] {
   const code = body.join('\n');
-  return HELPERS.filter(([call]) => code.includes(call)).flatMap(([, file]) => cudaLines(file));
+  return files.filter(([call]) => code.includes(call)).flatMap(([, file]) => cudaLines(file));
 }
 
 /** What elementwiseSource generates a kernel for: the expression, the dtype and the vector width. */

@@ -17,7 +17,14 @@
 // that any GEMM kernel (SIMT, mma.sync, a future wgmma one) can splice in where it holds an accumulator value, its
 // row and its column. A Gemm without an epilogue generates exactly the source it always did.
 import { attachDetails, registerErrorClass, type ParamType } from '../cuda/index.js';
-import { ew, EwExpr, helpersFor, lowerExpression, type LoweredExpression } from './elementwise-source.js';
+import {
+  ew,
+  EwExpr,
+  helpersFor,
+  lowerExpression,
+  type HelperFiles,
+  type LoweredExpression,
+} from './elementwise-source.js';
 import { DTYPE_CTYPE, type DType } from './tensor.js';
 
 /** Activations of the structured epilogue: 'gelu' is the exact erf form (PyTorch's default), 'gelu-tanh' the approximation. */
@@ -68,6 +75,14 @@ export interface GemmEpilogue {
   readonly residual: boolean;
   readonly outDtype: DType;
 }
+
+// In an epilogue the activation runs once per output while the tensor cores wait (compute-bound, unlike the
+// memory-bound elementwise ops): the same functions in cheaper forms (gemm-epi-*.cuh, each states its accuracy).
+const EPILOGUE_HELPERS: HelperFiles = [
+  ['cuop_gelu_tanh(', 'gemm-epi-gelu-tanh.cuh'],
+  ['cuop_gelu_erf(', 'gemm-epi-gelu-erf.cuh'],
+  ['cuop_sigmoid(', 'gemm-epi-sigmoid.cuh'],
+];
 
 const OPERANDS: GemmEpilogueOperands = { acc: ew.input(0), bias: ew.input(1), residual: ew.input(2) };
 const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16'];
@@ -274,7 +289,7 @@ export function gemmEpilogueCode(e: GemmEpilogue): GemmEpilogueCode {
     `__device__ __forceinline__ float cuop_out_to_f32(cuop_out_t v) { return ${conv.to}; }`,
     `__device__ __forceinline__ cuop_out_t cuop_out_from_f32(float v) { return ${conv.from}; }`,
     ...vectorAccess(outDtype),
-    ...helpersFor(lowered.body),
+    ...helpersFor(lowered.body, EPILOGUE_HELPERS),
     `__device__ __forceinline__ float cuop_expr(${exprParams.join(', ')}) {`,
     ...lowered.body.map((l) => `  ${l}`),
     '}',

@@ -87,11 +87,22 @@ export const WGMMA_CONFIGS = {
 /** Most dynamic shared memory a block may opt into on sm_90 (227 KiB). */
 export const SM90_MAX_SHARED_BYTES = 232448;
 
-/** Dynamic shared memory of a configuration: its stages and 1024 bytes of alignment slack. */
-export const wgmmaSharedBytes = (c: WgmmaConfig): number => c.stages * (c.bm + c.bn) * c.bk * 2 + 1024;
+/**
+ * A fused epilogue stages each consumer's 64 rows in slices of this many f32 columns (gemm-wgmma-store-fused.cuh),
+ * rows padded to this stride so that the staging writes and the reads meet the fewest bank conflicts.
+ */
+export const EPILOGUE_SLICE_COLS = 32;
+export const EPILOGUE_SLICE_STRIDE = 40;
+
+/**
+ * Dynamic shared memory of a configuration: its stages, 1024 bytes of alignment slack, and with a fused epilogue
+ * each consumer's staging slice.
+ */
+export const wgmmaSharedBytes = (c: WgmmaConfig, fused = false): number =>
+  c.stages * (c.bm + c.bn) * c.bk * 2 + 1024 + (fused ? c.consumers * 64 * EPILOGUE_SLICE_STRIDE * 4 : 0);
 
 /** Throws a RangeError naming the field when the configuration cannot be generated. */
-export function validateWgmmaConfig(dtype: DType, c: WgmmaConfig): void {
+export function validateWgmmaConfig(dtype: DType, c: WgmmaConfig, fused = false): void {
   const fail = (why: string): never => {
     throw new RangeError(`invalid wgmma GEMM tile config ${JSON.stringify(c)} for ${dtype}: ${why}`);
   };
@@ -106,9 +117,11 @@ export function validateWgmmaConfig(dtype: DType, c: WgmmaConfig): void {
     fail('bn must be 64, 128, 192 or 256 (64-wide TMA panels, wgmma N ≤ 256)');
   if (c.stages < 2) fail('stages must be at least 2');
   if (c.cluster !== 1) fail('cluster must be 1 (TMA multicast across a cluster is not implemented)');
-  const smem = wgmmaSharedBytes(c);
-  if (smem > SM90_MAX_SHARED_BYTES)
-    fail(`${smem} bytes of shared memory (sm_90 allows ${SM90_MAX_SHARED_BYTES})`);
+  const smem = wgmmaSharedBytes(c, fused);
+  if (smem > SM90_MAX_SHARED_BYTES) {
+    const what = fused ? " with the fused epilogue's staging" : '';
+    fail(`${smem} bytes of shared memory${what} (sm_90 allows ${SM90_MAX_SHARED_BYTES})`);
+  }
 }
 
 const ceilDiv = (a: number, b: number): number => Math.floor((a + b - 1) / b);
@@ -185,8 +198,10 @@ function epilogueParts(spec: WgmmaSpec): { values: Record<string, string | strin
       EPILOGUE_DEFS: [...code.defs],
       EPILOGUE_PARAMS: code.params,
       EPILOGUE: cudaLines('gemm-wgmma-store-fused.cuh', {
-        APPLY_0: code.apply('alpha * acc[4 * j + 2 * h]', 'row', 'col'),
-        APPLY_1: code.apply('alpha * acc[4 * j + 2 * h + 1]', 'row', 'col + 1'),
+        EPI_COLS: EPILOGUE_SLICE_COLS,
+        EPI_STRIDE: EPILOGUE_SLICE_STRIDE,
+        APPLY_0: code.apply('alpha * a.x', 'row', 'col'),
+        APPLY_1: code.apply('alpha * a.y', 'row', 'col + 1'),
       }),
     },
     suffix: `_e${digest}`,
@@ -196,7 +211,7 @@ function epilogueParts(spec: WgmmaSpec): { values: Record<string, string | strin
 /** Generate the Hopper kernel for one spec. Deterministic: equal specs give byte-identical sources. */
 export function wgmmaSource(spec: WgmmaSpec): WgmmaSource {
   const c = spec.config;
-  validateWgmmaConfig(spec.dtype, c);
+  validateWgmmaConfig(spec.dtype, c, spec.epilogue !== undefined);
   const tag = DT_TAG[spec.dtype] as string;
   const trans = `${spec.transA ? 't' : 'n'}${spec.transB ? 't' : 'n'}`;
   const epi = epilogueParts(spec);
@@ -220,7 +235,7 @@ export function wgmmaSource(spec: WgmmaSpec): WgmmaSource {
     name,
     programName: `${name}.cu`,
     options: ['-arch=sm_90a'],
-    sharedMemBytes: wgmmaSharedBytes(c),
+    sharedMemBytes: wgmmaSharedBytes(c, spec.epilogue !== undefined),
     threads,
     block: [threads, 1, 1],
     grid: (M, N, smCount) => [

@@ -78,7 +78,7 @@ export function wgmmaSpecFor(op: WgmmaOperator, M: number, N: number, smCount: n
     ...defaultWgmmaConfig(M, N, smCount),
     ...(op.wgmma === false ? {} : op.wgmma),
   };
-  validateWgmmaConfig(op.dtype, config);
+  validateWgmmaConfig(op.dtype, config, op.epilogue !== undefined);
   return {
     dtype: op.dtype,
     transA: op.transA,

@@ -250,7 +250,7 @@ describe('fused GEMM epilogues against a float64 reference', { skip }, () => {
     const bias = randomValues([N], 'float16', 9, 0, 1);
     const A = Tensor.fromArray(dev, a, [M, K], 'float16');
     const B = Tensor.fromArray(dev, b, [K, N], 'float16');
-    const Bias = Tensor.fromArray(dev, bias, [N], 'float16');
+    const Bias = Tensor.fromArray(dev, bias, [N], 'float32'); // bias and residual have the output's dtype
     const C = await gemmEpilogue(A, B, { bias: Bias, activation: 'gelu', outDtype: 'float32' });
     try {
       assert.equal(C.dtype, 'float32');

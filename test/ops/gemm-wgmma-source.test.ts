@@ -4,7 +4,7 @@
 // configuration (0 spills, 0 stack, no wgmma serialization injected by ptxas). No GPU.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -86,11 +86,26 @@ describe('wgmmaSource', () => {
     assert.doesNotMatch(g.source, /\{\{|\}\}/);
   });
 
-  test('every listed config fits sm_90 shared memory', () => {
+  test('every listed config fits sm_90 shared memory, with a fused epilogue too', () => {
     for (const c of CONFIGS) {
       validateWgmmaConfig('float16', c);
-      assert.ok(wgmmaSharedBytes(c) <= 232448, JSON.stringify(c));
+      validateWgmmaConfig('float16', c, true);
+      assert.ok(wgmmaSharedBytes(c, true) <= 232448, JSON.stringify(c));
     }
+  });
+
+  test("a fused epilogue's staging slices count against shared memory", () => {
+    const c = { ...WGMMA_CONFIGS.wgmma128x128, stages: 7 };
+    assert.equal(wgmmaSharedBytes(c), 7 * 256 * 64 * 2 + 1024);
+    assert.equal(wgmmaSharedBytes(c, true), wgmmaSharedBytes(c) + 2 * 64 * 40 * 4);
+    validateWgmmaConfig('float16', c);
+    assert.throws(
+      () => validateWgmmaConfig('float16', c, true),
+      /250880 bytes of shared memory with the fused epilogue's staging/,
+    );
+    const e = lowerGemmEpilogue({ bias: true, activation: 'gelu' }, 'float16')!;
+    const g = wgmmaSource({ ...spec('float16', false, false, WGMMA_CONFIGS.wgmma128x256), epilogue: e });
+    assert.equal(g.sharedMemBytes, wgmmaSharedBytes(WGMMA_CONFIGS.wgmma128x256) + 20480);
   });
 
   test('rejects configs it cannot generate, naming the field', () => {
@@ -353,15 +368,9 @@ describe('fused epilogues in the wgmma kernel', () => {
         'float alpha, float beta, const cuop_out_t *__restrict__ bias, const cuop_out_t *__restrict__ residual, float s0) {',
       ),
     );
+    assert.ok(g.source.includes('float v0 = cuop_epilogue(alpha * a.x, row, col, N, bias, residual, s0);'));
     assert.ok(
-      g.source.includes(
-        'float v0 = cuop_epilogue(alpha * acc[4 * j + 2 * h], row, col, N, bias, residual, s0);',
-      ),
-    );
-    assert.ok(
-      g.source.includes(
-        'float v1 = cuop_epilogue(alpha * acc[4 * j + 2 * h + 1], row, col + 1, N, bias, residual, s0);',
-      ),
+      g.source.includes('float v1 = cuop_epilogue(alpha * a.y, row, col + 1, N, bias, residual, s0);'),
     );
     assert.ok(g.source.includes('cuop_store2(p, v0, v1);'));
     assert.doesNotMatch(g.source, /\{\{|\}\}/);
@@ -420,6 +429,24 @@ interface Compiled {
   readonly stackBytes: number;
   /** ptxas notes that it injected warpgroup.arrive/wait (serializing wgmma): must not happen. */
   readonly injected: number;
+  /** Bytes of machine code (the cubin's .text sections). */
+  readonly textBytes: number;
+}
+
+/** The summed size of an ELF64 file's `.text*` sections (a cubin's machine code). */
+function elfTextBytes(elf: Buffer): number {
+  const shoff = Number(elf.readBigUInt64LE(0x28));
+  const shentsize = elf.readUInt16LE(0x3a);
+  const shnum = elf.readUInt16LE(0x3c);
+  const strtab = Number(elf.readBigUInt64LE(shoff + elf.readUInt16LE(0x3e) * shentsize + 0x18));
+  let total = 0;
+  for (let i = 0; i < shnum; i++) {
+    const sh = shoff + i * shentsize;
+    const nameAt = strtab + elf.readUInt32LE(sh);
+    const name = elf.toString('latin1', nameAt, elf.indexOf(0, nameAt));
+    if (name.startsWith('.text')) total += Number(elf.readBigUInt64LE(sh + 0x20));
+  }
+  return total;
 }
 
 describe(
@@ -449,6 +476,7 @@ describe(
         spillBytes: num(/(\d+) bytes spill stores/) + num(/(\d+) bytes spill loads/),
         stackBytes: num(/(\d+) bytes stack frame/),
         injected: (out.match(/is injected/g) ?? []).length,
+        textBytes: elfTextBytes(readFileSync(join(dir, `${g.name}.cubin`))),
       };
     }
 
@@ -464,6 +492,7 @@ describe(
       }
       const results = await twoAtATime(jobs);
       assert.equal(results.length, HALVES.length * TRANS.length * CONFIGS.length);
+      for (const r of results) plainText.set(r.name, r.textBytes);
       const bad = results.filter(
         (r) => !(r.registers > 0 && r.spillBytes === 0 && r.stackBytes === 0 && r.injected === 0),
       );
@@ -476,6 +505,12 @@ describe(
       for (const r of results)
         if (r.name.includes('_c2_')) assert.ok(r.registers <= 168, `${r.name}: ${r.registers}`);
     });
+
+    // A fused kernel's machine code against its plain kernel's: the expression is applied in a rolled loop over staged
+    // slices, so it exists once per slice instead of once per accumulator (erf inlined 128 times made the 128×256
+    // kernel 7.6× the plain one's size, far past the instruction cache, and the GEMM twice as slow on the H200).
+    const plainText = new Map<string, number>();
+    const plainKey = (name: string): string => name.replace(/_e[0-9a-f]{10}$/, '');
 
     test('fused epilogues: every variant × dtype, and the full one on every config × transposes', async () => {
       const sources: WgmmaSource[] = [];
@@ -496,6 +531,15 @@ describe(
         }
       }
       const results = await twoAtATime(sources.map((g) => () => compile(g)));
+      const plains = [...new Set(sources.map((g) => plainKey(g.name)))].filter((n) => !plainText.has(n));
+      assert.deepEqual(plains, [], 'the plain kernels were compiled by the test above');
+      for (const r of results) {
+        const plain = plainText.get(plainKey(r.name)) as number;
+        assert.ok(
+          r.textBytes > 0 && r.textBytes <= 2 * plain,
+          `${r.name}: ${r.textBytes} bytes of code, the plain kernel ${plain}`,
+        );
+      }
       const bad = results.filter(
         (r) => !(r.registers > 0 && r.spillBytes === 0 && r.stackBytes === 0 && r.injected === 0),
       );
