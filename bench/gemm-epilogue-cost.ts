@@ -19,7 +19,8 @@ const shapes = arg('--shapes', '4096x4096x4096,8192x4096x1024')
   .map((s) => s.split('x').map(Number) as [number, number, number]);
 const iters = Number(arg('--iters', '20'));
 
-const variants: [string, GemmEpilogueOptions | undefined][] = [
+// The third field: Hopper tile fields over the shape's default (here the fused epilogue's row unroll).
+const variants: [string, GemmEpilogueOptions | undefined, { epilogueUnroll: number }?][] = [
   ['plain', undefined],
   ['scale', { scale: 0.5 }],
   ['bias', { bias: true }],
@@ -29,6 +30,8 @@ const variants: [string, GemmEpilogueOptions | undefined][] = [
   ['bias+gelu', { bias: true, activation: 'gelu' }],
   ['bias+gelu-tanh', { bias: true, activation: 'gelu-tanh' }],
   ['bias+silu', { bias: true, activation: 'silu' }],
+  ['bias+gelu u2', { bias: true, activation: 'gelu' }, { epilogueUnroll: 2 }],
+  ['bias+gelu u4', { bias: true, activation: 'gelu' }, { epilogueUnroll: 4 }],
 ];
 
 const device = Device.get(0);
@@ -44,8 +47,8 @@ for (const [M, N, K] of shapes) {
   const bias = Tensor.fromArray(device, rand(N), [N], dtype);
   const C = Tensor.empty(device, [M, N], dtype);
   let plainMs = 0;
-  for (const [label, epilogue] of variants) {
-    const op = new Gemm({ dtype, ...(epilogue ? { epilogue } : {}) });
+  for (const [label, epilogue, wgmma] of variants) {
+    const op = new Gemm({ dtype, ...(epilogue ? { epilogue } : {}), ...(wgmma ? { wgmma } : {}) });
     const inputs = epilogue?.bias ? [A, B, bias] : [A, B];
     const names: string[] = [];
     await op.forward(inputs, [C], { jit: recordingProvider(names) });

@@ -33,6 +33,11 @@ export interface WgmmaConfig {
   readonly consumers: number;
   /** Thread-block cluster size; only 1 (no TMA multicast) is implemented. */
   readonly cluster: number;
+  /**
+   * With a fused epilogue: staged rows each thread takes per iteration of its rolled loop (1, 2 or 4; default 1).
+   * More hides more latency and inlines the expression that many more times.
+   */
+  readonly epilogueUnroll?: number;
 }
 
 /** Everything the generated Hopper source depends on. */
@@ -117,6 +122,8 @@ export function validateWgmmaConfig(dtype: DType, c: WgmmaConfig, fused = false)
     fail('bn must be 64, 128, 192 or 256 (64-wide TMA panels, wgmma N ≤ 256)');
   if (c.stages < 2) fail('stages must be at least 2');
   if (c.cluster !== 1) fail('cluster must be 1 (TMA multicast across a cluster is not implemented)');
+  if (c.epilogueUnroll !== undefined && ![1, 2, 4].includes(c.epilogueUnroll))
+    fail('epilogueUnroll must be 1, 2 or 4');
   const smem = wgmmaSharedBytes(c, fused);
   if (smem > SM90_MAX_SHARED_BYTES) {
     const what = fused ? " with the fused epilogue's staging" : '';
@@ -199,12 +206,13 @@ function epilogueParts(spec: WgmmaSpec): { values: Record<string, string | strin
       EPILOGUE_PARAMS: code.params,
       EPILOGUE: cudaLines('gemm-wgmma-store-fused.cuh', {
         EPI_COLS: EPILOGUE_SLICE_COLS,
+        EPI_UNROLL: spec.config.epilogueUnroll ?? 1,
         EPI_STRIDE: EPILOGUE_SLICE_STRIDE,
         APPLY_0: code.apply('alpha * a.x', 'row', 'col'),
         APPLY_1: code.apply('alpha * a.y', 'row', 'col + 1'),
       }),
     },
-    suffix: `_e${digest}`,
+    suffix: `${(spec.config.epilogueUnroll ?? 1) === 1 ? '' : `_u${spec.config.epilogueUnroll}`}_e${digest}`,
   };
 }
 

@@ -120,6 +120,7 @@ describe('wgmmaSource', () => {
       [{ stages: 5 }, /bytes of shared memory/],
       [{ cluster: 2 }, /cluster must be 1/],
       [{ stages: 2.5 }, /stages must be a positive integer/],
+      [{ epilogueUnroll: 3 }, /epilogueUnroll must be 1, 2 or 4/],
     ];
     for (const [patch, re] of bad) {
       assert.throws(() => validateWgmmaConfig('float16', { ...base, ...patch }), re, JSON.stringify(patch));
@@ -386,6 +387,14 @@ describe('fused epilogues in the wgmma kernel', () => {
       epilogue: lowerGemmEpilogue({ outDtype: 'float32' }, 'bfloat16')!,
     });
     assert.ok(f.source.includes('typedef float cuop_out_t;'));
+    // The epilogue's row unroll is in the name (default 1 adds nothing) and in the rolled loop's pragma.
+    const u2 = wgmmaSource({
+      ...spec('float16', false, false, { ...WGMMA_CONFIGS.wgmma128x256, epilogueUnroll: 2 }),
+      epilogue: e!,
+    });
+    assert.equal(u2.name, `cuop_gemm_f16_nn_wgmma_128x256x64_c2_s4_u2${suffix}`);
+    assert.ok(u2.source.includes('#pragma unroll 2\n          for (int r = q / PAIRS;'));
+    assert.ok(g.source.includes('#pragma unroll 1\n          for (int r = q / PAIRS;'));
     assert.ok(f.source.includes('float cuop_epilogue(float x0, int row, int col, int N) {'));
   });
 

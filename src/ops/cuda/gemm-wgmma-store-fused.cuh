@@ -1,7 +1,7 @@
 //# The fused epilogue of gemm-wgmma.cu ({{EPILOGUE}}): C = epilogue(alpha·acc, row, col) + beta·C, stored as
 //# cuop_out_t. {{APPLY_0}} / {{APPLY_1}}: cuop_epilogue(...) of a column pair read from the slice as `a`
 //# (gemmEpilogueCode().apply). {{EPI_COLS}} / {{EPI_STRIDE}}: slice width and row stride in floats (gemm-wgmma-source.ts
-//# sizes the shared memory from the same numbers).
+//# sizes the shared memory from the same numbers). {{EPI_UNROLL}}: rows per iteration of the rolled loop.
 //#
 //# Why through shared memory: applied straight from the registers, the expression is inlined once per accumulator
 //# (BN/2 = 128 copies at BN 256, since the accumulators can be indexed only by unrolled code). With erf, tanh or exp
@@ -35,7 +35,7 @@
         asm volatile("bar.sync %0, 128;\n" ::"r"(1 + w) : "memory");
         const int col = n0 + c * EPI_COLS + pairCol;
         if (col < N) { // N is a multiple of 8 and col is even: both columns are in range or neither is
-#pragma unroll 1
+#pragma unroll {{EPI_UNROLL}}
           for (int r = q / PAIRS; r < 64; r += 128 / PAIRS) {
             const int row = m0 + w * 64 + r;
             if (row >= M) break;
