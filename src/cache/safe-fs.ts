@@ -80,12 +80,19 @@ export function readTrustedTextOrUndefined(
  * Creates a new file (never through a link, never over an existing one) with the tree's file mode set exactly
  * (the umask would otherwise strip the group bits of group mode), writes `data`, optionally fsyncs.
  */
-export function createFileSync(path: string, data: string | Buffer, rule: TrustRule, sync = false): void {
+export function createFileSync(
+  path: string,
+  data: string | Buffer,
+  rule: TrustRule,
+  sync = false,
+  mtimeMs?: number,
+): void {
   const fd = fs.openSync(path, CREATE_FLAGS, fileMode(rule));
   try {
     fs.fchmodSync(fd, fileMode(rule));
     fs.writeFileSync(fd, data);
     if (sync) fs.fsyncSync(fd);
+    if (mtimeMs !== undefined) fs.futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
   } catch (e) {
     // The file is this call's own (O_EXCL): a write that failed (ENOSPC, EDQUOT) leaves no empty or partial file.
     fs.closeSync(fd);
