@@ -8,6 +8,17 @@ import { fileURLToPath } from 'node:url';
 import type { CompileResult } from '../../src/compiler/types.js';
 import type { KeySpec } from '../../src/cache/key.js';
 
+/** One key spec with every field set, for the key tests (their pinned keys are computed from it). */
+export const KEY_SPEC_SAMPLE: KeySpec = {
+  source: 'extern "C" __global__ void k(float* a) { a[threadIdx.x] *= 2.0f; }\n',
+  headers: { 'b.h': '#define B 2\n', 'a.h': '#define A 1\n' },
+  nameExpressions: ['k'],
+  options: ['-DBM=64', '--use_fast_math'],
+  compiler: { id: 'nvrtc', version: '13.0' },
+  target: 'sm_90',
+  imageKind: 'cubin',
+};
+
 export const NVCC = process.env.NVCC ?? '/usr/local/bin/nvcc';
 
 /** Small distinct kernels. */

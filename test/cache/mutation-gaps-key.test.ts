@@ -12,16 +12,9 @@ import {
   sameStrings,
   type KeySpec,
 } from '../../src/cache/key.js';
+import { KEY_SPEC_SAMPLE } from './fixtures.js';
 
-const base: KeySpec = {
-  source: 'extern "C" __global__ void k(float* a) { a[threadIdx.x] *= 2.0f; }\n',
-  headers: { 'b.h': '#define B 2\n', 'a.h': '#define A 1\n' },
-  nameExpressions: ['k'],
-  options: ['-DBM=64', '--use_fast_math'],
-  compiler: { id: 'nvrtc', version: '13.0' },
-  target: 'sm_90',
-  imageKind: 'cubin',
-};
+const base = KEY_SPEC_SAMPLE;
 
 const fa = { path: '/i/a.h', sha256: 'a'.repeat(64) };
 const fb = { path: '/i/b.h', sha256: 'b'.repeat(64) };
