@@ -3,7 +3,8 @@
 //   raw    read the cubin file + cuModuleLoadData + cuModuleGetFunction: no key, no metadata, no verification
 //          (the floor of DESIGN.md: "read file + load + get function")
 //   cuop   `await jit.kernel(spec, device)` for the Gemm f32 1024³ kernel: key, metadata, SHA-256 check, load,
-//          get function; then the same for the f16 kernel (the process's second kernel)
+//          get function; then the same for the f16 kernel (the process's second kernel), and the bf16 kernel
+//          timed in steps (disk hit to the image, module load, get function) to show where a further kernel goes
 // Driver init and the context come first in both and are not counted. The headline for cuop is cache open + first
 // kernel: what a process pays to use the cache at all, against a floor that opens no cache.
 // `--kernel tiled` uses the small sample kernel tiled_gemm<16> (then tiled_gemm<32>) instead of Gemm's.
@@ -30,22 +31,23 @@ const N = 1024;
 
 type KernelChoice = 'gemm' | 'tiled';
 
-function gemmSpec(device: Device, dtype: 'float32' | 'float16'): KernelSpec {
+function gemmSpec(device: Device, dtype: 'float32' | 'float16' | 'bfloat16'): KernelSpec {
   const gen = gemmSource(
     new Gemm({ dtype }).specFor({ M: N, N, K: N }, [0n, 0n, 0n], device.multiprocessorCount),
   );
   return kernelSpecOf(gen);
 }
 
-/** The process's first and second kernel. */
-function specsOf(device: Device, choice: KernelChoice): [KernelSpec, KernelSpec] {
+/** The process's first, second and third kernel (the third is timed step by step). */
+function specsOf(device: Device, choice: KernelChoice): [KernelSpec, KernelSpec, KernelSpec] {
   if (choice === 'tiled') {
     return [
       { source: TILED_GEMM_SOURCE, name: 'tiled_gemm<16>' },
       { source: TILED_GEMM_SOURCE, name: 'tiled_gemm<32>' },
+      { source: TILED_GEMM_SOURCE, name: 'tiled_gemm<8>' },
     ];
   }
-  return [gemmSpec(device, 'float32'), gemmSpec(device, 'float16')];
+  return [gemmSpec(device, 'float32'), gemmSpec(device, 'float16'), gemmSpec(device, 'bfloat16')];
 }
 
 /**
@@ -83,9 +85,16 @@ async function childCuop(
   const t3 = performance.now();
   await jit.kernel(specs[1], device);
   const t4 = performance.now();
+  // The third kernel in steps: the cache's disk hit to the image, then the module load and the function.
+  const third = await jit.compile(specs[2], device.arch, device);
+  const t5 = performance.now();
+  const mod = device.loadModule(third.entry.image);
+  const t6 = performance.now();
+  mod.getKernel(third.entry.meta.loweredNames[specs[2].name] ?? specs[2].name);
+  const t7 = performance.now();
   const s = jit.getStats().process;
-  if (s.hits.disk !== 2 || s.compiles !== 0)
-    throw new Error(`expected 2 disk hits: ${JSON.stringify(s.hits)}`);
+  if (s.hits.disk !== 3 || s.compiles !== 0)
+    throw new Error(`expected 3 disk hits: ${JSON.stringify(s.hits)}`);
   await jit.cache.close();
   return {
     importMs,
@@ -93,6 +102,9 @@ async function childCuop(
     firstKernelMs: t3 - t2,
     openPlusFirstMs: t1 - t0 + (t3 - t2),
     secondKernelMs: t4 - t3,
+    thirdLookupMs: t5 - t4,
+    thirdLoadMs: t6 - t5,
+    thirdGetFunctionMs: t7 - t6,
   };
 }
 
@@ -173,6 +185,9 @@ async function main(): Promise<void> {
       cuopOpenMs: median(col(cuop, 'openMs')),
       cuopFirstKernelMs: median(col(cuop, 'firstKernelMs')),
       cuopSecondKernelMs: median(col(cuop, 'secondKernelMs')),
+      cuopThirdLookupMs: median(col(cuop, 'thirdLookupMs')),
+      cuopThirdLoadMs: median(col(cuop, 'thirdLoadMs')),
+      cuopThirdGetFunctionMs: median(col(cuop, 'thirdGetFunctionMs')),
       byLib: Object.fromEntries(
         [...byLib].map(([l, rows]) => [
           l,
@@ -196,6 +211,10 @@ async function main(): Promise<void> {
     console.log(`    cache open (+ compiler identity)              ${f(result.cuopOpenMs)}`);
     console.log(`    first kernel, disk hit → launch-ready         ${f(result.cuopFirstKernelMs)}`);
     console.log(`  cuop: second kernel in that process             ${f(result.cuopSecondKernelMs)}`);
+    console.log(`  cuop: third kernel, step by step`);
+    console.log(`    disk hit → image (key, metadata, read, check) ${f(result.cuopThirdLookupMs)}`);
+    console.log(`    cuModuleLoadData (through Module.load)        ${f(result.cuopThirdLoadMs)}`);
+    console.log(`    cuModuleGetFunction (through getKernel)       ${f(result.cuopThirdGetFunctionMs)}`);
     if (libs.length > 1) {
       console.log(`  by library: import | open + first | ÷ floor | second | ÷ floor`);
       for (const [l, r] of Object.entries(result.byLib)) {
