@@ -18,6 +18,8 @@ export interface DirectComparison {
   readonly compiler: 'nvrtc' | 'nvcc';
   readonly cuopMs: number[];
   readonly directMs: number[];
+  /** Each cuop sample less the compiler's own time as cuop recorded it (entry.meta.compileMs): cuop's share. */
+  readonly overheadMs: number[];
   /** What the direct side ran, for the method text. */
   readonly direct: string;
 }
@@ -39,6 +41,7 @@ export async function compareDirect(
       ? nvccDirect(compiler, spec, arch, scratch)
       : nvrtcDirect(spec, arch, scratch);
   let n = 0;
+  const overheadMs: number[] = [];
   const throughCuop = async (): Promise<number> => {
     const cache = new KernelCache({
       dir: join(scratch, `direct-cuop-${n++}`),
@@ -51,10 +54,12 @@ export async function compareDirect(
     const ms = performance.now() - t0;
     await cache.close();
     if (r.tier !== 'compiled') throw new Error(`expected a compile, got a ${r.tier} hit`);
+    overheadMs.push(ms - r.entry.meta.compileMs);
     return ms;
   };
   await direct.run();
   await throughCuop();
+  overheadMs.length = 0; // the warm-up's
   const cuopMs: number[] = [];
   const directMs: number[] = [];
   for (let i = 0; i < samples; i++) {
@@ -66,7 +71,7 @@ export async function compareDirect(
       directMs.push(await direct.run());
     }
   }
-  return { compiler: compiler.id, cuopMs, directMs, direct: direct.what };
+  return { compiler: compiler.id, cuopMs, directMs, overheadMs, direct: direct.what };
 }
 
 interface DirectCompile {
