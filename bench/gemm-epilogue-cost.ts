@@ -1,9 +1,10 @@
 // What each part of a fused GEMM epilogue costs on top of the plain product, one kernel each: the plain Gemm, then
 // the same Gemm with scale only, bias only, an activation only, and bias + activation (relu, gelu (erf), gelu-tanh,
-// silu). Each point: warm up, then the median of 5 trials of --iters back-to-back forwards timed with CUDA events;
+// silu), then the same on other Hopper tiles (ping-pong consumers). Each point: warm up, then the median of 5 trials of --iters back-to-back forwards timed with CUDA events;
 // the kernel column names the family that ran (wgmma on Hopper for float16/bfloat16).
 //   node build/bench/gemm-epilogue-cost.js [--dtype float16] [--shapes 4096x4096x4096,8192x4096x1024] [--iters 20]
 import type { GemmEpilogueOptions } from '../src/ops/gemm-epilogue.js';
+import { WGMMA_CONFIGS, type WgmmaConfig } from '../src/ops/gemm-wgmma-source.js';
 import { Gemm } from '../src/ops/gemm.js';
 import { Tensor, type DType } from '../src/ops/tensor.js';
 import { Device } from '../src/runtime/index.js';
@@ -19,8 +20,12 @@ const shapes = arg('--shapes', '4096x4096x4096,8192x4096x1024')
   .map((s) => s.split('x').map(Number) as [number, number, number]);
 const iters = Number(arg('--iters', '20'));
 
-// The third field: Hopper tile fields over the shape's default (here the fused epilogue's row unroll).
-const variants: [string, GemmEpilogueOptions | undefined, { epilogueUnroll: number }?][] = [
+// The third field: Hopper tile fields over the shape's default (the fused epilogue's row unroll; ping-pong
+// consumers, and the cooperative kernel of the same 128×128 tile for comparison).
+const PP128 = WGMMA_CONFIGS.wgmma128x128pp;
+const PP64 = WGMMA_CONFIGS.wgmma64x256pp;
+const COOP128 = WGMMA_CONFIGS.wgmma128x128;
+const variants: [string, GemmEpilogueOptions | undefined, Partial<WgmmaConfig>?][] = [
   ['plain', undefined],
   ['scale', { scale: 0.5 }],
   ['bias', { bias: true }],
@@ -32,6 +37,12 @@ const variants: [string, GemmEpilogueOptions | undefined, { epilogueUnroll: numb
   ['bias+silu', { bias: true, activation: 'silu' }],
   ['bias+gelu u2', { bias: true, activation: 'gelu' }, { epilogueUnroll: 2 }],
   ['bias+gelu u4', { bias: true, activation: 'gelu' }, { epilogueUnroll: 4 }],
+  ['plain coop128', undefined, COOP128],
+  ['bias+gelu coop128', { bias: true, activation: 'gelu' }, COOP128],
+  ['plain pp128', undefined, PP128],
+  ['bias+gelu pp128', { bias: true, activation: 'gelu' }, PP128],
+  ['plain pp64x256', undefined, PP64],
+  ['bias+gelu pp64x256', { bias: true, activation: 'gelu' }, PP64],
 ];
 
 const device = Device.get(0);
@@ -40,7 +51,7 @@ device.makeCurrent();
 const rand = (n: number): Float64Array =>
   Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.7311) * 0.5);
 console.log(`${device.name} (${device.arch}), ${dtype}; ms per call, median of 5 × ${iters}`);
-console.log('shape              epilogue         ms      +ms vs plain  kernel');
+console.log('shape              epilogue               ms      +ms vs plain  kernel');
 for (const [M, N, K] of shapes) {
   const A = Tensor.fromArray(device, rand(M * K), [M, K], dtype);
   const B = Tensor.fromArray(device, rand(K * N), [K, N], dtype);
@@ -56,7 +67,7 @@ for (const [M, N, K] of shapes) {
     if (label === 'plain') plainMs = ms;
     const kernel = names.some((n) => n.includes('_wgmma_')) ? 'wgmma' : 'mma/simt';
     console.log(
-      `${`${M}x${N}x${K}`.padEnd(18)} ${label.padEnd(15)} ${ms.toFixed(3).padStart(7)}  ${(ms - plainMs).toFixed(3).padStart(12)}  ${kernel}`,
+      `${`${M}x${N}x${K}`.padEnd(18)} ${label.padEnd(21)} ${ms.toFixed(3).padStart(7)}  ${(ms - plainMs).toFixed(3).padStart(12)}  ${kernel}`,
     );
   }
   for (const t of [A, B, bias, C]) t.dispose();

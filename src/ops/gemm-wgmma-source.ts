@@ -9,7 +9,9 @@
 //  - CONSUMERS warpgroups, 64 rows of the tile each, issuing wgmma.mma_async.m64nBNk16 (f32 accumulation) straight
 //    from shared memory, keeping one k-tile's wgmma group in flight while the previous stage is released;
 //  - persistent: min(tiles, SMs) blocks walk the tiles in grouped order, so the producer fills the next tile's
-//    stages while the consumers store the last one.
+//    stages while the consumers store the last one;
+//  - or, with `pingpong`, the consumers take whole tiles in turns (BM 64 or 128 rows in one warpgroup), so one
+//    consumer's epilogue runs while the next one's wgmmas do.
 // The transposes are layout choices: K-contiguous operands are K-major tiles, M- or N-contiguous ones MN-major
 // tiles (64-wide panels), read by wgmma with its transpose bit. TMA needs 16-byte aligned bases and leading dimensions
 // (gemmAligned()); the operator uses the mma.sync kernel otherwise.
@@ -21,7 +23,7 @@ import type { DType } from './tensor.js';
 
 /** Tile configuration of the Hopper kernel. */
 export interface WgmmaConfig {
-  /** Block tile rows: 64 per consumer warpgroup. */
+  /** Block tile rows: 64 per consumer warpgroup (cooperative); 64 or 128 with `pingpong`. */
   readonly bm: number;
   /** Block tile columns (the wgmma N): 64, 128, 192 or 256. */
   readonly bn: number;
@@ -38,6 +40,12 @@ export interface WgmmaConfig {
    * More hides more latency and inlines the expression that many more times.
    */
   readonly epilogueUnroll?: number;
+  /**
+   * Ping-pong consumers: each consumer warpgroup takes whole BM×BN tiles in turn (BM/64 · BN/2 ≤ 128 accumulators
+   * a thread), so one stores its tile while the next one's MMAs run. Default false: the consumers share each tile
+   * (64 rows each) and so each stage's B, and the tensor cores wait while they store.
+   */
+  readonly pingpong?: boolean;
 }
 
 /** Everything the generated Hopper source depends on. */
@@ -87,6 +95,8 @@ export const WGMMA_CONFIGS = {
   wgmma128x192: { bm: 128, bn: 192, bk: 64, stages: 5, consumers: 2, cluster: 1 },
   wgmma64x128: { bm: 64, bn: 128, bk: 64, stages: 8, consumers: 1, cluster: 1 },
   wgmma64x256: { bm: 64, bn: 256, bk: 64, stages: 5, consumers: 1, cluster: 1 },
+  wgmma128x128pp: { bm: 128, bn: 128, bk: 64, stages: 6, consumers: 2, cluster: 1, pingpong: true },
+  wgmma64x256pp: { bm: 64, bn: 256, bk: 64, stages: 5, consumers: 2, cluster: 1, pingpong: true },
 } as const satisfies Record<string, WgmmaConfig>;
 
 /** Most dynamic shared memory a block may opt into on sm_90 (227 KiB). */
@@ -117,7 +127,12 @@ export function validateWgmmaConfig(dtype: DType, c: WgmmaConfig, fused = false)
   }
   if (c.bk !== 64) fail('bk must be 64 (one 128-byte swizzled row of 16-bit elements per k-tile)');
   if (c.consumers !== 1 && c.consumers !== 2) fail('consumers must be 1 or 2 warpgroups');
-  if (c.bm !== 64 * c.consumers) fail(`bm must be 64·consumers = ${64 * c.consumers}`);
+  if (c.pingpong !== undefined && typeof c.pingpong !== 'boolean') fail('pingpong must be true or false');
+  if (c.pingpong) {
+    if (c.bm !== 64 && c.bm !== 128) fail('bm must be 64 or 128 with pingpong (one warpgroup holds a tile)');
+    if ((c.bm / 64) * (c.bn / 2) > 128)
+      fail('bm·bn must be at most 64·256 with pingpong (128 accumulators a thread)');
+  } else if (c.bm !== 64 * c.consumers) fail(`bm must be 64·consumers = ${64 * c.consumers}`);
   if (c.bn % 64 !== 0 || c.bn > 256)
     fail('bn must be 64, 128, 192 or 256 (64-wide TMA panels, wgmma N ≤ 256)');
   if (c.stages < 2) fail('stages must be at least 2');
@@ -182,6 +197,38 @@ export function wgmmaWrapper(bn: number, transA: boolean, transB: boolean): stri
   return lines;
 }
 
+// The first row of the 64 a warpgroup's store covers: its own 64 rows of the tile (cooperative), or the m64 slice
+// `mh` of the tile it holds whole (ping-pong).
+const rowsOf = (c: WgmmaConfig): string => (c.pingpong ? 'm0 + mh * 64' : 'm0 + w * 64');
+
+// The consumers' part of the kernel: the tile check, how many warps release a stage, their code with the store.
+function consumerParts(c: WgmmaConfig, epilogue: readonly string[]): Record<string, string | string[]> {
+  if (!c.pingpong) {
+    return {
+      SHARED_EXTRA: [],
+      INIT_EXTRA: [],
+      TILE_ASSERT: 'static_assert(BM == 64 * CONSUMERS, "each consumer warpgroup owns 64 rows");',
+      EMPTY_INIT: '      mbar_init(emptyBar + 8u * s, CONSUMERS * 4);     // lane 0 of every consumer warp',
+      CONSUMER: cudaLines('gemm-wgmma-consumer.cuh', { EPILOGUE: [...epilogue] }),
+    };
+  }
+  return {
+    TILE_ASSERT: [
+      'constexpr int MH = BM / 64;                           // m64 slices of a tile, all held by one warpgroup',
+      'static_assert(BM % 64 == 0 && MH * (BN / 2) <= 128, "a consumer warpgroup holds whole tiles: 128 accumulators");',
+    ],
+    EMPTY_INIT:
+      '      mbar_init(emptyBar + 8u * s, 4);                 // lane 0 of each warp of the consumer reading it',
+    SHARED_EXTRA: [
+      '  __shared__ __align__(8) unsigned long long mainloopDone; // a phase per tile whose full waits are all passed',
+    ],
+    INIT_EXTRA: [
+      '    mbar_init(smem_u32(&mainloopDone), 1);            // thread 0 of the consumer that finished',
+    ],
+    CONSUMER: cudaLines('gemm-wgmma-consumer-pingpong.cuh', { EPILOGUE: [...epilogue] }),
+  };
+}
+
 // The epilogue's template values and name suffix: the plain store (the source as it always was) or the fused one,
 // as gemm-source.ts does for the mma.sync kernel (same `_e<10 hex>` suffix of the epilogue's canonical text).
 function epilogueParts(spec: WgmmaSpec): { values: Record<string, string | string[]>; suffix: string } {
@@ -192,7 +239,7 @@ function epilogueParts(spec: WgmmaSpec): { values: Record<string, string | strin
         OUT_T: 'T',
         EPILOGUE_DEFS: [],
         EPILOGUE_PARAMS: '',
-        EPILOGUE: cudaLines('gemm-wgmma-store.cuh'),
+        EPILOGUE: cudaLines('gemm-wgmma-store.cuh', { ROWS: rowsOf(spec.config) }),
       },
       suffix: '',
     };
@@ -210,6 +257,7 @@ function epilogueParts(spec: WgmmaSpec): { values: Record<string, string | strin
         EPI_STRIDE: EPILOGUE_SLICE_STRIDE,
         APPLY_0: code.apply('alpha * a.x', 'row', 'col'),
         APPLY_1: code.apply('alpha * a.y', 'row', 'col + 1'),
+        ROWS: rowsOf(spec.config),
       }),
     },
     suffix: `${(spec.config.epilogueUnroll ?? 1) === 1 ? '' : `_u${spec.config.epilogueUnroll}`}_e${digest}`,
@@ -223,10 +271,14 @@ export function wgmmaSource(spec: WgmmaSpec): WgmmaSource {
   const tag = DT_TAG[spec.dtype] as string;
   const trans = `${spec.transA ? 't' : 'n'}${spec.transB ? 't' : 'n'}`;
   const epi = epilogueParts(spec);
-  const name = `cuop_gemm_${tag}_${trans}_wgmma_${c.bm}x${c.bn}x${c.bk}_c${c.consumers}_s${c.stages}${epi.suffix}`;
+  const name =
+    `cuop_gemm_${tag}_${trans}_wgmma_${c.bm}x${c.bn}x${c.bk}_c${c.consumers}_s${c.stages}` +
+    `${c.pingpong ? '_pp' : ''}${epi.suffix}`;
   const threads = 128 * (c.consumers + 1);
+  const { EPILOGUE: epilogue, ...epiValues } = epi.values;
   const source = fillCuda('gemm-wgmma.cu', {
-    ...epi.values,
+    ...epiValues,
+    ...consumerParts(c, epilogue as string[]),
     DTYPE: spec.dtype,
     DTYPE_HEADER: cudaLines(`gemm-mma-${spec.dtype}.cuh`),
     BM: c.bm,

@@ -11,6 +11,7 @@ import { defaultKernelProvider } from '../../src/jit/default-provider.js';
 import type { KernelProvider } from '../../src/jit/types.js';
 import type { GemmEpilogueOptions } from '../../src/ops/gemm-epilogue.js';
 import { Gemm, gemmEpilogue } from '../../src/ops/gemm.js';
+import { WGMMA_CONFIGS, type WgmmaConfig } from '../../src/ops/gemm-wgmma-source.js';
 import { encodeHost, Tensor, type DType } from '../../src/ops/tensor.js';
 import { Device } from '../../src/runtime/index.js';
 import { check, DTYPES, newSeed, poisonedOutput, randomValues, TOL } from './helpers.js';
@@ -103,16 +104,28 @@ describe('fused GEMM epilogues against a float64 reference', { skip }, () => {
     beta: number,
     /** Assert which kernel family ran: true the wgmma one, false not it; undefined either. */
     wgmma?: boolean,
+    /** The Gemm's wgmma option (a tile config). */
+    config?: Partial<WgmmaConfig>,
   ): Promise<void> {
     const dev = device as Device;
     const seed = newSeed();
-    const label = `${dtype}->${outDtype} ${v.label} ${M}x${N}x${K} ${transA ? 't' : 'n'}${transB ? 't' : 'n'} a=${alpha} b=${beta} seed=${seed}`;
+    const label =
+      `${dtype}->${outDtype} ${v.label} ${M}x${N}x${K} ${transA ? 't' : 'n'}${transB ? 't' : 'n'} a=${alpha} ` +
+      `b=${beta} seed=${seed}${config ? ` config=${JSON.stringify(config)}` : ''}`;
     const a = randomValues([M * K], dtype, seed, 0, 1);
     const b = randomValues([K * N], dtype, seed + 1, 0, 1);
     const bias = randomValues([N], outDtype, seed + 2, 0, 1);
     const res = randomValues([M * N], outDtype, seed + 3, 0, 1);
     const c0 = beta !== 0 ? randomValues([M * N], outDtype, seed + 4, 0, 1) : undefined;
-    const op = new Gemm({ dtype, transA, transB, alpha, beta, epilogue: { ...v.epilogue, outDtype } });
+    const op = new Gemm({
+      dtype,
+      transA,
+      transB,
+      alpha,
+      beta,
+      epilogue: { ...v.epilogue, outDtype },
+      ...(config ? { wgmma: config } : {}),
+    });
     const A = Tensor.fromArray(dev, a, transA ? [K, M] : [M, K], dtype);
     const B = Tensor.fromArray(dev, b, transB ? [N, K] : [K, N], dtype);
     const extra: Tensor[] = [];
@@ -233,6 +246,13 @@ describe('fused GEMM epilogues against a float64 reference', { skip }, () => {
           for (const v of [VARIANTS[1]!, VARIANTS[5]!]) {
             for (const beta of [0, 0.5])
               await run(dtype, outDtype, v, [200, 312, 520], [false, true], 1, beta, true);
+          }
+        }
+        // Ping-pong consumers (several tiles a block: 153–165 tiles over the SMs), every element checked.
+        for (const config of (Object.values(WGMMA_CONFIGS) as WgmmaConfig[]).filter((x) => x.pingpong)) {
+          for (const v of [VARIANTS[1]!, VARIANTS[5]!]) {
+            for (const tr of [trans[0]!, trans[1]!])
+              await run(dtype, dtype, v, [2056, 1032, 200], tr, 0.5, -1.25, true, config);
           }
         }
         // TT stays on mma.sync (the 8192³ hang, gemm-wgmma.ts), epilogue or not.

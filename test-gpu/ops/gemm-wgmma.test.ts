@@ -171,6 +171,24 @@ describe('the wgmma GEMM on a Hopper GPU vs a float64 reference', { skip }, () =
         assert.deepEqual(failures, [], failures.join('\n'));
       });
 
+      // Ping-pong consumers take turns only where a block gets two tiles or more (tiles > SMs): here 2–9 a block,
+      // K from 2 k-tiles (fewer than the stages) to 65 (laps of the ring within one tile), tails in M, N and K.
+      test(`${tag}: ping-pong configs, several tiles a block (sampled rows)`, async () => {
+        const failures: string[] = [];
+        for (const config of (Object.values(WGMMA_CONFIGS) as WgmmaConfig[]).filter((x) => x.pingpong)) {
+          for (const [M, N, K] of [
+            [4104, 4112, 4136],
+            [2056, 2056, 136],
+            [1032, 8200, 72],
+          ] as const) {
+            const c = { M, N, K, transA, transB, alpha: 1, beta: 0.5 };
+            const f = await runCase(dtype, c, seed++, config, true);
+            if (f) failures.push(f);
+          }
+        }
+        assert.deepEqual(failures, [], failures.join('\n'));
+      });
+
       test(`${tag}: 4096³ and 4104×4112×4136, sampled rows`, async () => {
         const failures: string[] = [];
         for (const [M, N, K] of [

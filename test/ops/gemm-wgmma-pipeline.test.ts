@@ -235,6 +235,10 @@ function emulateBlock(
   plan: Planner = kernelPlan,
   /** For the test that the emulation catches races: release the stage before its wgmma group has retired. */
   earlyRelease = false,
+  /** For the tests that it catches a ping-pong consumer that does not skip the other consumers' k-tiles … */
+  skipOthers = true,
+  /** … and one that does not wait for its turn (mainloopDone). */
+  waitTurn = true,
 ): EmulationResult {
   const { bm: BM, bn: BN, stages: STAGES, consumers: CONSUMERS } = p.config;
   const aStage = BM * BK * 2;
@@ -245,7 +249,16 @@ function emulateBlock(
   const tiles = tilesM * tilesN;
   const kTiles = cdiv(p.K, BK);
   const full = Array.from({ length: STAGES }, (_, s) => new Mbarrier(1, `full[${s}]`));
-  const empty = Array.from({ length: STAGES }, (_, s) => new Mbarrier(4 * CONSUMERS, `empty[${s}]`));
+  const pingpong = p.config.pingpong === true;
+  // Cooperative: every consumer's 4 warps read (and release) every stage; ping-pong: one consumer's 4 warps.
+  // Ping-pong: a phase per tile of the block whose consumer has passed all its full barriers (mainloopDone).
+  const mainloopDone = new Mbarrier(1, 'mainloopDone');
+  // Per consumer warp: the turn it has reached (the warpgroup's bar.sync before the turn wait holds all 4 there).
+  const reachedTurn: number[] = [];
+  const empty = Array.from(
+    { length: STAGES },
+    (_, s) => new Mbarrier(pingpong ? 4 : 4 * CONSUMERS, `empty[${s}]`),
+  );
   // What each 1024-byte chunk of each stage holds: the (tile, k-tile) whose box wrote it, -1 for never.
   const holds = Array.from({ length: STAGES }, () => new Array<number>(chunksPerStage).fill(-1));
   const tag = (t: number, kt: number): number => t * 100000 + kt;
@@ -296,21 +309,35 @@ function emulateBlock(
   }
 
   // One consumer warp (warp v of consumer warpgroup w): its own wgmma groups and its lane 0's arrivals.
-  function* consumerWarp(w: number, idx: number, groups: Group[]): Generator<Wait, void, void> {
-    let stage = 0;
-    let phase = 0;
-    for (let t = block; t < tiles; t += grid) {
+  // `consumed[idx]` is the ring slot (the producer's running k-tile count) of the next k-tile it reads.
+  function* consumerWarp(w: number, v: number, idx: number, groups: Group[]): Generator<Wait, void, void> {
+    // Cooperative: every tile, slots in order. Ping-pong: the block's i-th tile goes to consumer i % CONSUMERS, and
+    // its k-tiles sit in the ring after those of the tiles before it (the kernel's `slot`).
+    const first = pingpong ? block + w * grid : block;
+    const step = pingpong ? CONSUMERS * grid : grid;
+    let slot = pingpong ? w * kTiles : 0;
+    consumed[idx] = slot;
+    for (let t = first, turn = w; t < tiles; t += step, turn += CONSUMERS) {
       const [tm, tn] = tileOf(t, tilesM, tilesN);
       const m0 = tm * BM;
       const n0 = tn * BN;
       let prev = -1;
+      if (pingpong && waitTurn && turn > 0) {
+        reachedTurn[idx] = turn;
+        const mates = [0, 1, 2, 3].map((u) => idx - v + u);
+        yield () => mates.every((u) => (reachedTurn[u] ?? 0) >= turn); // bar.sync 1 + w, 128
+        const par = (turn - 1) & 1;
+        yield () => mainloopDone.passes(par);
+      }
       for (let kt = 0; kt < kTiles; kt++) {
-        const s = stage;
-        const par = phase;
+        const s = slot % STAGES;
+        const par = Math.floor(slot / STAGES) & 1;
         yield () => (full[s] as Mbarrier).passes(par);
-        // The group reads consumer w's 64 A rows (8192 bytes at w·8192) and all of B.
+        // The group reads its A rows (cooperative: consumer w's 64, the 8192 bytes at w·8192; ping-pong: all
+        // BM) and all of B.
         const chunks: number[] = [];
-        for (let c = (w * PANEL) / 1024; c < ((w + 1) * PANEL) / 1024; c++) chunks.push(c);
+        const [aFirst, aEnd] = pingpong ? [0, aStage] : [w * PANEL, (w + 1) * PANEL];
+        for (let c = aFirst / 1024; c < aEnd / 1024; c++) chunks.push(c);
         for (let c = aStage / 1024; c < chunksPerStage; c++) chunks.push(c);
         // The chunks it needs (those feeding stored rows/columns) must hold this k-tile.
         const need = (c: number): boolean => {
@@ -333,17 +360,16 @@ function emulateBlock(
         if (earlyRelease) (empty[s] as Mbarrier).arrive();
         else if (prev >= 0) (empty[prev] as Mbarrier).arrive();
         prev = earlyRelease ? -1 : s;
-        consumed[idx] = (consumed[idx] as number) + 1;
-        if (++stage === STAGES) {
-          stage = 0;
-          phase ^= 1;
-        }
+        consumed[idx] = ++slot;
         yield () => true;
       }
+      if (pingpong && v === 0) mainloopDone.arrive(); // thread 0 of the consumer, after its last full wait
       yield () => groups.length === 0; // wait_group 0
       if (prev >= 0) (empty[prev] as Mbarrier).arrive();
+      if (pingpong && skipOthers) consumed[idx] = slot += (CONSUMERS - 1) * kTiles; // the others' tiles
       yield () => true; // the epilogue
     }
+    consumed[idx] = Infinity;
   }
 
   type Actor = { gen: Generator<Wait, void, void>; wait: Wait | undefined; done: boolean; producer: boolean };
@@ -362,7 +388,7 @@ function emulateBlock(
       const groups: Group[] = [];
       warpGroups.push(groups);
       consumed.push(0);
-      start(consumerWarp(w, consumed.length - 1, groups), false);
+      start(consumerWarp(w, v, consumed.length - 1, groups), false);
     }
   }
 
@@ -484,6 +510,31 @@ describe('the wgmma pipeline protocol (CPU emulation of gemm-wgmma.cu)', () => {
       ]) {
         assert.ok(src.includes(line), `gemm-wgmma.cu no longer has: ${line}`);
       }
+      // The ping-pong consumers' slots, tiles and release count, as the model has them.
+      const pp = wgmmaSource({
+        dtype: 'float16',
+        transA: ta,
+        transB: tb,
+        config: WGMMA_CONFIGS.wgmma128x128pp,
+      }).source;
+      for (const line of [
+        'mbar_init(emptyBar + 8u * s, 4);',
+        'unsigned slot = (unsigned)w * (unsigned)kTiles;',
+        'for (int t = blockIdx.x + w * gridDim.x; t < tiles; t += CONSUMERS * gridDim.x, turn += CONSUMERS) {',
+        'for (int kt = 0; kt < kTiles; ++kt, ++slot) {',
+        'const int stage = (int)(slot % STAGES);',
+        'mbar_wait(fullBar + 8u * stage, (slot / STAGES) & 1u);',
+        "slot += (unsigned)(CONSUMERS - 1) * (unsigned)kTiles; // the other consumers' tiles",
+        'const unsigned a = smem + stage * STAGE_BYTES;',
+        'wgmma_tile(accs[mh], smem_desc(a + mh * PANEL_BYTES, A_LBO, 1024u) + kk * A_STEP, db + kk * B_STEP);',
+        'if (prev >= 0 && lane == 0) mbar_arrive(emptyBar + 8u * prev);',
+        'asm volatile("bar.sync %0, 128;\\n" ::"r"(1 + w) : "memory");',
+        'mbar_wait(doneBar, (turn - 1u) & 1u);',
+        'if (tid % 128 == 0) mbar_arrive(doneBar);',
+        'mbar_init(smem_u32(&mainloopDone), 1);',
+      ]) {
+        assert.ok(pp.includes(line), `the ping-pong consumer no longer has: ${line}`);
+      }
     }
   });
 
@@ -560,6 +611,33 @@ describe('the wgmma pipeline protocol (CPU emulation of gemm-wgmma.cu)', () => {
       }
     }
     assert.deepEqual(failures, []);
+  });
+
+  test('ping-pong at 8192³ and a 4-tile block: no deadlock or race; a consumer that does not skip is caught', () => {
+    const failures: string[] = [];
+    for (const [transA, transB] of TRANS) {
+      for (const config of [WGMMA_CONFIGS.wgmma128x128pp, WGMMA_CONFIGS.wgmma64x256pp]) {
+        const p = { M: 8192, N: 1024, K: 8192, transA, transB, config };
+        const r = emulateBlock(p, 5, 132, 91, 0.9);
+        if (r.error) failures.push(r.error);
+        assert.equal(r.maxLead, config.stages);
+      }
+    }
+    assert.deepEqual(failures, []);
+    const p = { M: 256, N: 256, K: 512, transA: false, transB: true, config: WGMMA_CONFIGS.wgmma128x128pp };
+    const noSkip = [1, 2, 3].map((s) => emulateBlock(p, 0, 1, s, 0.5, kernelPlan, false, false).error ?? '');
+    assert.ok(
+      noSkip.every((e) => /holds|deadlock|stray|ahead/.test(e)),
+      noSkip.join('\n'),
+    );
+    // Without the turns, the second consumer's first slot (8 k-tiles in, 6 stages) aliases a lap ahead.
+    const noTurn = [1, 2, 3].map(
+      (s) => emulateBlock(p, 0, 1, s, 0.5, kernelPlan, false, true, false).error ?? '',
+    );
+    assert.ok(
+      noTurn.some((e) => /holds -1|holds \d/.test(e)),
+      noTurn.join('\n'),
+    );
   });
 
   test('the emulation catches a byte count that disagrees with the boxes (a hang) and a stage released too early', () => {

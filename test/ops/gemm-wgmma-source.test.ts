@@ -108,6 +108,23 @@ describe('wgmmaSource', () => {
     assert.equal(g.sharedMemBytes, wgmmaSharedBytes(WGMMA_CONFIGS.wgmma128x256) + 20480);
   });
 
+  test('ping-pong: its own name, whole tiles per consumer, one warpgroup releasing each stage', () => {
+    const pp = wgmmaSource(spec('float16', false, true, WGMMA_CONFIGS.wgmma128x128pp));
+    assert.equal(pp.name, 'cuop_gemm_f16_nt_wgmma_128x128x64_c2_s6_pp');
+    assert.equal(pp.threads, 384);
+    assert.equal(pp.sharedMemBytes, wgmmaSharedBytes(WGMMA_CONFIGS.wgmma128x128pp));
+    assert.deepEqual(pp.boxA, [64, 128]);
+    assert.match(pp.source, /constexpr int MH = BM \/ 64;/);
+    assert.match(pp.source, /mbar_init\(emptyBar \+ 8u \* s, 4\);/);
+    assert.match(pp.source, /float accs\[MH\]\[BN \/ 2\];/);
+    assert.match(pp.source, /const int row0 = m0 \+ mh \* 64 \+ warpInGroup \* 16 \+ lane \/ 4;/);
+    assert.doesNotMatch(pp.source, /\{\{|\}\}/);
+    // The same tile without ping-pong is another kernel (another key), and keeps the cooperative consumers.
+    const coop = wgmmaSource(spec('float16', false, true, WGMMA_CONFIGS.wgmma128x128));
+    assert.notEqual(coop.name, pp.name);
+    assert.doesNotMatch(coop.source, /mainloopDone|accs\[/);
+  });
+
   test('rejects configs it cannot generate, naming the field', () => {
     const base = WGMMA_CONFIGS.wgmma128x256;
     const bad: [Partial<WgmmaConfig>, RegExp][] = [
@@ -121,6 +138,9 @@ describe('wgmmaSource', () => {
       [{ cluster: 2 }, /cluster must be 1/],
       [{ stages: 2.5 }, /stages must be a positive integer/],
       [{ epilogueUnroll: 3 }, /epilogueUnroll must be 1, 2 or 4/],
+      [{ pingpong: true, bm: 256, bn: 64, stages: 3 }, /bm must be 64 or 128 with pingpong/],
+      [{ pingpong: true, bm: 128, bn: 256, stages: 2 }, /at most 64·256 with pingpong/],
+      [{ pingpong: 1 as unknown as boolean }, /pingpong must be true or false/],
     ];
     for (const [patch, re] of bad) {
       assert.throws(() => validateWgmmaConfig('float16', { ...base, ...patch }), re, JSON.stringify(patch));
@@ -339,7 +359,8 @@ describe('fused epilogues in the wgmma kernel', () => {
     const h = createHash('sha256');
     for (const d of HALVES) {
       for (const [ta, tb] of TRANS) {
-        for (const c of CONFIGS) {
+        // The configs there were then (ping-pong came later).
+        for (const c of CONFIGS.filter((x) => !x.pingpong)) {
           const g = wgmmaSource(spec(d, ta, tb, c));
           h.update(`${g.source}\0${g.name}\0`);
         }

@@ -1,7 +1,8 @@
 //# The fused epilogue of gemm-wgmma.cu ({{EPILOGUE}}): C = epilogue(alpha·acc, row, col) + beta·C, stored as
 //# cuop_out_t. {{APPLY_0}} / {{APPLY_1}}: cuop_epilogue(...) of a column pair read from the slice as `a`
 //# (gemmEpilogueCode().apply). {{EPI_COLS}} / {{EPI_STRIDE}}: slice width and row stride in floats (gemm-wgmma-source.ts
-//# sizes the shared memory from the same numbers). {{EPI_UNROLL}}: rows per iteration of the rolled loop.
+//# sizes the shared memory from the same numbers). {{EPI_UNROLL}}: rows per iteration of the rolled loop. {{ROWS}}: the
+//# first of the 64 rows this warpgroup stores (m0 + w * 64 cooperative, m0 + mh * 64 ping-pong).
 //#
 //# Why through shared memory: applied straight from the registers, the expression is inlined once per accumulator
 //# (BN/2 = 128 copies at BN 256, since the accumulators can be indexed only by unrolled code). With erf, tanh or exp
@@ -37,7 +38,7 @@
         if (col < N) { // N is a multiple of 8 and col is even: both columns are in range or neither is
 #pragma unroll {{EPI_UNROLL}}
           for (int r = q / PAIRS; r < 64; r += 128 / PAIRS) {
-            const int row = m0 + w * 64 + r;
+            const int row = {{ROWS}} + r;
             if (row >= M) break;
             const float2 a = *reinterpret_cast<const float2 *>(slice + r * EPI_STRIDE + pairCol);
             float v0 = {{APPLY_0}};

@@ -1,7 +1,8 @@
 //# The plain epilogue of gemm-wgmma.cu ({{EPILOGUE}} when the Gemm has no fused epilogue): C = alpha·acc + beta·C.
+//# {{ROWS}}: the first row of the 64 this warpgroup stores (m0 + w * 64 cooperative, m0 + mh * 64 ping-pong).
     // Epilogue. m64nNk16 accumulators: thread (warp v, lane l) holds, per n8 slice j, (row 16v + l/4, columns
     // 8j + 2(l%4), +1) in acc[4j], acc[4j+1] and the same columns of row + 8 in acc[4j+2], acc[4j+3].
-    const int row0 = m0 + w * 64 + warpInGroup * 16 + lane / 4;
+    const int row0 = {{ROWS}} + warpInGroup * 16 + lane / 4;
 #pragma unroll
     for (int j = 0; j < BN / 8; ++j) {
       const int col = n0 + j * 8 + (lane % 4) * 2;

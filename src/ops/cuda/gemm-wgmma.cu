@@ -11,7 +11,13 @@
 //#   {{OUT_T}}                   C's element type: T, or cuop_out_t with a fused epilogue
 //#   {{EPILOGUE_DEFS}}           the fused epilogue's device code (gemmEpilogueCode), or nothing
 //#   {{EPILOGUE_PARAMS}}         its extra kernel parameters (', const cuop_out_t *__restrict__ bias, …'), or ''
-//#   {{EPILOGUE}}                gemm-wgmma-store.cuh, or gemm-wgmma-store-fused.cuh with a fused epilogue
+//#   {{TILE_ASSERT}}             what the tile must be for the consumers' layout (one line)
+//#   {{EMPTY_INIT}}              the empty barriers' init: how many warps release a stage (one line)
+//#   {{SHARED_EXTRA}} {{INIT_EXTRA}} more barriers the consumers use, and their init (none cooperative)
+//#   {{CONSUMER}}                the consumer warpgroups' code: gemm-wgmma-consumer.cuh (cooperative: every consumer
+//#                               takes 64 rows of every tile) or gemm-wgmma-consumer-pingpong.cuh (each consumer takes
+//#                               whole tiles, in turns), with {{EPILOGUE}} in it: gemm-wgmma-store.cuh, or
+//#                               gemm-wgmma-store-fused.cuh with a fused epilogue
 //#
 //# Shared memory, per stage (all bases 1024-byte aligned, TMA writes with the 128-byte swizzle):
 //#   A: BM×64 elements. Not transposed (K-major): one TMA box {64 k, BM m}, row m at m·128 bytes.
@@ -36,7 +42,7 @@ constexpr unsigned A_STAGE_BYTES = BM * BK * 2;
 constexpr unsigned B_STAGE_BYTES = BN * BK * 2;
 constexpr unsigned STAGE_BYTES = A_STAGE_BYTES + B_STAGE_BYTES;
 constexpr int GROUP = 8;                              // tile-rows per rasterization group (L2 reuse)
-static_assert(BM == 64 * CONSUMERS, "each consumer warpgroup owns 64 rows");
+{{TILE_ASSERT}}
 static_assert(BN % 64 == 0 && BN <= 256, "BN is a multiple of 64, at most 256");
 
 // A CUtensorMap as the kernel receives it: 128 opaque bytes, 64-byte aligned, passed by value.
@@ -111,6 +117,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1)
     int K, float alpha, float beta{{EPILOGUE_PARAMS}}) {
   extern __shared__ unsigned char smem_raw[];
   __shared__ __align__(8) unsigned long long bars[2 * STAGES]; // full[s] at s, empty[s] at STAGES + s
+{{SHARED_EXTRA}}
   // TMA's 128-byte swizzle and the wgmma descriptors agree only on 1024-byte aligned tiles.
   const unsigned smem = (smem_u32(smem_raw) + 1023u) & ~1023u;
   const unsigned fullBar = smem_u32(bars);
@@ -120,8 +127,9 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1)
   if (tid == 0) {
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(fullBar + 8u * s, 1);                  // the producer's arrive.expect_tx
-      mbar_init(emptyBar + 8u * s, CONSUMERS * 4);     // lane 0 of every consumer warp
+{{EMPTY_INIT}}
     }
+{{INIT_EXTRA}}
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
   }
@@ -177,51 +185,5 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1)
     return;
   }
 
-  // Consumer warpgroups: wgmma over the stages the producer filled, then the epilogue from the accumulators.
-  if (CONSUMERS > 1) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
-  const int w = wg - 1;
-  const int lane = tid % 32;
-  const int warpInGroup = (tid % 128) / 32;
-  // Descriptor fields per operand layout, and the descriptor step of one k16 slice.
-  constexpr unsigned A_LBO = TRANS_A ? PANEL_BYTES : 16u;
-  constexpr unsigned B_LBO = TRANS_B ? 16u : PANEL_BYTES;
-  constexpr unsigned long long A_STEP = TRANS_A ? (16u * 128u) >> 4 : 32u >> 4;
-  constexpr unsigned long long B_STEP = TRANS_B ? 32u >> 4 : (16u * 128u) >> 4;
-  float acc[BN / 2];
-  int stage = 0;
-  unsigned phase = 0;
-  for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
-    int tm, tn;
-    tile_of(t, tilesM, tilesN, tm, tn);
-    const int m0 = tm * BM;
-    const int n0 = tn * BN;
-#pragma unroll
-    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.f;
-    int prev = -1;
-    for (int kt = 0; kt < kTiles; ++kt) {
-      mbar_wait(fullBar + 8u * stage, phase);
-      const unsigned a = smem + stage * STAGE_BYTES + w * PANEL_BYTES;
-      const unsigned b = smem + stage * STAGE_BYTES + A_STAGE_BYTES;
-      const unsigned long long da = smem_desc(a, A_LBO, 1024u);
-      const unsigned long long db = smem_desc(b, B_LBO, 1024u);
-      wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < BK / 16; ++kk) wgmma_tile(acc, da + kk * A_STEP, db + kk * B_STEP);
-      wgmma_commit();
-      // At most this k-tile's group is still running: the previous one has read its stage, which goes back.
-      wgmma_wait<1>();
-      if (prev >= 0 && lane == 0) mbar_arrive(emptyBar + 8u * prev);
-      prev = stage;
-      if (++stage == STAGES) {
-        stage = 0;
-        phase ^= 1u;
-      }
-    }
-    wgmma_wait<0>();
-    if (prev >= 0 && lane == 0) mbar_arrive(emptyBar + 8u * prev);
-#pragma unroll
-    for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
-
-{{EPILOGUE}}
-  }
+{{CONSUMER}}
 }
