@@ -370,6 +370,39 @@ describe('fused epilogues in the wgmma kernel', () => {
     assert.equal(h.digest('hex'), '5c77a3ae8a9e956e771c0f68ee003b60eee206b18b9125875bdb8ca1eb0b6734');
   });
 
+  test('fused sources are byte-identical to those before the consumer part became a piece (pinned digest)', () => {
+    const h = createHash('sha256');
+    const epilogues: GemmEpilogueOptions[] = [
+      { bias: true },
+      { bias: true, activation: 'gelu' },
+      { activation: 'silu', scale: 0.5, residual: true },
+      { bias: true, activation: 'gelu', outDtype: 'float32' },
+      { bias: true, activation: 'gelu-tanh' },
+    ];
+    let n = 0;
+    for (const d of HALVES) {
+      for (const [ta, tb] of TRANS) {
+        for (const c of CONFIGS.filter((x) => !x.pingpong)) {
+          for (const e of epilogues) {
+            for (const u of [undefined, 2]) {
+              const config = u ? { ...c, epilogueUnroll: u } : c;
+              try {
+                const g = wgmmaSource({ ...spec(d, ta, tb, config), epilogue: lowerGemmEpilogue(e, d)! });
+                h.update(`${g.source}\0${g.name}\0`);
+                n++;
+              } catch (err) {
+                h.update(`ERR ${(err as Error).message}`); // a config too big for the staging, as before
+              }
+            }
+          }
+        }
+      }
+    }
+    assert.equal(n, 480);
+    // Recorded from 613448b (before gemm-wgmma-consumer.cuh and the ping-pong consumers): cached kernels stay valid.
+    assert.equal(h.digest('hex'), '724ca278a791b5b28497a2b31263021d1a7ea4bb28cc298b7bf2b124d9aa4349');
+  });
+
   test("a fused one: the mma.sync kernel's name suffix, parameters after beta, stores of cuop_out_t", () => {
     const e = lowerGemmEpilogue({ bias: true, activation: 'gelu', scale: 0.5, residual: true }, 'float16');
     const g = wgmmaSource({ ...spec('float16', false, false, WGMMA_CONFIGS.wgmma128x256), epilogue: e! });
