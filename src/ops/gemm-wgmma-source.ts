@@ -41,7 +41,7 @@ export interface WgmmaConfig {
    */
   readonly epilogueUnroll?: number;
   /**
-   * Ping-pong consumers: each consumer warpgroup takes whole BM×BN tiles in turn (BM/64 · BN/2 ≤ 128 accumulators
+   * Ping-pong consumers (two): each consumer warpgroup takes whole BM×BN tiles in turn (BM/64 · BN/2 ≤ 128 accumulators
    * a thread), so one stores its tile while the next one's MMAs run. Default false: the consumers share each tile
    * (64 rows each) and so each stage's B, and the tensor cores wait while they store.
    */
@@ -129,6 +129,7 @@ export function validateWgmmaConfig(dtype: DType, c: WgmmaConfig, fused = false)
   if (c.consumers !== 1 && c.consumers !== 2) fail('consumers must be 1 or 2 warpgroups');
   if (c.pingpong !== undefined && typeof c.pingpong !== 'boolean') fail('pingpong must be true or false');
   if (c.pingpong) {
+    if (c.consumers !== 2) fail('consumers must be 2 with pingpong (they take the tiles in turns)');
     if (c.bm !== 64 && c.bm !== 128) fail('bm must be 64 or 128 with pingpong (one warpgroup holds a tile)');
     if ((c.bm / 64) * (c.bn / 2) > 128)
       fail('bm·bn must be at most 64·256 with pingpong (128 accumulators a thread)');

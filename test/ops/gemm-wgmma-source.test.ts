@@ -141,6 +141,7 @@ describe('wgmmaSource', () => {
       [{ pingpong: true, bm: 256, bn: 64, stages: 3 }, /bm must be 64 or 128 with pingpong/],
       [{ pingpong: true, bm: 128, bn: 256, stages: 2 }, /at most 64·256 with pingpong/],
       [{ pingpong: 1 as unknown as boolean }, /pingpong must be true or false/],
+      [{ pingpong: true, consumers: 1, bm: 64, bn: 128, stages: 4 }, /consumers must be 2 with pingpong/],
     ];
     for (const [patch, re] of bad) {
       assert.throws(() => validateWgmmaConfig('float16', { ...base, ...patch }), re, JSON.stringify(patch));
