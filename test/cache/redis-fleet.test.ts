@@ -150,13 +150,17 @@ test(
       }
       const ms = performance.now() - t0;
       const s = c.getStats().tiers!['remote']!;
+      const trips = Number(s['breakerTrips']);
       assert.equal(s['breaker'], 'open');
-      assert.equal(s['breakerTrips'], 1);
+      assert.ok(trips >= 1, JSON.stringify(s));
+      // A loaded box can stretch the ten lookups past the 500 ms cooldown: then one probe goes out, fails and opens
+      // the breaker again. So every trip after the first needs a whole cooldown and costs one failed call.
+      assert.ok(trips <= 1 + Math.floor(ms / 500), `${trips} trips in ${ms.toFixed(0)} ms`);
       assert.ok(Number(s['timeouts']) >= 3, JSON.stringify(s));
-      // Ten lookups paid about the breaker's three deadlines, not ten: counted, not timed (a loaded CI box
-      // stretches the wall time, which is printed for the record).
-      console.log(`# ${ms.toFixed(0)} ms for 10 lookups against a slow Redis`);
-      assert.ok(Number(s['timeouts']) + Number(s['errors']) <= 6, JSON.stringify(s));
+      // Ten lookups paid about the breaker's three deadlines, not ten: counted, not timed (the wall time is printed
+      // for the record).
+      console.log(`# ${ms.toFixed(0)} ms for 10 lookups against a slow Redis, ${trips} trip(s)`);
+      assert.ok(Number(s['timeouts']) + Number(s['errors']) <= 6 + (trips - 1), JSON.stringify(s));
       assert.equal(log.warns.filter((w) => /failed or was slow/.test(w)).length, 1, 'one warning');
       // Fast again: after the cooldown a probe goes through and the breaker closes.
       proxy.delayMs = 0;
