@@ -41,6 +41,8 @@ const variants: [string, GemmEpilogueOptions | undefined, Partial<WgmmaConfig>?]
   ['bias+gelu coop128', { bias: true, activation: 'gelu' }, COOP128],
   ['plain pp128', undefined, PP128],
   ['bias+gelu pp128', { bias: true, activation: 'gelu' }, PP128],
+  ['bias+gelu pp128 u2', { bias: true, activation: 'gelu' }, { ...PP128, epilogueUnroll: 2 }],
+  ['bias+gelu pp128 u4', { bias: true, activation: 'gelu' }, { ...PP128, epilogueUnroll: 4 }],
   ['plain pp64x256', undefined, PP64],
   ['bias+gelu pp64x256', { bias: true, activation: 'gelu' }, PP64],
 ];

@@ -36,21 +36,30 @@
         asm volatile("bar.sync %0, 128;\n" ::"r"(1 + w) : "memory");
         const int col = n0 + c * EPI_COLS + pairCol;
         if (col < N) { // N is a multiple of 8 and col is even: both columns are in range or neither is
-#pragma unroll {{EPI_UNROLL}}
-          for (int r = q / PAIRS; r < 64; r += 128 / PAIRS) {
+          // One staged row: the expression on its column pair, plus beta·C when readC, then the store.
+          const auto apply = [&](int r, bool readC) {
             const int row = {{ROWS}} + r;
-            if (row >= M) break;
             const float2 a = *reinterpret_cast<const float2 *>(slice + r * EPI_STRIDE + pairCol);
             float v0 = {{APPLY_0}};
             float v1 = {{APPLY_1}};
             cuop_out_t *p = C + (long long)row * N + col;
-            if (beta != 0.f) {
+            if (readC) {
               float o0, o1;
               cuop_load2(p, o0, o1);
               v0 = fmaf(beta, o0, v0);
               v1 = fmaf(beta, o1, v1);
             }
             cuop_store2(p, v0, v1);
+          };
+          // The common case, all 64 rows in range and C not read: a fixed trip count with no exit or branch
+          // inside, so the unrolled rows' long dependent chains overlap. Anything else takes the rolled loop.
+          const int rowEnd = min(64, M - ({{ROWS}}));
+          if (rowEnd == 64 && beta == 0.f) {
+#pragma unroll {{EPI_UNROLL}}
+            for (int r = q / PAIRS; r < 64; r += 128 / PAIRS) apply(r, false);
+          } else {
+#pragma unroll 1
+            for (int r = q / PAIRS; r < rowEnd; r += 128 / PAIRS) apply(r, beta != 0.f);
           }
         }
       }
