@@ -17,6 +17,7 @@ import {
 import type { GemmEpilogue } from './gemm-epilogue.js';
 import { gemmAligned } from './gemm-source.js';
 import {
+  defaultFusedWgmmaConfig,
   defaultWgmmaConfig,
   validateWgmmaConfig,
   wgmmaSource,
@@ -72,12 +73,20 @@ export function wgmmaApplies(
   return gemmAligned(op.dtype, op.transA, op.transB, M, N, K, pointers);
 }
 
+/** The config fields that choose the tile's shape and its consumers' schedule. */
+const TILE_FIELDS = ['bm', 'bn', 'consumers', 'pingpong'] as const;
+
 /** The Hopper kernel's spec for a problem: the shape's default config with the operator's overrides. Pure. */
 export function wgmmaSpecFor(op: WgmmaOperator, M: number, N: number, smCount: number): WgmmaSpec {
-  const config: WgmmaConfig = {
-    ...defaultWgmmaConfig(M, N, smCount),
-    ...(op.wgmma === false ? {} : op.wgmma),
-  };
+  const overrides = op.wgmma === false ? {} : (op.wgmma ?? {});
+  // A caller who names the tile gets it on the plain default (a ping-pong default under a bm/bn of theirs could
+  // make a tile they did not ask for); otherwise a fused epilogue has its own default.
+  const namesTile = TILE_FIELDS.some((k) => overrides[k] !== undefined);
+  const base =
+    op.epilogue !== undefined && !namesTile
+      ? defaultFusedWgmmaConfig(M, N, smCount)
+      : defaultWgmmaConfig(M, N, smCount);
+  const config: WgmmaConfig = { ...base, ...overrides };
   validateWgmmaConfig(op.dtype, config, op.epilogue !== undefined);
   return {
     dtype: op.dtype,

@@ -248,6 +248,15 @@ describe('fused GEMM epilogues against a float64 reference', { skip }, () => {
               await run(dtype, outDtype, v, [200, 312, 520], [false, true], 1, beta, true);
           }
         }
+        // The fused default for a big output: ping-pong 128×128, rows unrolled by 2 (full tiles unrolled, the tile
+        // cut by M and beta ≠ 0 rolled), 289 tiles over the SMs.
+        for (const v of [VARIANTS[1]!, VARIANTS[5]!]) {
+          for (const [alpha, beta] of [
+            [1, 0],
+            [0.5, -1.25],
+          ] as const)
+            await run(dtype, dtype, v, [2056, 2056, 136], [false, false], alpha, beta, true);
+        }
         // Ping-pong consumers (several tiles a block: 153–165 tiles over the SMs), every element checked.
         for (const config of (Object.values(WGMMA_CONFIGS) as WgmmaConfig[]).filter((x) => x.pingpong)) {
           for (const v of [VARIANTS[1]!, VARIANTS[5]!]) {
