@@ -89,8 +89,12 @@ async function settle(device: Device, what: string, limitMs: number): Promise<vo
   }
 }
 
-/** Whether a transpose combination goes to the wgmma kernel: TT only when asked for (wgmmaApplies). */
-const wgmmaExpected = (ta: boolean, tb: boolean, args: Args): boolean => !(ta && tb) || args.ttWgmma;
+/**
+ * Whether a transpose combination goes to the wgmma kernel: TT only when asked for (wgmmaApplies), by --tt-wgmma
+ * or by a --config, which is passed as the `wgmma` option.
+ */
+const wgmmaExpected = (ta: boolean, tb: boolean, args: Args): boolean =>
+  !(ta && tb) || args.ttWgmma || args.config !== undefined;
 
 /** The `wgmma` option a case passes: the --config override, or {} to ask for TT explicitly. */
 function wgmmaOption(ta: boolean, tb: boolean, args: Args): Partial<WgmmaConfig> | undefined {
