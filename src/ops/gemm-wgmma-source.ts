@@ -221,7 +221,10 @@ function consumerParts(c: WgmmaConfig, epilogue: readonly string[]): Record<stri
       INIT_EXTRA: [],
       TILE_ASSERT: 'static_assert(BM == 64 * CONSUMERS, "each consumer warpgroup owns 64 rows");',
       EMPTY_INIT: '      mbar_init(emptyBar + 8u * s, CONSUMERS * 4);     // lane 0 of every consumer warp',
-      CONSUMER: cudaLines('gemm-wgmma-consumer.cuh', { EPILOGUE: [...epilogue] }),
+      CONSUMER: cudaLines('gemm-wgmma-consumer.cuh', {
+        SETUP: cudaLines('gemm-wgmma-consumer-setup.cuh'),
+        EPILOGUE: [...epilogue],
+      }),
     };
   }
   return {
@@ -237,7 +240,10 @@ function consumerParts(c: WgmmaConfig, epilogue: readonly string[]): Record<stri
     INIT_EXTRA: [
       '    mbar_init(smem_u32(&mainloopDone), 1);            // thread 0 of the consumer that finished',
     ],
-    CONSUMER: cudaLines('gemm-wgmma-consumer-pingpong.cuh', { EPILOGUE: [...epilogue] }),
+    CONSUMER: cudaLines('gemm-wgmma-consumer-pingpong.cuh', {
+      SETUP: cudaLines('gemm-wgmma-consumer-setup.cuh'),
+      EPILOGUE: [...epilogue],
+    }),
   };
 }
 

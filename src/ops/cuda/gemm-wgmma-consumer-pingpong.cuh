@@ -11,17 +11,11 @@
 //# lap has not completed, and mbarrier.try_wait.parity, which sees only the parity of a phase, would let it through
 //# on data that has not landed (test/ops/gemm-wgmma-pipeline.test.ts finds exactly that without the wait). The same
 //# holds for mainloopDone itself, hence the warpgroup's named barrier before the wait (ID 1 + w, as the fused store).
-//# {{EPILOGUE}}: the store (gemm-wgmma-store*.cuh) with ROWS = m0 + mh * 64, run once per m64 slice on acc = accs[mh].
+//# {{SETUP}}: gemm-wgmma-consumer-setup.cuh. {{EPILOGUE}}: the store (gemm-wgmma-store*.cuh) with ROWS = m0 + mh * 64,
+//# run once per m64 slice on acc = accs[mh].
   // Consumer warpgroups, in turns over whole tiles: wgmma over this consumer's stages, then its epilogue while the
   // next consumer's MMAs run.
-  if (CONSUMERS > 1) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
-  const int w = wg - 1;
-  const int lane = tid % 32;
-  const int warpInGroup = (tid % 128) / 32;
-  constexpr unsigned A_LBO = TRANS_A ? PANEL_BYTES : 16u;
-  constexpr unsigned B_LBO = TRANS_B ? 16u : PANEL_BYTES;
-  constexpr unsigned long long A_STEP = TRANS_A ? (16u * 128u) >> 4 : 32u >> 4;
-  constexpr unsigned long long B_STEP = TRANS_B ? 32u >> 4 : (16u * 128u) >> 4;
+{{SETUP}}
   float accs[MH][BN / 2];
   // The ring slot of this consumer's next k-tile: the producer's running k-tile count (slot % STAGES is the stage,
   // slot / STAGES the phase), starting after the k-tiles of the block's tiles that go to the consumers before it.

@@ -1,15 +1,8 @@
 //# The cooperative consumers of gemm-wgmma.cu ({{CONSUMER}}): every consumer warpgroup works on every tile, 64 rows
-//# of it each, all sharing each stage's B. {{EPILOGUE}}: the store (gemm-wgmma-store*.cuh) with ROWS = m0 + w * 64.
+//# of it each, all sharing each stage's B. {{SETUP}}: gemm-wgmma-consumer-setup.cuh. {{EPILOGUE}}: the store
+//# (gemm-wgmma-store*.cuh) with ROWS = m0 + w * 64.
   // Consumer warpgroups: wgmma over the stages the producer filled, then the epilogue from the accumulators.
-  if (CONSUMERS > 1) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
-  const int w = wg - 1;
-  const int lane = tid % 32;
-  const int warpInGroup = (tid % 128) / 32;
-  // Descriptor fields per operand layout, and the descriptor step of one k16 slice.
-  constexpr unsigned A_LBO = TRANS_A ? PANEL_BYTES : 16u;
-  constexpr unsigned B_LBO = TRANS_B ? 16u : PANEL_BYTES;
-  constexpr unsigned long long A_STEP = TRANS_A ? (16u * 128u) >> 4 : 32u >> 4;
-  constexpr unsigned long long B_STEP = TRANS_B ? 32u >> 4 : (16u * 128u) >> 4;
+{{SETUP}}
   float acc[BN / 2];
   int stage = 0;
   unsigned phase = 0;
