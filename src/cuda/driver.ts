@@ -96,6 +96,7 @@ interface RawDriver {
   /** cuLaunchKernelEx with a CUlaunchConfig packed into a Buffer (launch-config.ts); absent before CUDA 12. */
   cuLaunchKernelExAt: Fn | undefined;
   cuOccupancyMaxActiveBlocksPerMultiprocessor: Fn;
+  cuOccupancyMaxActiveClustersAt: Fn | undefined;
   /** TMA descriptors (CUDA 12.0+): absent on older drivers. */
   cuTensorMapEncodeTiled: Fn | undefined;
 }
@@ -185,6 +186,9 @@ function bindLibrary(): RawDriver {
     ),
     cuOccupancyMaxActiveBlocksPerMultiprocessor: f(
       'int cuOccupancyMaxActiveBlocksPerMultiprocessor(_Out_ int *numBlocks, void *func, int blockSize, size_t dynamicSMemSize)',
+    ),
+    cuOccupancyMaxActiveClustersAt: optional(
+      'int cuOccupancyMaxActiveClusters(_Out_ int *numClusters, uint64_t func, uint64_t config)',
     ),
     cuTensorMapEncodeTiled: optional(
       'int cuTensorMapEncodeTiled(void *tensorMap, int dataType, uint32_t rank, uint64_t globalAddress, ' +
@@ -562,6 +566,22 @@ export function launchKernelExAt(config: number, fn: number, params: number): nu
     );
   }
   return r.cuLaunchKernelExAt(config, fn, params, 0) as number;
+}
+
+/**
+ * How many clusters of the launch described by the CUlaunchConfig at `config` (a LaunchConfigBlock's address, its
+ * cluster attribute set) can be resident at once (cuOccupancyMaxActiveClusters).
+ */
+export function occupancyMaxActiveClustersAt(fn: number, config: number): number {
+  const r = library.loaded ?? cuda();
+  if (!r.cuOccupancyMaxActiveClustersAt) {
+    throw new Error(
+      'this driver has no cuOccupancyMaxActiveClusters (CUDA 12.0 or newer is needed for clusters)',
+    );
+  }
+  const v = out1(0);
+  check(r.cuOccupancyMaxActiveClustersAt(v, fn, config) as number, 'cuOccupancyMaxActiveClusters');
+  return v[0] as number;
 }
 
 /** Throws the CudaError for a CUresult that is not CUDA_SUCCESS (for callers of the *At launches). */

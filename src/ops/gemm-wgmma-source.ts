@@ -33,7 +33,11 @@ export interface WgmmaConfig {
   readonly stages: number;
   /** Consumer warpgroups (1 or 2); the block has 128·(consumers + 1) threads. */
   readonly consumers: number;
-  /** Thread-block cluster size; only 1 (no TMA multicast) is implemented. */
+  /**
+   * Thread-block cluster size: 1, or 2 (cooperative consumers only): the two blocks of a cluster take tiles in
+   * adjacent tile rows of one tile column and each loads half of their shared B tile, multicast into both, so L2
+   * sends 1.5 instead of 2 tiles' worth of B per pair of blocks and k-tile.
+   */
   readonly cluster: number;
   /**
    * With a fused epilogue: staged rows each thread takes per iteration of its rolled loop (1, 2 or 4; default 1).
@@ -77,8 +81,10 @@ export interface WgmmaSource {
   readonly sharedMemBytes: number;
   readonly threads: number;
   readonly block: readonly [number, number, number];
-  /** Launch grid: persistent, min(tiles, smCount) blocks. */
+  /** Launch grid: persistent, min(tiles, smCount) blocks (whole clusters). */
   grid(M: number, N: number, smCount: number): [number, number, number];
+  /** Blocks per cluster (the kernel declares it with `__cluster_dims__`; 1: no cluster). */
+  readonly cluster: number;
   /** The TMA box of A and of B, innermost dimension first (what the tensor maps must be encoded with). */
   readonly boxA: readonly [number, number];
   readonly boxB: readonly [number, number];
@@ -97,6 +103,8 @@ export const WGMMA_CONFIGS = {
   wgmma64x256: { bm: 64, bn: 256, bk: 64, stages: 5, consumers: 1, cluster: 1 },
   wgmma128x128pp: { bm: 128, bn: 128, bk: 64, stages: 6, consumers: 2, cluster: 1, pingpong: true },
   wgmma64x256pp: { bm: 64, bn: 256, bk: 64, stages: 5, consumers: 2, cluster: 1, pingpong: true },
+  wgmma128x256k2: { bm: 128, bn: 256, bk: 64, stages: 4, consumers: 2, cluster: 2 },
+  wgmma128x128k2: { bm: 128, bn: 128, bk: 64, stages: 6, consumers: 2, cluster: 2 },
 } as const satisfies Record<string, WgmmaConfig>;
 
 /** Most dynamic shared memory a block may opt into on sm_90 (227 KiB). */
@@ -137,7 +145,8 @@ export function validateWgmmaConfig(dtype: DType, c: WgmmaConfig, fused = false)
   if (c.bn % 64 !== 0 || c.bn > 256)
     fail('bn must be 64, 128, 192 or 256 (64-wide TMA panels, wgmma N ≤ 256)');
   if (c.stages < 2) fail('stages must be at least 2');
-  if (c.cluster !== 1) fail('cluster must be 1 (TMA multicast across a cluster is not implemented)');
+  if (c.cluster !== 1 && c.cluster !== 2) fail('cluster must be 1 or 2 blocks');
+  if (c.cluster === 2 && c.pingpong) fail('cluster 2 takes the cooperative consumers (pingpong false)');
   if (c.epilogueUnroll !== undefined && ![1, 2, 4].includes(c.epilogueUnroll))
     fail('epilogueUnroll must be 1, 2 or 4');
   const smem = wgmmaSharedBytes(c, fused);
@@ -213,16 +222,66 @@ export function wgmmaWrapper(bn: number, transA: boolean, transB: boolean): stri
 // `mh` of the tile it holds whole (ping-pong).
 const rowsOf = (c: WgmmaConfig): string => (c.pingpong ? 'm0 + mh * 64' : 'm0 + w * 64');
 
+// The block's walk over its tiles (tile_of's grouped order), setting tm and tn: one block's tiles, or a cluster's
+// tiles CLUSTER rows at a time (this block's row of each is tm·CLUSTER + rank).
+const TILE_WALK = [
+  '  for (int t = blockIdx.x; t < tiles; t += gridDim.x) {',
+  '    int tm, tn;',
+  '    tile_of(t, tilesM, tilesN, tm, tn);',
+];
+const CLUSTER_TILE_WALK = [
+  '  for (int t = clusterId; t < clusterTiles; t += clusters) {',
+  '    int tm, tn;',
+  '    tile_of(t, clusterRows, tilesN, tm, tn);',
+  '    tm = tm * CLUSTER + rank;',
+];
+
+// What a cluster changes outside the consumers: its helpers, the kernel's cluster shape, the barriers' visibility
+// across the cluster at the start and the end, the cluster's tile grid, and the producer that multicasts B.
+function clusterParts(c: WgmmaConfig): Record<string, string | string[]> {
+  if (c.cluster === 1) {
+    return {
+      CLUSTER_DEFS: [],
+      CLUSTER_ATTR: '',
+      START_SYNC: '__syncthreads();',
+      CLUSTER_TILES: [],
+      PRODUCER: cudaLines('gemm-wgmma-producer.cuh'),
+      END_SYNC: [],
+    };
+  }
+  return {
+    CLUSTER_DEFS: cudaLines('gemm-wgmma-cluster.cuh', { CLUSTER: c.cluster }),
+    CLUSTER_ATTR: ` __cluster_dims__(${c.cluster}, 1, 1)`,
+    START_SYNC: 'cluster_sync();',
+    CLUSTER_TILES: [
+      "  // The cluster's tiles: CLUSTER tile rows of one tile column each, this block's row at rank.",
+      '  const int rank = (int)cluster_reg_rank();',
+      '  const int clusterId = (int)cluster_reg_id();',
+      '  const int clusters = (int)cluster_reg_count();',
+      '  const int clusterRows = (tilesM + CLUSTER - 1) / CLUSTER;',
+      '  const int clusterTiles = clusterRows * tilesN;',
+      '  (void)tiles;',
+    ],
+    PRODUCER: cudaLines('gemm-wgmma-producer-cluster.cuh'),
+    END_SYNC: ['  cluster_sync();'],
+  };
+}
+
 // The consumers' part of the kernel: the tile check, how many warps release a stage, their code with the store.
 function consumerParts(c: WgmmaConfig, epilogue: readonly string[]): Record<string, string | string[]> {
   if (!c.pingpong) {
+    const clustered = c.cluster > 1;
     return {
       SHARED_EXTRA: [],
       INIT_EXTRA: [],
       TILE_ASSERT: 'static_assert(BM == 64 * CONSUMERS, "each consumer warpgroup owns 64 rows");',
-      EMPTY_INIT: '      mbar_init(emptyBar + 8u * s, CONSUMERS * 4);     // lane 0 of every consumer warp',
+      EMPTY_INIT: clustered
+        ? '      mbar_init(emptyBar + 8u * s, CONSUMERS * 4 * CLUSTER); // lane 0 of every consumer warp of the cluster'
+        : '      mbar_init(emptyBar + 8u * s, CONSUMERS * 4);     // lane 0 of every consumer warp',
       CONSUMER: cudaLines('gemm-wgmma-consumer.cuh', {
         SETUP: cudaLines('gemm-wgmma-consumer-setup.cuh'),
+        TILE_WALK: clustered ? CLUSTER_TILE_WALK : TILE_WALK,
+        RELEASE: clustered ? 'release_stage' : 'mbar_arrive',
         EPILOGUE: [...epilogue],
       }),
     };
@@ -291,12 +350,13 @@ export function wgmmaSource(spec: WgmmaSpec): WgmmaSource {
   const epi = epilogueParts(spec);
   const name =
     `cuop_gemm_${tag}_${trans}_wgmma_${c.bm}x${c.bn}x${c.bk}_c${c.consumers}_s${c.stages}` +
-    `${c.pingpong ? '_pp' : ''}${epi.suffix}`;
+    `${c.pingpong ? '_pp' : ''}${c.cluster > 1 ? `_k${c.cluster}` : ''}${epi.suffix}`;
   const threads = 128 * (c.consumers + 1);
   const { EPILOGUE: epilogue, ...epiValues } = epi.values;
   const source = fillCuda('gemm-wgmma.cu', {
     ...epiValues,
     ...consumerParts(c, epilogue as string[]),
+    ...clusterParts(c),
     DTYPE: spec.dtype,
     DTYPE_HEADER: cudaLines(`gemm-mma-${spec.dtype}.cuh`),
     BM: c.bm,
@@ -316,12 +376,14 @@ export function wgmmaSource(spec: WgmmaSpec): WgmmaSource {
     sharedMemBytes: wgmmaSharedBytes(c, spec.epilogue !== undefined),
     threads,
     block: [threads, 1, 1],
-    grid: (M, N, smCount) => [
-      Math.max(1, Math.min(ceilDiv(M, c.bm) * ceilDiv(N, c.bn), Math.max(1, smCount))),
-      1,
-      1,
-    ],
+    // Persistent: a block (a cluster) per SM (per CLUSTER SMs) at most, one per tile (per cluster's tiles).
+    grid: (M, N, smCount) => {
+      const clusterTiles = ceilDiv(ceilDiv(M, c.bm), c.cluster) * ceilDiv(N, c.bn);
+      const clusters = Math.max(1, Math.min(clusterTiles, Math.floor(Math.max(1, smCount) / c.cluster)));
+      return [clusters * c.cluster, 1, 1];
+    },
+    cluster: c.cluster,
     boxA: spec.transA ? [64, 64] : [64, c.bm],
-    boxB: spec.transB ? [64, c.bn] : [64, 64],
+    boxB: spec.transB ? [64, c.bn / c.cluster] : [64, 64],
   };
 }

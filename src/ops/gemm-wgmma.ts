@@ -189,6 +189,19 @@ export async function wgmmaForward(
     kernel.setMaxDynamicSharedMemory(gen.sharedMemBytes);
     raised.add(kernel);
   }
+  // A clustered grid is as many clusters as the device holds at once (at most one per CLUSTER SMs): more would
+  // wait for others to finish their every tile.
+  let slots = smCount;
+  if (gen.cluster > 1) {
+    const clusters = kernel.maxActiveClusters([gen.cluster, 1, 1], gen.block, gen.sharedMemBytes);
+    if (clusters < 1) {
+      throw new RangeError(
+        `gemm: ${device.name} cannot hold one cluster of ${gen.cluster} blocks of the wgmma config ` +
+          `(${gen.sharedMemBytes} bytes of shared memory each); pass wgmma: { cluster: 1 }`,
+      );
+    }
+    slots = Math.min(smCount, clusters * gen.cluster);
+  }
   // A is M×K (K×M when transposed), B is K×N (N×K when transposed), each row-major.
   const mapA = op.transA
     ? tensorMapArg(op.dtype, A.devicePtr, K, M, gen.boxA)
@@ -198,7 +211,7 @@ export async function wgmmaForward(
     : tensorMapArg(op.dtype, B.devicePtr, K, N, gen.boxB);
   kernel.launch(
     {
-      grid: gen.grid(M, N, smCount),
+      grid: gen.grid(M, N, slots),
       block: gen.block,
       sharedMem: gen.sharedMemBytes,
       ...(options.stream ? { stream: options.stream } : {}),

@@ -260,6 +260,34 @@ export class Kernel {
     return n;
   }
 
+  /**
+   * Clusters of `cluster` blocks of this kernel, `block` threads and `sharedMem` bytes of dynamic shared memory
+   * each, that the device holds at once (cuOccupancyMaxActiveClusters; sm_90+): how large a persistent clustered
+   * grid can be without clusters waiting for others to finish. Raise the kernel's dynamic shared memory first.
+   */
+  maxActiveClusters(cluster: Dim3, block: Dim3, sharedMem = 0): number {
+    const c: [number, number, number] = [
+      dim(cluster, 0, 'cluster'),
+      dim(cluster, 1, 'cluster'),
+      dim(cluster, 2, 'cluster'),
+    ];
+    const b: [number, number, number] = [
+      dim(block, 0, 'block'),
+      dim(block, 1, 'block'),
+      dim(block, 2, 'block'),
+    ];
+    const id = `cluster:${c.join('x')}:${b.join('x')}:${sharedMem}`;
+    let n = this.occupancyMemo.get(id);
+    if (n === undefined) {
+      this.device.makeCurrent();
+      const config = new LaunchConfigBlock();
+      config.write(c, b, sharedMem, 0n, false, c);
+      n = driver.occupancyMaxActiveClustersAt(this.address, config.address);
+      this.occupancyMemo.set(id, n);
+    }
+    return n;
+  }
+
   /** The largest grid (in blocks) a cooperative launch of this kernel can have: occupancy × multiprocessors. */
   maxCooperativeBlocks(block: Dim3, sharedMem = 0): number {
     const size = dim(block, 0, 'block') * dim(block, 1, 'block') * dim(block, 2, 'block');

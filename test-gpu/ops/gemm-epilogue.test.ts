@@ -257,8 +257,10 @@ describe('fused GEMM epilogues against a float64 reference', { skip }, () => {
           ] as const)
             await run(dtype, dtype, v, [2056, 2056, 136], [false, false], alpha, beta, true);
         }
-        // Ping-pong consumers (several tiles a block: 153–165 tiles over the SMs), every element checked.
-        for (const config of (Object.values(WGMMA_CONFIGS) as WgmmaConfig[]).filter((x) => x.pingpong)) {
+        // Ping-pong consumers and clusters (several tiles a block: 153–165 tiles over the SMs; 17 tile rows of 128,
+        // so the last cluster row is half past M), every element checked.
+        const many = (Object.values(WGMMA_CONFIGS) as WgmmaConfig[]).filter((x) => x.pingpong || x.cluster > 1);
+        for (const config of many) {
           for (const v of [VARIANTS[1]!, VARIANTS[5]!]) {
             for (const tr of [trans[0]!, trans[1]!])
               await run(dtype, dtype, v, [2056, 1032, 200], tr, 0.5, -1.25, true, config);

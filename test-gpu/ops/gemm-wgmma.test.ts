@@ -173,9 +173,12 @@ describe('the wgmma GEMM on a Hopper GPU vs a float64 reference', { skip }, () =
 
       // Ping-pong consumers take turns only where a block gets two tiles or more (tiles > SMs): here 2–9 a block,
       // K from 2 k-tiles (fewer than the stages) to 65 (laps of the ring within one tile), tails in M, N and K.
-      test(`${tag}: ping-pong configs, several tiles a block (sampled rows)`, async () => {
+      // Clusters the same way: several cluster tiles each, and an odd count of tile rows (4104 / 128 → 33), so the
+      // last cluster row's second block is past M and only multicasts its half of B.
+      test(`${tag}: ping-pong and cluster configs, several tiles a block (sampled rows)`, async () => {
         const failures: string[] = [];
-        for (const config of (Object.values(WGMMA_CONFIGS) as WgmmaConfig[]).filter((x) => x.pingpong)) {
+        const many = (Object.values(WGMMA_CONFIGS) as WgmmaConfig[]).filter((x) => x.pingpong || x.cluster > 1);
+        for (const config of many) {
           for (const [M, N, K] of [
             [4104, 4112, 4136],
             [2056, 2056, 136],

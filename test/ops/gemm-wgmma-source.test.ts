@@ -87,6 +87,36 @@ describe('wgmmaSource', () => {
     assert.doesNotMatch(g.source, /\{\{|\}\}/);
   });
 
+  test('cluster 2: its own name, the cluster shape, half of B per block multicast, whole clusters in the grid', () => {
+    for (const [ta, tb] of TRANS) {
+      const g = wgmmaSource(spec('float16', ta, tb, WGMMA_CONFIGS.wgmma128x256k2));
+      assert.match(g.name, /_wgmma_128x256x64_c2_s4_k2$/);
+      assert.equal(g.cluster, 2);
+      assert.match(g.source, /__launch_bounds__\(THREADS, 1\) __cluster_dims__\(2, 1, 1\)/);
+      assert.match(g.source, /constexpr int CLUSTER = 2;/);
+      assert.match(g.source, /mbar_init\(emptyBar \+ 8u \* s, CONSUMERS \* 4 \* CLUSTER\);/);
+      // Every stage is given back to both blocks, B is multicast, and nobody leaves before the others are done.
+      assert.equal(g.source.match(/release_stage\(emptyBar \+ 8u \* prev\)/g)?.length, 2);
+      assert.doesNotMatch(g.source, /mbar_arrive\(emptyBar/);
+      assert.match(g.source, /tma_load_multicast\(b \+/);
+      assert.equal(g.source.match(/^ +cluster_sync\(\);$/gm)?.length, 3);
+      assert.doesNotMatch(g.source, /__syncthreads\(\);/);
+      assert.doesNotMatch(g.source, /\{\{|\}\}/);
+      assert.deepEqual(g.boxB, tb ? [64, 128] : [64, 64]);
+      assert.deepEqual(g.boxA, ta ? [64, 64] : [64, 128]);
+    }
+    const g = wgmmaSource(spec('bfloat16', false, false, WGMMA_CONFIGS.wgmma128x256k2));
+    // 4096²: 32 × 16 tiles, so 16 × 16 cluster tiles; at most 66 clusters of 2 on 132 SMs.
+    assert.deepEqual(g.grid(4096, 4096, 132), [132, 1, 1]);
+    assert.deepEqual(g.grid(4096, 4096, 133), [132, 1, 1]);
+    assert.deepEqual(g.grid(100, 100, 132), [2, 1, 1]);
+    assert.deepEqual(g.grid(300, 256, 132), [4, 1, 1]); // 3 tile rows: 2 cluster rows, the last half past M
+    // Without a cluster, nothing of it in the source.
+    const plain = wgmmaSource(spec('float16', false, false, WGMMA_CONFIGS.wgmma128x256));
+    assert.equal(plain.cluster, 1);
+    assert.doesNotMatch(plain.source, /cluster_sync|CLUSTER|multicast|__cluster_dims__/);
+  });
+
   test('every listed config fits sm_90 shared memory, with a fused epilogue too', () => {
     for (const c of CONFIGS) {
       validateWgmmaConfig('float16', c);
@@ -166,7 +196,11 @@ describe('wgmmaSource', () => {
       [{ bn: 320 }, /bn must be/],
       [{ stages: 1 }, /stages must be at least 2/],
       [{ stages: 5 }, /bytes of shared memory/],
-      [{ cluster: 2 }, /cluster must be 1/],
+      [{ cluster: 4 }, /cluster must be 1 or 2/],
+      [
+        { cluster: 2, pingpong: true, bm: 128, bn: 128, stages: 6 },
+        /cluster 2 takes the cooperative consumers/,
+      ],
       [{ stages: 2.5 }, /stages must be a positive integer/],
       [{ epilogueUnroll: 3 }, /epilogueUnroll must be 1, 2 or 4/],
       [{ pingpong: true, bm: 256, bn: 64, stages: 3 }, /bm must be 64 or 128 with pingpong/],
@@ -391,8 +425,8 @@ describe('fused epilogues in the wgmma kernel', () => {
     const h = createHash('sha256');
     for (const d of HALVES) {
       for (const [ta, tb] of TRANS) {
-        // The configs there were then (ping-pong came later).
-        for (const c of CONFIGS.filter((x) => !x.pingpong)) {
+        // The configs there were then (ping-pong and clusters came later).
+        for (const c of CONFIGS.filter((x) => !x.pingpong && x.cluster === 1)) {
           const g = wgmmaSource(spec(d, ta, tb, c));
           h.update(`${g.source}\0${g.name}\0`);
         }
@@ -414,7 +448,7 @@ describe('fused epilogues in the wgmma kernel', () => {
     let n = 0;
     for (const d of HALVES) {
       for (const [ta, tb] of TRANS) {
-        for (const c of CONFIGS.filter((x) => !x.pingpong)) {
+        for (const c of CONFIGS.filter((x) => !x.pingpong && x.cluster === 1)) {
           for (const e of epilogues) {
             for (const u of [undefined, 2]) {
               const config = u ? { ...c, epilogueUnroll: u } : c;

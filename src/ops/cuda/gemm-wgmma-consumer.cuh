@@ -1,14 +1,14 @@
 //# The cooperative consumers of gemm-wgmma.cu ({{CONSUMER}}): every consumer warpgroup works on every tile, 64 rows
 //# of it each, all sharing each stage's B. {{SETUP}}: gemm-wgmma-consumer-setup.cuh. {{EPILOGUE}}: the store
-//# (gemm-wgmma-store*.cuh) with ROWS = m0 + w * 64.
+//# (gemm-wgmma-store*.cuh) with ROWS = m0 + w * 64. {{TILE_WALK}}: the loop over the block's tiles, which sets tm
+//# and tn (the producer's walk). {{RELEASE}}: how a warp gives a stage back (mbar_arrive, or release_stage, which
+//# arrives on that stage's empty barrier in every block of the cluster: each one's producer writes into it).
   // Consumer warpgroups: wgmma over the stages the producer filled, then the epilogue from the accumulators.
 {{SETUP}}
   float acc[BN / 2];
   int stage = 0;
   unsigned phase = 0;
-  for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
-    int tm, tn;
-    tile_of(t, tilesM, tilesN, tm, tn);
+{{TILE_WALK}}
     const int m0 = tm * BM;
     const int n0 = tn * BN;
 #pragma unroll
@@ -26,7 +26,7 @@
       wgmma_commit();
       // At most this k-tile's group is still running: the previous one has read its stage, which goes back.
       wgmma_wait<1>();
-      if (prev >= 0 && lane == 0) mbar_arrive(emptyBar + 8u * prev);
+      if (prev >= 0 && lane == 0) {{RELEASE}}(emptyBar + 8u * prev);
       prev = stage;
       if (++stage == STAGES) {
         stage = 0;
@@ -34,7 +34,7 @@
       }
     }
     wgmma_wait<0>();
-    if (prev >= 0 && lane == 0) mbar_arrive(emptyBar + 8u * prev);
+    if (prev >= 0 && lane == 0) {{RELEASE}}(emptyBar + 8u * prev);
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) fence_operand(acc[i]);
 

@@ -83,6 +83,7 @@ __device__ __forceinline__ void tma_load(unsigned dst, const TmaMap *map, unsign
                "l"(reinterpret_cast<unsigned long long>(map)), "r"(bar), "r"(c0), "r"(c1)
                : "memory");
 }
+{{CLUSTER_DEFS}}
 
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
@@ -112,7 +113,7 @@ __device__ __forceinline__ void tile_of(int t, int tilesM, int tilesN, int &tm, 
   tn = inGroup / gsz;
 }
 
-extern "C" __global__ void __launch_bounds__(THREADS, 1)
+extern "C" __global__ void __launch_bounds__(THREADS, 1){{CLUSTER_ATTR}}
 {{NAME}}(const __grid_constant__ TmaMap mapA, const __grid_constant__ TmaMap mapB, {{OUT_T}} *__restrict__ C, int M, int N,
     int K, float alpha, float beta{{EPILOGUE_PARAMS}}) {
   extern __shared__ unsigned char smem_raw[];
@@ -133,57 +134,16 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1)
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
   }
-  __syncthreads();
+  {{START_SYNC}}
 
   const int tilesM = (M + BM - 1) / BM;
   const int tilesN = (N + BN - 1) / BN;
   const int tiles = tilesM * tilesN;
   const int kTiles = (K + BK - 1) / BK;
+{{CLUSTER_TILES}}
 
-  if (wg == 0) {
-    // Producer warpgroup: one thread issues every TMA copy; the others only give their registers back.
-    if (CONSUMERS > 1) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
-    if (tid == 0) {
-      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(&mapA)) : "memory");
-      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(&mapB)) : "memory");
-      int stage = 0;
-      unsigned phase = 0;
-      for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
-        int tm, tn;
-        tile_of(t, tilesM, tilesN, tm, tn);
-        const int m0 = tm * BM;
-        const int n0 = tn * BN;
-        // Panels wholly past M (or N) are not loaded: they would only feed rows (columns) that are never stored.
-        const int aPanels = TRANS_A ? min(BM / 64, (M - m0 + 63) / 64) : 1;
-        const int bPanels = TRANS_B ? 1 : min(BN / 64, (N - n0 + 63) / 64);
-        const unsigned bytes = (TRANS_A ? aPanels * PANEL_BYTES : A_STAGE_BYTES) +
-                               (TRANS_B ? B_STAGE_BYTES : bPanels * PANEL_BYTES);
-        for (int kt = 0; kt < kTiles; ++kt) {
-          const unsigned full = fullBar + 8u * stage;
-          mbar_wait(emptyBar + 8u * stage, phase ^ 1u);
-          mbar_expect_tx(full, bytes);
-          const unsigned a = smem + stage * STAGE_BYTES;
-          const unsigned b = a + A_STAGE_BYTES;
-          const int k0 = kt * BK;
-          if (TRANS_A) {
-            for (int p = 0; p < aPanels; ++p) tma_load(a + p * PANEL_BYTES, &mapA, full, m0 + 64 * p, k0);
-          } else {
-            tma_load(a, &mapA, full, k0, m0);
-          }
-          if (TRANS_B) {
-            tma_load(b, &mapB, full, k0, n0);
-          } else {
-            for (int p = 0; p < bPanels; ++p) tma_load(b + p * PANEL_BYTES, &mapB, full, n0 + 64 * p, k0);
-          }
-          if (++stage == STAGES) {
-            stage = 0;
-            phase ^= 1u;
-          }
-        }
-      }
-    }
-    return;
-  }
+{{PRODUCER}}
 
 {{CONSUMER}}
+{{END_SYNC}}
 }
