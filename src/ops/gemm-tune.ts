@@ -1,4 +1,5 @@
-// GEMM's side of the tuner (tune.ts): which tile configurations are candidates, what identifies a problem (the shape
+// GEMM's side of the tuner (tune.ts) for the mma.sync / SIMT kernels (the wgmma kernel's candidates are
+// wgmmaCandidates in gemm-wgmma.ts): which tile configurations are candidates, what identifies a problem (the shape
 // bucket), and how one candidate is timed on the device with CUDA events. The GPU part (timeGemmLaunch) runs only
 // when a Gemm is constructed with `tune: 'auto' | 'exhaustive'`.
 import { driver } from '../cuda/index.js';

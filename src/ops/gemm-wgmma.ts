@@ -20,7 +20,9 @@ import {
   defaultFusedWgmmaConfig,
   defaultWgmmaConfig,
   validateWgmmaConfig,
+  wgmmaSharedBytes,
   wgmmaSource,
+  WGMMA_CONFIGS,
   type WgmmaConfig,
   type WgmmaSource,
   type WgmmaSpec,
@@ -97,6 +99,55 @@ export function wgmmaSpecFor(op: WgmmaOperator, M: number, N: number, smCount: n
   };
 }
 
+/**
+ * The candidates of a tuning run on the Hopper kernel for an M×N output: the shape's default first (wgmmaSpecFor),
+ * then every listed config (WGMMA_CONFIGS), each with the operator's overrides; with a fused epilogue each at the
+ * default's row unroll ('auto') or at 1, 2 and 4 ('exhaustive'). Deduplicated, valid, within `maxSharedBytes`. Pure.
+ */
+export function wgmmaCandidates(
+  op: WgmmaOperator,
+  M: number,
+  N: number,
+  smCount: number,
+  mode: 'auto' | 'exhaustive',
+  maxSharedBytes: number,
+): WgmmaConfig[] {
+  const overrides = op.wgmma === false ? {} : (op.wgmma ?? {});
+  const fused = op.epilogue !== undefined;
+  const first = wgmmaSpecFor(op, M, N, smCount).config;
+  const unrolls = !fused ? [undefined] : mode === 'exhaustive' ? [1, 2, 4] : [first.epilogueUnroll ?? 1];
+  const base: WgmmaConfig[] = [first];
+  for (const c of Object.values(WGMMA_CONFIGS) as WgmmaConfig[]) {
+    for (const u of unrolls)
+      base.push({ ...c, ...(u === undefined ? {} : { epilogueUnroll: u }), ...overrides });
+  }
+  const seen = new Set<string>();
+  const out: WgmmaConfig[] = [];
+  for (const c of base) {
+    const canon: WgmmaConfig = {
+      bm: c.bm,
+      bn: c.bn,
+      bk: c.bk,
+      stages: c.stages,
+      consumers: c.consumers,
+      cluster: c.cluster,
+      ...(c.pingpong ? { pingpong: true } : {}),
+      ...(fused ? { epilogueUnroll: c.epilogueUnroll ?? 1 } : {}),
+    };
+    const id = JSON.stringify(canon);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    try {
+      validateWgmmaConfig(op.dtype, canon, fused);
+    } catch {
+      continue;
+    }
+    if (wgmmaSharedBytes(canon, fused) > maxSharedBytes) continue;
+    out.push(canon);
+  }
+  return out;
+}
+
 /** The JIT request for a generated Hopper kernel (no signature: every argument is passed typed). */
 export function wgmmaKernelSpec(gen: WgmmaSource): KernelSpec {
   return { source: gen.source, name: gen.name, options: gen.options, programName: gen.programName };
@@ -160,10 +211,29 @@ function tensorMapArg(
   return arg;
 }
 
+/** The operator's Hopper spec with `config` (a tuned one) in place of the shape's. Pure. */
+function specWith(op: WgmmaOperator, M: number, N: number, smCount: number, config?: WgmmaConfig): WgmmaSpec {
+  const spec = wgmmaSpecFor(op, M, N, smCount);
+  if (config === undefined) return spec;
+  validateWgmmaConfig(op.dtype, config, op.epilogue !== undefined);
+  return { ...spec, config };
+}
+
+/** The JIT request of the operator's Hopper kernel with `config` (what a tuning run compiles ahead). Pure. */
+export function wgmmaKernelSpecFor(
+  op: WgmmaOperator,
+  M: number,
+  N: number,
+  smCount: number,
+  config: WgmmaConfig,
+): KernelSpec {
+  return generatedFor(specWith(op, M, N, smCount, config)).kernelSpec;
+}
+
 /**
  * Run C = alpha·op(A)·op(B) + beta·C (or the operator's fused epilogue) on the Hopper kernel. The caller has
  * validated the shapes and checked wgmmaApplies(); `extra` are the epilogue's bias and residual tensors, in that
- * order, as Gemm.forward takes them after A and B.
+ * order, as Gemm.forward takes them after A and B; `config` a tuned configuration instead of the shape's default.
  */
 export async function wgmmaForward(
   op: WgmmaOperator,
@@ -173,11 +243,29 @@ export async function wgmmaForward(
   problem: { readonly M: number; readonly N: number; readonly K: number },
   options: ForwardOptions,
   extra: readonly Tensor[] = [],
+  config?: WgmmaConfig,
 ): Promise<void> {
+  (await wgmmaLauncher(op, A, B, C, problem, options, extra, config))();
+}
+
+/**
+ * What wgmmaForward launches, as a function that queues the kernel once more with the same arguments: the kernel is
+ * loaded and its tensor maps encoded first (a tuning run times the function).
+ */
+export async function wgmmaLauncher(
+  op: WgmmaOperator,
+  A: Tensor,
+  B: Tensor,
+  C: Tensor,
+  problem: { readonly M: number; readonly N: number; readonly K: number },
+  options: ForwardOptions,
+  extra: readonly Tensor[] = [],
+  config?: WgmmaConfig,
+): Promise<() => void> {
   const { M, N, K } = problem;
   const device = C.device;
   const smCount = device.multiprocessorCount;
-  const { gen, kernelSpec } = generatedFor(wgmmaSpecFor(op, M, N, smCount));
+  const { gen, kernelSpec } = generatedFor(specWith(op, M, N, smCount, config));
   const kernel = await (options.jit ?? defaultKernelProvider()).kernel(kernelSpec, device);
   if (!raised.has(kernel)) {
     if (gen.sharedMemBytes > device.maxSharedMemoryPerBlockOptin) {
@@ -209,15 +297,14 @@ export async function wgmmaForward(
   const mapB = op.transB
     ? tensorMapArg(op.dtype, B.devicePtr, N, K, gen.boxB)
     : tensorMapArg(op.dtype, B.devicePtr, K, N, gen.boxB);
-  kernel.launch(
-    {
-      grid: gen.grid(M, N, slots),
-      block: gen.block,
-      sharedMem: gen.sharedMemBytes,
-      ...(options.stream ? { stream: options.stream } : {}),
-    },
-    wgmmaArgs(op, mapA, mapB, C, problem, extra),
-  );
+  const launch = {
+    grid: gen.grid(M, N, slots),
+    block: gen.block,
+    sharedMem: gen.sharedMemBytes,
+    ...(options.stream ? { stream: options.stream } : {}),
+  };
+  const args = wgmmaArgs(op, mapA, mapB, C, problem, extra);
+  return () => kernel.launch(launch, args);
 }
 
 /**

@@ -18,7 +18,13 @@ import {
   type GemmSpec,
 } from './gemm-source.js';
 import type { WgmmaConfig } from './gemm-wgmma-source.js';
-import { wgmmaApplies, wgmmaForward } from './gemm-wgmma.js';
+import {
+  wgmmaApplies,
+  wgmmaCandidates,
+  wgmmaForward,
+  wgmmaKernelSpecFor,
+  wgmmaLauncher,
+} from './gemm-wgmma.js';
 import type { ForwardOptions, Operator } from './operator.js';
 import { ShapeError, Tensor, type DType } from './tensor.js';
 import {
@@ -95,13 +101,14 @@ export class Gemm implements Operator {
   /** This operator's tuning counters (the process's, over every operator: tuningStats() in tune.ts). */
   readonly tuningStats: TuningStats = emptyTuningStats();
   /** The last tuning decision of this operator (tuned or reused), for inspection. */
-  lastTuning: TuneOutcome<GemmConfig> | undefined;
+  lastTuning: TuneOutcome<GemmConfig> | TuneOutcome<WgmmaConfig> | undefined;
   /** The `wgmma` option as given. */
   readonly wgmma: false | Partial<WgmmaConfig> | undefined;
   /** Kernels whose dynamic shared-memory limit has been raised already. */
   private readonly raised = new WeakSet<Kernel>();
   /** Tuned configurations by problem (bucket), per device. */
   private readonly tuned = new Map<string, Promise<GemmConfig>>();
+  private readonly tunedWgmma = new Map<string, Promise<WgmmaConfig>>();
 
   constructor(options: GemmOptions = {}) {
     this.dtype = options.dtype ?? 'float32';
@@ -258,9 +265,12 @@ export class Gemm implements Operator {
     const { M, N, K } = problem;
     if (M === 0 || N === 0) return;
     // Hopper (compute capability 9.0), float16/bfloat16, TMA-addressable operands: the wgmma kernel (gemm-wgmma.ts),
-    // fused epilogue included (generated into its store). Tuning ('auto', 'exhaustive') is mma.sync/SIMT only for now.
-    if (this.tune === 'off' && wgmmaApplies(this, C.device, M, N, K, [A.devicePtr, B.devicePtr, C.devicePtr]))
-      return wgmmaForward(this, A, B, C, problem, options, inputs.slice(2));
+    // fused epilogue included (generated into its store); tuned among its own configurations when asked.
+    if (wgmmaApplies(this, C.device, M, N, K, [A.devicePtr, B.devicePtr, C.devicePtr])) {
+      const config =
+        this.tune === 'off' ? undefined : await this.tunedWgmmaConfig(problem, C, inputs, options);
+      return wgmmaForward(this, A, B, C, problem, options, inputs.slice(2), config);
+    }
     const device = C.device;
     const provider = options.jit ?? defaultKernelProvider();
     const pointers = [A.devicePtr, B.devicePtr, C.devicePtr];
@@ -347,6 +357,87 @@ export class Gemm implements Operator {
       pending.catch(() => this.tuned.delete(id));
     }
     return pending;
+  }
+
+  /**
+   * The tuned Hopper configuration of this problem's bucket (as tunedConfig, over wgmmaCandidates; its records are
+   * the `gemm-wgmma` op's, apart from the mma.sync kernel's).
+   */
+  private tunedWgmmaConfig(
+    problem: GemmProblem,
+    C: Tensor,
+    inputs: readonly Tensor[],
+    options: ForwardOptions,
+  ): Promise<WgmmaConfig> {
+    const base = gemmTuningProblem({
+      dtype: this.dtype,
+      outDtype: this.outDtype,
+      transA: this.transA,
+      transB: this.transB,
+      aligned: true,
+      epilogue: epilogueText(this.epilogue),
+      ...problem,
+    });
+    const tuningProblem = { ...base, op: 'gemm-wgmma' };
+    const device = C.device;
+    const id = `${device.ordinal}|${JSON.stringify(tuningProblem.fields)}`;
+    let pending = this.tunedWgmma.get(id);
+    if (pending === undefined) {
+      pending = this.runWgmmaTuning(problem, C, inputs, options, tuningProblem);
+      this.tunedWgmma.set(id, pending);
+      pending.catch(() => this.tunedWgmma.delete(id));
+    }
+    return pending;
+  }
+
+  private async runWgmmaTuning(
+    problem: GemmProblem,
+    C: Tensor,
+    inputs: readonly Tensor[],
+    options: ForwardOptions,
+    tuningProblem: ReturnType<typeof gemmTuningProblem>,
+  ): Promise<WgmmaConfig> {
+    const { M, N } = problem;
+    const device = C.device;
+    const sm = device.multiprocessorCount;
+    const provider = options.jit ?? defaultKernelProvider();
+    const stream = options.stream;
+    const mode = this.tune === 'exhaustive' ? 'exhaustive' : 'auto';
+    const candidates = wgmmaCandidates(this, M, N, sm, mode, device.maxSharedMemoryPerBlockOptin);
+    const [A, B, ...extra] = inputs as Tensor[];
+    let scratch: Tensor | undefined;
+    try {
+      const outcome = await tune<WgmmaConfig>({
+        identity: deviceIdentity(device),
+        problem: tuningProblem,
+        candidates,
+        store: provider.cache ?? processRecords,
+        stats: this.tuningStats,
+        prepare: async (cs) => {
+          await Promise.allSettled(
+            cs.map((c) => provider.kernel(wgmmaKernelSpecFor(this, M, N, sm, c), device)),
+          );
+        },
+        time: async (config) => {
+          scratch ??= Tensor.empty(device, [M, N], this.outDtype, stream);
+          const run = await wgmmaLauncher(
+            this,
+            A as Tensor,
+            B as Tensor,
+            scratch,
+            problem,
+            { jit: provider, ...(stream ? { stream } : {}) },
+            extra,
+            config,
+          );
+          return timeGemmLaunch(device, stream, run);
+        },
+      });
+      this.lastTuning = outcome;
+      return outcome.winner;
+    } finally {
+      scratch?.dispose();
+    }
   }
 
   private async runTuning(

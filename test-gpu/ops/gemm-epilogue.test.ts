@@ -259,7 +259,9 @@ describe('fused GEMM epilogues against a float64 reference', { skip }, () => {
         }
         // Ping-pong consumers and clusters (several tiles a block: 153–165 tiles over the SMs; 17 tile rows of 128,
         // so the last cluster row is half past M), every element checked.
-        const many = (Object.values(WGMMA_CONFIGS) as WgmmaConfig[]).filter((x) => x.pingpong || x.cluster > 1);
+        const many = (Object.values(WGMMA_CONFIGS) as WgmmaConfig[]).filter(
+          (x) => x.pingpong || x.cluster > 1,
+        );
         for (const config of many) {
           for (const v of [VARIANTS[1]!, VARIANTS[5]!]) {
             for (const tr of [trans[0]!, trans[1]!])

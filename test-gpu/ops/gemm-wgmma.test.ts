@@ -177,7 +177,9 @@ describe('the wgmma GEMM on a Hopper GPU vs a float64 reference', { skip }, () =
       // last cluster row's second block is past M and only multicasts its half of B.
       test(`${tag}: ping-pong and cluster configs, several tiles a block (sampled rows)`, async () => {
         const failures: string[] = [];
-        const many = (Object.values(WGMMA_CONFIGS) as WgmmaConfig[]).filter((x) => x.pingpong || x.cluster > 1);
+        const many = (Object.values(WGMMA_CONFIGS) as WgmmaConfig[]).filter(
+          (x) => x.pingpong || x.cluster > 1,
+        );
         for (const config of many) {
           for (const [M, N, K] of [
             [4104, 4112, 4136],

@@ -18,6 +18,7 @@ import { gemmSource, GEMM_CONFIGS } from '../../src/ops/gemm-source.js';
 import {
   defaultFusedWgmmaConfig,
   defaultWgmmaConfig,
+  SM90_MAX_SHARED_BYTES,
   validateWgmmaConfig,
   wgmmaSharedBytes,
   wgmmaSource,
@@ -26,7 +27,13 @@ import {
   type WgmmaSource,
   type WgmmaSpec,
 } from '../../src/ops/gemm-wgmma-source.js';
-import { operandTensorMap, wgmmaApplies, wgmmaArgs, wgmmaSpecFor } from '../../src/ops/gemm-wgmma.js';
+import {
+  operandTensorMap,
+  wgmmaApplies,
+  wgmmaArgs,
+  wgmmaCandidates,
+  wgmmaSpecFor,
+} from '../../src/ops/gemm-wgmma.js';
 import type { DType, Tensor } from '../../src/ops/tensor.js';
 import { bytesArg, f32, i32 } from '../../src/runtime/index.js';
 import { findNvcc, twoAtATime } from './helpers.js';
@@ -227,6 +234,43 @@ describe('when Gemm takes the Hopper path', () => {
   const hopper = { computeCapability: { major: 9, minor: 0 } };
   const op = { dtype: 'float16' as DType, transA: false, transB: false, alpha: 1, beta: 0 };
   const ptrs = [0x1000n, 0x2000n, 0x3000n];
+
+  test("tuning candidates: the shape's default first, every listed config once, the epilogue's unrolls", () => {
+    const key = (c: WgmmaConfig): string => JSON.stringify(c);
+    const listed = Object.values(WGMMA_CONFIGS) as WgmmaConfig[];
+    const plain = wgmmaCandidates(op, 4096, 4096, 132, 'auto', SM90_MAX_SHARED_BYTES);
+    assert.deepEqual(plain[0], wgmmaSpecFor(op, 4096, 4096, 132).config);
+    assert.equal(plain.length, listed.length); // the default is one of them
+    assert.equal(new Set(plain.map(key)).size, plain.length);
+    for (const c of listed)
+      assert.ok(plain.some((x) => x.bm === c.bm && x.bn === c.bn && x.stages === c.stages));
+    assert.ok(plain.every((c) => c.epilogueUnroll === undefined));
+    assert.deepEqual(wgmmaCandidates(op, 4096, 4096, 132, 'exhaustive', SM90_MAX_SHARED_BYTES), plain);
+
+    const fusedOp = { ...op, epilogue: lowerGemmEpilogue({ bias: true, activation: 'gelu' }, 'float16')! };
+    const fused = wgmmaCandidates(fusedOp, 4096, 4096, 132, 'auto', SM90_MAX_SHARED_BYTES);
+    assert.deepEqual(fused[0], wgmmaSpecFor(fusedOp, 4096, 4096, 132).config); // ping-pong 128×128, u2
+    assert.ok(fused.every((c) => c.epilogueUnroll === 2));
+    // The staging slices count: every candidate fits with them.
+    assert.ok(fused.every((c) => wgmmaSharedBytes(c, true) <= SM90_MAX_SHARED_BYTES));
+    const all = wgmmaCandidates(fusedOp, 4096, 4096, 132, 'exhaustive', SM90_MAX_SHARED_BYTES);
+    assert.equal(all.length, 3 * fused.length);
+    assert.deepEqual([...new Set(all.map((c) => c.epilogueUnroll))].sort(), [1, 2, 4]);
+
+    // The operator's overrides apply to every candidate; duplicates go; a smaller device drops the big tiles.
+    const three = wgmmaCandidates(
+      { ...op, wgmma: { stages: 3 } },
+      4096,
+      4096,
+      132,
+      'auto',
+      SM90_MAX_SHARED_BYTES,
+    );
+    assert.ok(three.every((c) => c.stages === 3));
+    assert.equal(new Set(three.map(key)).size, three.length);
+    const small = wgmmaCandidates(op, 4096, 4096, 132, 'auto', 150 * 1024);
+    assert.ok(small.length > 0 && small.every((c) => wgmmaSharedBytes(c) <= 150 * 1024));
+  });
 
   test('float16/bfloat16 on compute capability 9.0 with TMA-addressable operands', () => {
     assert.equal(wgmmaApplies(op, hopper, 128, 128, 64, ptrs), true);
