@@ -81,7 +81,10 @@ export interface WgmmaSource {
   readonly sharedMemBytes: number;
   readonly threads: number;
   readonly block: readonly [number, number, number];
-  /** Launch grid: persistent, min(tiles, smCount) blocks (whole clusters). */
+  /**
+   * Launch grid: persistent, min(tiles, smCount) blocks; with a cluster min(cluster tiles, ⌊smCount / cluster⌋)
+   * whole clusters (an odd count of tile rows adds a block past M, which only loads its part of B).
+   */
   grid(M: number, N: number, smCount: number): [number, number, number];
   /** Blocks per cluster (the kernel declares it with `__cluster_dims__`; 1: no cluster). */
   readonly cluster: number;
@@ -147,6 +150,9 @@ export function validateWgmmaConfig(dtype: DType, c: WgmmaConfig, fused = false)
   if (c.stages < 2) fail('stages must be at least 2');
   if (c.cluster !== 1 && c.cluster !== 2) fail('cluster must be 1 or 2 blocks');
   if (c.cluster === 2 && c.pingpong) fail('cluster 2 takes the cooperative consumers (pingpong false)');
+  // What the emulation, ptxas and the GPU tests have covered (notes/gemm.md): 2 consumers, B 128 or 256 wide.
+  if (c.cluster === 2 && (c.consumers !== 2 || (c.bn !== 128 && c.bn !== 256)))
+    fail('cluster 2 is implemented for 2 consumers and bn 128 or 256 (bm 128)');
   if (c.epilogueUnroll !== undefined && ![1, 2, 4].includes(c.epilogueUnroll))
     fail('epilogueUnroll must be 1, 2 or 4');
   const smem = wgmmaSharedBytes(c, fused);

@@ -1,7 +1,8 @@
 // Gemm's Hopper path: float16 / bfloat16 on a compute capability 9.0 device go to the wgmma + TMA kernel
 // (gemm-wgmma-source.ts) when TMA can address the operands (16-byte aligned bases and leading dimensions, K > 0).
-// Everything else stays on the mma.sync / SIMT kernels of gemm-source.ts. Kept apart from gemm.ts, which only asks
-// wgmmaApplies() first and hands the call to wgmmaForward().
+// Everything else stays on the mma.sync / SIMT kernels of gemm-source.ts. Kept apart from gemm.ts, which asks
+// wgmmaApplies() first and hands the call to wgmmaForward() (when tuning, after wgmmaCandidates(), with
+// wgmmaKernelSpecFor() to compile ahead and wgmmaLauncher() to time).
 import { driver } from '../cuda/index.js';
 import { defaultKernelProvider } from '../jit/default-provider.js';
 import type { KernelSpec } from '../jit/types.js';
@@ -76,7 +77,7 @@ export function wgmmaApplies(
 }
 
 /** The config fields that choose the tile's shape and its consumers' schedule. */
-const TILE_FIELDS = ['bm', 'bn', 'consumers', 'pingpong'] as const;
+const TILE_FIELDS = ['bm', 'bn', 'consumers', 'pingpong', 'cluster'] as const;
 
 /** The Hopper kernel's spec for a problem: the shape's default config with the operator's overrides. Pure. */
 export function wgmmaSpecFor(op: WgmmaOperator, M: number, N: number, smCount: number): WgmmaSpec {
@@ -114,9 +115,16 @@ export function wgmmaCandidates(
 ): WgmmaConfig[] {
   const overrides = op.wgmma === false ? {} : (op.wgmma ?? {});
   const fused = op.epilogue !== undefined;
-  const first = wgmmaSpecFor(op, M, N, smCount).config;
-  const unrolls = !fused ? [undefined] : mode === 'exhaustive' ? [1, 2, 4] : [first.epilogueUnroll ?? 1];
-  const base: WgmmaConfig[] = [first];
+  // The shape's default with the overrides, when that is a valid config (an override may fit only other tiles).
+  let first: WgmmaConfig | undefined;
+  try {
+    first = wgmmaSpecFor(op, M, N, smCount).config;
+  } catch {
+    first = undefined;
+  }
+  const defaultUnroll = first?.epilogueUnroll ?? overrides.epilogueUnroll ?? 2;
+  const unrolls = !fused ? [undefined] : mode === 'exhaustive' ? [1, 2, 4] : [defaultUnroll];
+  const base: WgmmaConfig[] = first ? [first] : [];
   for (const c of Object.values(WGMMA_CONFIGS) as WgmmaConfig[]) {
     for (const u of unrolls)
       base.push({ ...c, ...(u === undefined ? {} : { epilogueUnroll: u }), ...overrides });
@@ -144,6 +152,12 @@ export function wgmmaCandidates(
     }
     if (wgmmaSharedBytes(canon, fused) > maxSharedBytes) continue;
     out.push(canon);
+  }
+  if (out.length === 0) {
+    throw new RangeError(
+      `gemm: no wgmma tile config is valid with the override ${JSON.stringify(overrides)} for ${op.dtype}` +
+        `${fused ? ' with a fused epilogue' : ''} within ${maxSharedBytes} bytes of shared memory: pass fewer fields`,
+    );
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { sha256Hex } from '../cache/index.js';
 import { defaultKernelProvider } from '../jit/default-provider.js';
 import type { KernelProvider, KernelSpec } from '../jit/types.js';
 import { f32, i32, type Device, type Kernel, type KernelArg, type Stream } from '../runtime/index.js';
@@ -28,6 +29,7 @@ import {
 import type { ForwardOptions, Operator } from './operator.js';
 import { ShapeError, Tensor, type DType } from './tensor.js';
 import {
+  configDigest,
   emptyTuningStats,
   MemoryRecordStore,
   tune,
@@ -58,8 +60,9 @@ export interface GemmOptions {
   readonly epilogue?: GemmEpilogueOptions;
   /**
    * Tile configuration by timing (default 'off': chosen by shape). 'auto' times a few candidates, 'exhaustive' every
-   * valid one, on the first forward of each shape bucket (powers of two of M, N, K); the winner is stored in the
-   * kernel cache (every tier, bundles) and reused by later forwards and processes without timing.
+   * valid one of the mma.sync grid (on the Hopper kernel: the listed WGMMA_CONFIGS, with a fused epilogue also at row
+   * unrolls 1, 2 and 4), on the first forward of each shape bucket (powers of two of M, N, K); the winner is stored
+   * in the kernel cache (every tier, bundles) and reused by later forwards and processes without timing.
    */
   readonly tune?: TuneMode;
   /**
@@ -100,7 +103,10 @@ export class Gemm implements Operator {
   readonly tune: TuneMode;
   /** This operator's tuning counters (the process's, over every operator: tuningStats() in tune.ts). */
   readonly tuningStats: TuningStats = emptyTuningStats();
-  /** The last tuning decision of this operator (tuned or reused), for inspection. */
+  /**
+   * The last tuning decision of this operator (tuned or reused), for inspection: a GemmConfig winner (mma.sync /
+   * SIMT; it has `warpsM`) or a WgmmaConfig one (the Hopper kernel; it has `consumers`).
+   */
   lastTuning: TuneOutcome<GemmConfig> | TuneOutcome<WgmmaConfig> | undefined;
   /** The `wgmma` option as given. */
   readonly wgmma: false | Partial<WgmmaConfig> | undefined;
@@ -378,7 +384,9 @@ export class Gemm implements Operator {
       epilogue: epilogueText(this.epilogue),
       ...problem,
     });
-    const tuningProblem = { ...base, op: 'gemm-wgmma' };
+    // Whether C is read (beta ≠ 0) changes the store's path (the fused store unrolls only with beta 0), so its
+    // timings are not another's.
+    const tuningProblem = { op: 'gemm-wgmma', fields: { ...base.fields, readsC: this.beta !== 0 } };
     const device = C.device;
     const id = `${device.ordinal}|${JSON.stringify(tuningProblem.fields)}`;
     let pending = this.tunedWgmma.get(id);
@@ -404,6 +412,7 @@ export class Gemm implements Operator {
     const stream = options.stream;
     const mode = this.tune === 'exhaustive' ? 'exhaustive' : 'auto';
     const candidates = wgmmaCandidates(this, M, N, sm, mode, device.maxSharedMemoryPerBlockOptin);
+    if (candidates.length === 1) return candidates[0] as WgmmaConfig;
     const [A, B, ...extra] = inputs as Tensor[];
     let scratch: Tensor | undefined;
     try {
@@ -411,6 +420,10 @@ export class Gemm implements Operator {
         identity: deviceIdentity(device),
         problem: tuningProblem,
         candidates,
+        // A timing belongs to the kernel's text, not only its config: an edit of the CUDA templates times anew
+        // without an epoch bump.
+        digest: (c) =>
+          configDigest({ config: c, source: sha256Hex(wgmmaKernelSpecFor(this, M, N, sm, c).source) }),
         store: provider.cache ?? processRecords,
         stats: this.tuningStats,
         prepare: async (cs) => {

@@ -109,7 +109,7 @@ export class Kernel {
   private readonly address: number;
   /** The device's context generation when the kernel was made: a reset context's kernels must not launch. */
   private readonly generation: number;
-  /** Resident blocks per multiprocessor, by `${blockSize}:${sharedMem}`. */
+  /** Resident blocks per multiprocessor by `${blockSize}:${sharedMem}`, and resident clusters by `cluster:…`. */
   private readonly occupancyMemo = new Map<string, number>();
   private declaredSizes: number[] | undefined | null = null; // null: not asked yet
   private readonly types: SlotType[] = [];

@@ -208,6 +208,8 @@ describe('wgmmaSource', () => {
         { cluster: 2, pingpong: true, bm: 128, bn: 128, stages: 6 },
         /cluster 2 takes the cooperative consumers/,
       ],
+      [{ cluster: 2, bn: 192, stages: 4 }, /cluster 2 is implemented for 2 consumers and bn 128 or 256/],
+      [{ cluster: 2, consumers: 1, bm: 64, bn: 128, stages: 4 }, /cluster 2 is implemented/],
       [{ stages: 2.5 }, /stages must be a positive integer/],
       [{ epilogueUnroll: 3 }, /epilogueUnroll must be 1, 2 or 4/],
       [{ pingpong: true, bm: 256, bn: 64, stages: 3 }, /bm must be 64 or 128 with pingpong/],
@@ -268,6 +270,31 @@ describe('when Gemm takes the Hopper path', () => {
     );
     assert.ok(three.every((c) => c.stages === 3));
     assert.equal(new Set(three.map(key)).size, three.length);
+    // An override the shape's default cannot take (a cluster on the fused ping-pong default, ping-pong on the
+    // 128×256 default) keeps the candidates that can, and the default takes it where it names a tile field.
+    const k2 = wgmmaCandidates(
+      { ...fusedOp, wgmma: { cluster: 2 } },
+      4096,
+      4096,
+      132,
+      'auto',
+      SM90_MAX_SHARED_BYTES,
+    );
+    assert.ok(k2.length >= 2 && k2.every((c) => c.cluster === 2 && !c.pingpong));
+    assert.equal(wgmmaSpecFor({ ...fusedOp, wgmma: { cluster: 2 } }, 4096, 4096, 132).config.cluster, 2);
+    const pp = wgmmaCandidates(
+      { ...op, wgmma: { pingpong: true } },
+      4096,
+      4096,
+      132,
+      'auto',
+      SM90_MAX_SHARED_BYTES,
+    );
+    assert.ok(pp.length >= 2 && pp.every((c) => c.pingpong === true));
+    assert.throws(
+      () => wgmmaCandidates({ ...op, wgmma: { bk: 32 } }, 4096, 4096, 132, 'auto', SM90_MAX_SHARED_BYTES),
+      /no wgmma tile config is valid with the override \{"bk":32\}/,
+    );
     const small = wgmmaCandidates(op, 4096, 4096, 132, 'auto', 150 * 1024);
     assert.ok(small.length > 0 && small.every((c) => wgmmaSharedBytes(c) <= 150 * 1024));
   });

@@ -14,6 +14,12 @@
 //#   {{TILE_ASSERT}}             what the tile must be for the consumers' layout (one line)
 //#   {{EMPTY_INIT}}              the empty barriers' init: how many warps release a stage (one line)
 //#   {{SHARED_EXTRA}} {{INIT_EXTRA}} more barriers the consumers use, and their init (none cooperative)
+//#   {{CLUSTER_DEFS}}            with a cluster: its helpers (gemm-wgmma-cluster.cuh), else nothing
+//#   {{CLUSTER_ATTR}}            ' __cluster_dims__(2, 1, 1)' with a cluster, else ''
+//#   {{START_SYNC}} {{END_SYNC}} the barrier after the mbarrier init (__syncthreads, or cluster_sync) and the cluster
+//#                               barrier every thread ends at (nothing without a cluster)
+//#   {{CLUSTER_TILES}}           the cluster's tile grid and this block's rank (nothing without a cluster)
+//#   {{PRODUCER}}                the producer warpgroup: gemm-wgmma-producer.cuh, or gemm-wgmma-producer-cluster.cuh
 //#   {{CONSUMER}}                the consumer warpgroups' code: gemm-wgmma-consumer.cuh (cooperative: every consumer
 //#                               takes 64 rows of every tile) or gemm-wgmma-consumer-pingpong.cuh (each consumer takes
 //#                               whole tiles, in turns), with {{EPILOGUE}} in it: gemm-wgmma-store.cuh, or
@@ -23,7 +29,8 @@
 //#   A: BM×64 elements. Not transposed (K-major): one TMA box {64 k, BM m}, row m at m·128 bytes.
 //#      Transposed (M-major): BM/64 boxes {64 m, 64 k}, panel p (m 64p..64p+63) at p·8192, row k at k·128.
 //#      Either way consumer w's 64 rows are the 8192 bytes at w·8192.
-//#   B: BN×64 elements. Transposed (N×K storage, K-major): one box {64 k, BN n}. Not transposed (N-major):
+//#   B: BN×64 elements. Transposed (N×K storage, K-major): one box {64 k, BN n} (with a cluster, one box of BN/CLUSTER
+//#      rows per block, multicast). Not transposed (N-major):
 //#      BN/64 boxes {64 n, 64 k}, panel p at p·8192.
 //# wgmma descriptors: K-major LBO 16 (unused with a swizzle), SBO 1024 (8 rows of 128 bytes); a k16 step is +32 bytes.
 //#   MN-major LBO 8192 (next 64-wide panel), SBO 1024 (next 8 k-rows); a k16 step is +2048 bytes (16 rows).
